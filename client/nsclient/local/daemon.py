@@ -1,0 +1,158 @@
+"""The local backend's server process: moto on 127.0.0.1 with the stack created from template.yaml.
+
+Started in the background by `nsclient local start`; writes state.json (endpoint, bucket, ...)
+once ready, saves the bucket to disk as runs finish and on SIGTERM, and removes state.json on exit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import socket
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import boto3
+from nsclient.local import moto_patches, snapshot
+from nsclient.local.stack import REGION, LocalStack, StackInfo
+
+EXECUTION_STATUS_CHANGE = "Step Functions Execution Status Change"
+ENDED = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def configure_process(endpoint_url: str, port: int) -> None:
+    """The in-process handlers and moto's ASL executor talk to this server."""
+    from moto.core.config import default_user_config
+
+    default_user_config["stepfunctions"] = {"execute_state_machine": True}
+    os.environ.update(
+        {
+            "MOTO_PORT": str(port),
+            "AWS_ENDPOINT_URL": endpoint_url,
+            "AWS_ACCESS_KEY_ID": "local",
+            "AWS_SECRET_ACCESS_KEY": "local",
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_REGION": REGION,
+            "POWERTOOLS_TRACE_DISABLED": "true",
+            "POWERTOOLS_METRICS_DISABLED": "true",
+        }
+    )
+    moto_patches.install()
+
+
+class ExecutionWatcher(threading.Thread):
+    """Publishes Step Functions' execution status changes to EventBridge (moto does not), and
+    saves each finished run to disk."""
+
+    def __init__(self, info: StackInfo, data_dir: Path):
+        super().__init__(daemon=True, name="execution-watcher")
+        self.info, self.data_dir = info, data_dir
+        self.stopping = threading.Event()
+        self._seen: set[str] = set()
+        kwargs: dict[str, Any] = {"endpoint_url": info.endpoint_url, "region_name": REGION}
+        self.sfn = boto3.client("stepfunctions", **kwargs)
+        self.events = boto3.client("events", **kwargs)
+        self.s3 = boto3.client("s3", **kwargs)
+
+    def run(self) -> None:
+        while not self.stopping.wait(0.3):
+            try:
+                self.poll()
+            except Exception as error:  # keep watching: one bad poll must not end the backstop
+                print(f"watcher: {error!r}", file=sys.stderr, flush=True)
+
+    def poll(self) -> None:
+        pages = self.sfn.get_paginator("list_executions").paginate(stateMachineArn=self.info.state_machine_arn)
+        for page in pages:
+            for execution in page["executions"]:
+                arn, status = execution["executionArn"], execution["status"]
+                if status not in ENDED or arn in self._seen:
+                    continue
+                self._seen.add(arn)
+                if status != "SUCCEEDED":
+                    self.publish(arn)
+                else:
+                    snapshot.save_run(self.s3, self.info.bucket, execution["name"], self.data_dir / "s3")
+
+    def publish(self, arn: str) -> None:
+        described = self.sfn.describe_execution(executionArn=arn)
+        detail = {
+            "executionArn": arn,
+            "stateMachineArn": self.info.state_machine_arn,
+            "name": described["name"],
+            "status": described["status"],
+            "input": described.get("input"),
+            "error": described.get("error"),
+            "cause": described.get("cause"),
+        }
+        self.events.put_events(
+            Entries=[
+                {
+                    "Source": "aws.states",
+                    "DetailType": EXECUTION_STATUS_CHANGE,
+                    "Detail": json.dumps(detail),
+                    "Resources": [arn],
+                }
+            ]
+        )
+        threading.Timer(
+            5.0, snapshot.save_run, args=(self.s3, self.info.bucket, described["name"], self.data_dir / "s3")
+        ).start()
+
+
+def serve(data_dir: Path, port: int = 0) -> None:
+    from moto.server import ThreadedMotoServer
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    port = port or free_port()
+    endpoint_url = f"http://127.0.0.1:{port}"
+    configure_process(endpoint_url, port)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    stack = LocalStack(endpoint_url, data_dir)
+    info = stack.create()
+    s3 = boto3.client("s3", endpoint_url=endpoint_url, region_name=REGION)
+    restored = snapshot.restore(s3, info.bucket, data_dir / "s3")
+    stack.enable_upload_events()
+    watcher = ExecutionWatcher(info, data_dir)
+    watcher.start()
+
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    state = {**info.to_dict(), "pid": os.getpid(), "started_at": time.time(), "restored_objects": restored}
+    state_file = data_dir / "state.json"
+    partial = state_file.with_suffix(".partial")
+    partial.write_text(json.dumps(state, indent=2))
+    partial.replace(state_file)
+    print(f"local backend ready at {endpoint_url} (restored {restored} objects)", flush=True)
+    try:
+        stop.wait()
+    finally:
+        watcher.stopping.set()
+        snapshot.save_prefix(s3, info.bucket, "runs/", data_dir / "s3")
+        state_file.unlink(missing_ok=True)
+        server.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--data-dir", type=Path, required=True)
+    parser.add_argument("--port", type=int, default=0)
+    options = parser.parse_args()
+    serve(options.data_dir, options.port)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,256 @@
+"""Create the template's resources in a moto server: the local backend's 'deploy'."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import zipfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+import yaml
+from nsclient.local import moto_patches
+from nsclient.local.template import Resolver, load_template, resources_of_type
+
+ACCOUNT = "123456789012"
+REGION = "us-east-1"
+STACK_NAME = "nsclient-local"
+LOCAL_BUCKET = "nsclient-local-builds"
+LOCAL_MAX_VCPUS = 64
+
+
+@dataclass
+class StackInfo:
+    """What a client needs to reach the local stack: the same outputs as the AWS stack's."""
+
+    endpoint_url: str
+    region: str
+    bucket: str
+    state_machine_arn: str
+    topic_arn: str
+    job_queue: str
+    job_definition: str
+    outbox: str
+
+    def to_dict(self) -> dict[str, str]:
+        return asdict(self)
+
+
+def project_root() -> Path:
+    """The checkout holding template.yaml, functions/ and statemachine/ (the client is installed from it)."""
+    here = Path(__file__).resolve()
+    for parent in here.parents:
+        if (parent / "template.yaml").is_file() and (parent / "statemachine").is_dir():
+            return parent
+    raise FileNotFoundError(
+        "the local backend runs the project's own template.yaml, functions/ and statemachine/: "
+        "install nsclient from its source checkout (pip install -e .)"
+    )
+
+
+def _camel(value: Any) -> Any:
+    """CloudFormation's PascalCase properties as the API's camelCase parameters."""
+    if isinstance(value, dict):
+        return {k[:1].lower() + k[1:]: _camel(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_camel(v) for v in value]
+    return value
+
+
+def _client(service: str, endpoint_url: str) -> Any:
+    return boto3.client(
+        service, endpoint_url=endpoint_url, region_name=REGION, aws_access_key_id="local", aws_secret_access_key="local"
+    )
+
+
+def _dummy_code() -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("app.py", "# runs in-process in the local backend\n")
+    return buffer.getvalue()
+
+
+class LocalStack:
+    def __init__(
+        self, endpoint_url: str, state_dir: Path, root: Path | None = None, parameters: dict[str, str] | None = None
+    ):
+        self.endpoint_url = endpoint_url
+        self.state_dir = state_dir
+        self.root = root or project_root()
+        self.template = load_template(self.root / "template.yaml")
+        self.resolver = Resolver(
+            self.template,
+            {"CreateBatchEnvironment": "false", **(parameters or {})},
+            pseudo={
+                "AWS::Region": REGION,
+                "AWS::AccountId": ACCOUNT,
+                "AWS::Partition": "aws",
+                "AWS::StackName": STACK_NAME,
+                "AWS::URLSuffix": "amazonaws.com",
+            },
+        )
+        self.functions = resources_of_type(self.template, "AWS::Serverless::Function")
+        self.machines = resources_of_type(self.template, "AWS::Serverless::StateMachine")
+
+    def _name_resources(self) -> None:
+        r = self.resolver
+        r.names["BuildsBucket"] = LOCAL_BUCKET
+        for logical in self.functions:
+            name = f"{STACK_NAME}-{logical}"
+            r.names[logical] = name
+            r.arns[logical] = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}"
+        for logical, resource in resources_of_type(self.template, "AWS::SNS::Topic").items():
+            del resource
+            r.names[logical] = f"arn:aws:sns:{REGION}:{ACCOUNT}:{STACK_NAME}-{logical}"
+            r.arns[logical] = r.names[logical]
+        for logical, resource in self.machines.items():
+            name = r.resolve(resource["Properties"].get("Name", f"{STACK_NAME}-{logical}"))
+            r.arns[logical] = f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{name}"
+            r.names[logical] = r.arns[logical]
+
+    def create(self) -> StackInfo:
+        self._name_resources()
+        iam = _client("iam", self.endpoint_url)
+        role_arn = iam.create_role(
+            RoleName=f"{STACK_NAME}-role",
+            AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []}),
+        )["Role"]["Arn"]
+
+        s3 = _client("s3", self.endpoint_url)
+        s3.create_bucket(Bucket=LOCAL_BUCKET)
+        s3.put_bucket_versioning(Bucket=LOCAL_BUCKET, VersioningConfiguration={"Status": "Enabled"})
+
+        sns = _client("sns", self.endpoint_url)
+        topic_logical = next(iter(resources_of_type(self.template, "AWS::SNS::Topic")))
+        topic_arn = sns.create_topic(Name=f"{STACK_NAME}-{topic_logical}")["TopicArn"]
+
+        _client("logs", self.endpoint_url).create_log_group(logGroupName="/aws/batch/job")
+        job_queue, job_definition = self._create_batch(role_arn)
+        outbox = self.state_dir / "outbox"
+        self._create_functions(role_arn, outbox)
+        state_machine_arn = self._create_state_machine(role_arn)
+        self._create_rules()
+        return StackInfo(
+            endpoint_url=self.endpoint_url,
+            region=REGION,
+            bucket=LOCAL_BUCKET,
+            state_machine_arn=state_machine_arn,
+            topic_arn=topic_arn,
+            job_queue=job_queue,
+            job_definition=job_definition,
+            outbox=str(outbox),
+        )
+
+    def enable_upload_events(self) -> None:
+        """Turn on the bucket's EventBridge notifications (after restoring a snapshot, so a
+        restored upload does not start a run again)."""
+        _client("s3", self.endpoint_url).put_bucket_notification_configuration(
+            Bucket=LOCAL_BUCKET, NotificationConfiguration={"EventBridgeConfiguration": {}}
+        )
+
+    def _create_batch(self, role_arn: str) -> tuple[str, str]:
+        """An existing Nextstrain Batch setup, as the setup guide (and our template's CreateBatch) makes it."""
+        r = self.resolver
+        batch = _client("batch", self.endpoint_url)
+        queue_name, definition_name = r.parameters["JobQueue"], r.parameters["JobDefinition"]
+        environment = batch.create_compute_environment(
+            computeEnvironmentName=f"{STACK_NAME}-compute", type="UNMANAGED", state="ENABLED", serviceRole=role_arn
+        )["computeEnvironmentArn"]
+        batch.create_job_queue(
+            jobQueueName=queue_name,
+            state="ENABLED",
+            priority=1,
+            computeEnvironmentOrder=[{"order": 1, "computeEnvironment": environment}],
+        )
+        definition = resources_of_type(self.template, "AWS::Batch::JobDefinition")
+        properties = _camel(r.resolve(next(iter(definition.values()))["Properties"]))
+        container = properties["containerProperties"]
+        container.pop("jobRoleArn", None)
+        kept = {k: properties[k] for k in ("retryStrategy", "timeout") if k in properties}
+        # Parameters resolve to strings; these two are integers in the API.
+        if "timeout" in kept:
+            kept["timeout"]["attemptDurationSeconds"] = int(kept["timeout"]["attemptDurationSeconds"])
+        if "retryStrategy" in kept:
+            kept["retryStrategy"]["attempts"] = int(kept["retryStrategy"]["attempts"])
+        batch.register_job_definition(
+            jobDefinitionName=definition_name, type="container", containerProperties=container, **kept
+        )
+
+        queue = resources_of_type(self.template, "AWS::Batch::JobQueue")
+        actions = next(iter(queue.values()))["Properties"].get("JobStateTimeLimitActions", []) if queue else []
+        limit = int(r.resolve(actions[0]["MaxTimeSeconds"])) if actions else 0
+        moto_patches.JOB_RUNTIME = moto_patches.LocalJobRuntime(
+            endpoint_url=self.endpoint_url,
+            region=REGION,
+            max_vcpus=int(r.parameters.get("LocalMaxVcpus", LOCAL_MAX_VCPUS)),
+            runnable_timeout_seconds=limit,
+            stuck_reason=str(r.resolve(actions[0]["Reason"])) if actions else "stuck RUNNABLE",
+        )
+        return queue_name, definition_name
+
+    def _function_environment(self, logical: str, outbox: Path) -> dict[str, str]:
+        r = self.resolver
+        variables = dict(
+            r.resolve(self.template.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {}))
+        )
+        own = self.functions[logical]["Properties"].get("Environment", {}).get("Variables", {})
+        variables.update(r.resolve(own))
+        variables["OUTBOX_DIR"] = str(outbox)
+        variables["AWS_REGION"] = REGION
+        return {k: str(v) for k, v in variables.items()}
+
+    def _create_functions(self, role_arn: str, outbox: Path) -> None:
+        lam = _client("lambda", self.endpoint_url)
+        globals_ = self.template.get("Globals", {}).get("Function", {})
+        for logical, resource in self.functions.items():
+            properties = resource["Properties"]
+            name = self.resolver.names[logical]
+            environment = self._function_environment(logical, outbox)
+            handler = properties.get("Handler", globals_.get("Handler", "app.lambda_handler"))
+            lam.create_function(
+                FunctionName=name,
+                Runtime=properties.get("Runtime", globals_.get("Runtime", "python3.12")),
+                Role=role_arn,
+                Handler=handler,
+                Code={"ZipFile": _dummy_code()},
+                Environment={"Variables": environment},
+                Timeout=int(properties.get("Timeout", globals_.get("Timeout", 300))),
+            )
+            moto_patches.FUNCTIONS[name] = moto_patches.LocalFunction(
+                code_dir=self.root / properties["CodeUri"], handler=handler, environment=environment
+            )
+
+    def definition(self, logical: str) -> dict[str, Any]:
+        """The state machine's ASL with DefinitionSubstitutions applied, as Step Functions gets it."""
+        properties = self.machines[logical]["Properties"]
+        text = (self.root / properties["DefinitionUri"]).read_text()
+        substitutions = {
+            k: str(self.resolver.resolve(v)) for k, v in properties.get("DefinitionSubstitutions", {}).items()
+        }
+        text = re.sub(r"\$\{([A-Za-z0-9]+)\}", lambda m: substitutions[m[1]], text)
+        document: dict[str, Any] = yaml.safe_load(text)
+        return document
+
+    def _create_state_machine(self, role_arn: str) -> str:
+        sfn = _client("stepfunctions", self.endpoint_url)
+        logical = next(iter(self.machines))
+        name = self.resolver.arns[logical].rsplit(":", 1)[-1]
+        return str(
+            sfn.create_state_machine(name=name, definition=json.dumps(self.definition(logical)), roleArn=role_arn)[
+                "stateMachineArn"
+            ]
+        )
+
+    def _create_rules(self) -> None:
+        events = _client("events", self.endpoint_url)
+        for logical, resource in self.functions.items():
+            for event_name, event in resource["Properties"].get("Events", {}).items():
+                if event.get("Type") != "EventBridgeRule":
+                    continue
+                pattern = self.resolver.resolve(event["Properties"]["Pattern"])
+                rule = f"{STACK_NAME}-{logical}-{event_name}"[:64]
+                events.put_rule(Name=rule, EventPattern=json.dumps(pattern), State="ENABLED")
+                events.put_targets(Rule=rule, Targets=[{"Id": "1", "Arn": self.resolver.arns[logical]}])

@@ -1,0 +1,82 @@
+"""Making a run's record final from what is known about its job, its log and its execution."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from nsclient_common.failure import JobOutcome, classify
+from nsclient_common.layout import log_key, s3_url
+from nsclient_common.record import FailureClass, RunRecord, RunStatus, iso_from_millis, utc_now
+from nsclient_common.runstore import find_record, write_record
+
+if TYPE_CHECKING:
+    from nsclient_common.jobfacts import JobFacts
+    from nsclient_common.logarchive import LogSummary
+
+
+def placeholder_record(run_id: str, execution_arn: str | None, upload: dict[str, Any] | None) -> RunRecord:
+    """A record for a run whose preparation died before writing one."""
+    return RunRecord.model_validate(
+        {
+            "run_id": run_id,
+            "status": RunStatus.SUBMITTED,
+            "submitted_at": utc_now(),
+            "execution_arn": execution_arn,
+            "upload": upload,
+        }
+    )
+
+
+def finalize(
+    record: RunRecord,
+    facts: JobFacts,
+    log: LogSummary | None,
+    *,
+    bucket: str,
+    cancelled: bool = False,
+    timed_out: bool = False,
+    internal_error: str | None = None,
+) -> RunRecord:
+    """The final record. A record that is final already (rejected, or finished by another path) stays as it is."""
+    if record.status.is_final:
+        return record
+    outcome = JobOutcome(
+        job_status=facts.status,
+        exit_code=facts.exit_code,
+        status_reason=facts.status_reason,
+        started=bool(facts.started_at),
+        memory_error_in_log=bool(log and log.memory_error),
+        failed_rule=log.failed_rule if log else None,
+        cancelled=cancelled,
+        error=internal_error or (f"{facts.error}: {facts.error_cause}" if facts.error else None),
+    )
+    verdict = classify(outcome)
+    if timed_out and verdict.status == RunStatus.FAILED and verdict.failure_class == FailureClass.INTERNAL:
+        verdict.failure_class = FailureClass.TIMEOUT
+        verdict.reason = "The run went past the state machine's time limit and was stopped."
+    update: dict[str, Any] = {
+        "status": verdict.status,
+        "failure_class": verdict.failure_class,
+        "reason": verdict.reason,
+        "exit_code": facts.exit_code,
+        "job_id": facts.job_id or record.job_id,
+        "started_at": iso_from_millis(facts.started_at) or record.started_at,
+        "finished_at": iso_from_millis(facts.stopped_at) or utc_now(),
+        "failed_rule": log.failed_rule if log else None,
+        "attempts": max(facts.attempts, record.attempts),
+        "updated_at": utc_now(),
+    }
+    if log is not None:
+        update["log_url"] = s3_url(bucket, log_key(record.run_id))
+    return record.model_copy(update=update)
+
+
+def load_or_placeholder(
+    s3: Any, bucket: str, run_id: str, execution_arn: str | None, upload: dict[str, Any] | None
+) -> RunRecord:
+    return find_record(s3, bucket, run_id) or placeholder_record(run_id, execution_arn, upload)
+
+
+def save(s3: Any, bucket: str, record: RunRecord) -> RunRecord:
+    write_record(s3, bucket, record)
+    return record

@@ -1,0 +1,48 @@
+"""The S3 key layout of a builds bucket.
+
+inbox/<name>.zip                  upload; starts a run; lifecycle-expired
+runs/<run-id>/run.json            the run record: the durable index
+runs/<run-id>/workdir.zip         input, then results (the Batch job writes back into it)
+runs/<run-id>/logs/build.log      archived job log
+runs/<run-id>/notice.json         the notice sent (written once: guards against a second notice)
+"""
+
+from __future__ import annotations
+
+INBOX_PREFIX = "inbox/"
+RUNS_PREFIX = "runs/"
+UPLOAD_SUFFIX = ".zip"
+LOG_GROUP = "/aws/batch/job"
+
+
+def inbox_key(name: str) -> str:
+    return f"{INBOX_PREFIX}{name}{UPLOAD_SUFFIX}"
+
+
+def run_prefix(run_id: str) -> str:
+    return f"{RUNS_PREFIX}{run_id}/"
+
+
+def record_key(run_id: str) -> str:
+    return f"{run_prefix(run_id)}run.json"
+
+
+def workdir_key(run_id: str) -> str:
+    return f"{run_prefix(run_id)}workdir.zip"
+
+
+def log_key(run_id: str) -> str:
+    return f"{run_prefix(run_id)}logs/build.log"
+
+
+def notice_key(run_id: str) -> str:
+    return f"{run_prefix(run_id)}notice.json"
+
+
+def s3_url(bucket: str, key: str) -> str:
+    return f"s3://{bucket}/{key}"
+
+
+def is_upload_key(key: str) -> bool:
+    """True for keys that start a run: a .zip directly or deeper under inbox/."""
+    return key.startswith(INBOX_PREFIX) and key.endswith(UPLOAD_SUFFIX) and len(key) > len(INBOX_PREFIX + UPLOAD_SUFFIX)

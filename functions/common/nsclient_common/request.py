@@ -1,0 +1,131 @@
+"""What a build asks for, carried as S3 object metadata on the upload.
+
+The client writes these keys; anyone dropping a zip by other means may set the same ones
+(`aws s3 cp build.zip s3://BUCKET/inbox/ --metadata cpus=8,memory=14GiB,notify=me@example.org`)
+or none, for defaults.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel
+
+from nsclient_common.memory import InvalidMemory, parse_memory_mib
+
+if TYPE_CHECKING:
+    from nsclient_common.settings import Limits
+
+CPUS = "cpus"
+MEMORY = "memory"
+SNAKEMAKE_ARGS = "snakemake-args"
+IMAGE = "image"
+NOTIFY = "notify"
+SUBMITTER = "submitter"
+METADATA_KEYS = (CPUS, MEMORY, SNAKEMAKE_ARGS, IMAGE, NOTIFY, SUBMITTER)
+
+# S3 caps user metadata at 2 KiB in all; leave room for the other keys.
+MAX_METADATA_BYTES = 2048
+
+_EMAIL = re.compile(
+    r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$"
+)
+_IMAGE = re.compile(
+    r"^[a-z0-9]+(?:[._/-][a-z0-9]+)*(?::[0-9]+)?(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$"
+)
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+class InvalidRequest(ValueError):
+    """The upload's metadata asks for something we won't run; the message says what and why."""
+
+
+class BuildRequest(BaseModel):
+    cpus: int | None = None
+    memory_mib: int | None = None
+    snakemake_args: list[str] = []
+    image: str | None = None
+    notify: str | None = None
+    submitter: str | None = None
+
+    def to_metadata(self) -> dict[str, str]:
+        """The metadata a client sets on its upload; raises InvalidRequest if it won't fit."""
+        metadata = {
+            CPUS: str(self.cpus) if self.cpus else None,
+            MEMORY: str(self.memory_mib) if self.memory_mib else None,
+            SNAKEMAKE_ARGS: json.dumps(self.snakemake_args) if self.snakemake_args else None,
+            IMAGE: self.image,
+            NOTIFY: self.notify,
+            SUBMITTER: self.submitter,
+        }
+        kept = {k: v for k, v in metadata.items() if v}
+        size = sum(len(k) + len(v.encode()) for k, v in kept.items())
+        if size > MAX_METADATA_BYTES:
+            raise InvalidRequest(
+                f"the build's options take {size} bytes, over S3's {MAX_METADATA_BYTES}-byte metadata limit"
+            )
+        return kept
+
+
+def clean_text(value: str, field: str, max_length: int = 256) -> str:
+    """Refuse control characters: a newline in a field that reaches an email is header injection."""
+    if _CONTROL.search(value):
+        raise InvalidRequest(f"{field} contains control characters (such as a line break), which are not allowed")
+    if len(value) > max_length:
+        raise InvalidRequest(f"{field} is longer than {max_length} characters")
+    return value.strip()
+
+
+def validate_email(value: str) -> str:
+    address = clean_text(value, "notify address")
+    if not _EMAIL.match(address) or len(address) > 254:
+        raise InvalidRequest(f"notify address {address!r} is not a valid email address")
+    return address
+
+
+def parse_request(metadata: dict[str, str], limits: Limits) -> BuildRequest:
+    """Read and check the upload's metadata against the deployment's limits."""
+    meta = {k.lower(): v for k, v in metadata.items()}
+    fields: dict[str, Any] = {}
+
+    if meta.get(CPUS):
+        raw = meta[CPUS].strip()
+        if not raw.isdigit() or int(raw) < 1:
+            raise InvalidRequest(f"cpus must be a whole number of at least 1, not {raw!r}")
+        if int(raw) > limits.max_cpus:
+            raise InvalidRequest(f"cpus {raw} is over this deployment's limit of {limits.max_cpus}")
+        fields["cpus"] = int(raw)
+
+    if meta.get(MEMORY):
+        try:
+            mib = parse_memory_mib(clean_text(meta[MEMORY], "memory"))
+        except InvalidMemory as error:
+            raise InvalidRequest(str(error)) from None
+        if mib > limits.max_memory_mib:
+            raise InvalidRequest(f"memory {mib} MiB is over this deployment's limit of {limits.max_memory_mib} MiB")
+        fields["memory_mib"] = mib
+
+    if meta.get(SNAKEMAKE_ARGS):
+        try:
+            args = json.loads(meta[SNAKEMAKE_ARGS])
+        except json.JSONDecodeError:
+            raise InvalidRequest("snakemake-args must be a JSON list of strings") from None
+        if not isinstance(args, list) or not all(isinstance(a, str) for a in args):
+            raise InvalidRequest("snakemake-args must be a JSON list of strings")
+        fields["snakemake_args"] = [clean_text(a, "a snakemake argument", 1024) for a in args]
+
+    if meta.get(IMAGE):
+        image = clean_text(meta[IMAGE], "image")
+        if not _IMAGE.match(image):
+            raise InvalidRequest(f"image {image!r} is not a valid container image reference")
+        fields["image"] = image
+
+    if meta.get(NOTIFY):
+        fields["notify"] = validate_email(meta[NOTIFY])
+
+    if meta.get(SUBMITTER):
+        fields["submitter"] = clean_text(meta[SUBMITTER], "submitter", 128)
+
+    return BuildRequest.model_validate(fields)

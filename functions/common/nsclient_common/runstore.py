@@ -1,0 +1,78 @@
+"""Reading and writing run records and the once-only notice marker in the builds bucket."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from nsclient_common.layout import notice_key, record_key
+from nsclient_common.record import RunRecord
+
+
+class RunNotFound(Exception):
+    pass
+
+
+def _code(error: ClientError) -> str:
+    return str(error.response.get("Error", {}).get("Code", ""))
+
+
+def read_record(s3: Any, bucket: str, run_id: str) -> RunRecord:
+    try:
+        body = s3.get_object(Bucket=bucket, Key=record_key(run_id))["Body"].read()
+    except ClientError as error:
+        if _code(error) in ("NoSuchKey", "404", "NotFound"):
+            raise RunNotFound(run_id) from None
+        raise
+    return RunRecord.from_json(body)
+
+
+def find_record(s3: Any, bucket: str, run_id: str) -> RunRecord | None:
+    try:
+        return read_record(s3, bucket, run_id)
+    except RunNotFound:
+        return None
+
+
+def write_record(s3: Any, bucket: str, record: RunRecord) -> None:
+    s3.put_object(Bucket=bucket, Key=record_key(record.run_id), Body=record.to_json(), ContentType="application/json")
+
+
+def create_record(s3: Any, bucket: str, record: RunRecord) -> bool:
+    """Write a record only if none exists; False if another writer got there first."""
+    try:
+        s3.put_object(
+            Bucket=bucket,
+            Key=record_key(record.run_id),
+            Body=record.to_json(),
+            ContentType="application/json",
+            IfNoneMatch="*",
+        )
+    except ClientError as error:
+        if _code(error) in ("PreconditionFailed", "ConditionalRequestConflict", "412"):
+            return False
+        raise
+    return True
+
+
+def claim_notice(s3: Any, bucket: str, run_id: str, notice: dict[str, Any]) -> bool:
+    """Record that the notice for a run is being sent; False if it already was.
+
+    A conditional create, so two paths (the state machine and the backstop rule) racing to
+    notify still send one notice.
+    """
+    try:
+        s3.put_object(
+            Bucket=bucket,
+            Key=notice_key(run_id),
+            Body=json.dumps(notice, indent=2).encode(),
+            ContentType="application/json",
+            IfNoneMatch="*",
+        )
+    except ClientError as error:
+        if _code(error) in ("PreconditionFailed", "ConditionalRequestConflict", "412"):
+            return False
+        raise
+    return True

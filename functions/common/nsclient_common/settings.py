@@ -1,0 +1,50 @@
+"""The backend's settings, read once from the function environment (template Globals)."""
+
+from __future__ import annotations
+
+import os
+
+from pydantic import BaseModel
+
+
+class Limits(BaseModel):
+    max_upload_bytes: int = 5 * 1024**3
+    max_uncompressed_bytes: int = 50 * 1024**3
+    max_compression_ratio: float = 100.0
+    max_members: int = 200_000
+    max_cpus: int = 96
+    max_memory_mib: int = 768 * 1024
+
+
+class Settings(BaseModel):
+    bucket: str
+    topic_arn: str = ""
+    job_queue: str = "nextstrain-job-queue"
+    job_definition: str = "nextstrain-job"
+    on_demand_job_queue: str = ""
+    state_machine_arn: str = ""
+    log_group: str = "/aws/batch/job"
+    notify_from: str = ""
+    outbox_dir: str = ""
+    limits: Limits = Limits()
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
+        env = dict(os.environ if env is None else env)
+
+        def pick(name: str) -> dict[str, str]:
+            return {name.lower(): env[name]} if env.get(name) else {}
+
+        limits = {}
+        for name in (
+            "MAX_UPLOAD_BYTES",
+            "MAX_UNCOMPRESSED_BYTES",
+            "MAX_COMPRESSION_RATIO",
+            "MAX_CPUS",
+            "MAX_MEMORY_MIB",
+        ):
+            limits.update(pick(name))
+        fields: dict[str, object] = {"bucket": env.get("BUCKET_NAME", ""), "limits": Limits.model_validate(limits)}
+        fields.update(pick("TOPIC_ARN") | pick("JOB_QUEUE") | pick("JOB_DEFINITION") | pick("ON_DEMAND_JOB_QUEUE"))
+        fields.update(pick("STATE_MACHINE_ARN") | pick("LOG_GROUP") | pick("NOTIFY_FROM") | pick("OUTBOX_DIR"))
+        return cls.model_validate(fields)

@@ -1,0 +1,78 @@
+"""FinalizeRun: classify the outcome, make run.json final, compose the notice.
+
+State input: the whole state (run_id, execution_arn, upload, results.*, errors.*).
+With safe_mode (the FinalizeRunSafely fallback) it trusts nothing but run_id and errors and
+records an internal failure unless the record is final already.
+Output: record (the final run record), notice (subject, body, to).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from aws_lambda_powertools import Logger
+from nsclient_common.aws import client
+from nsclient_common.finish import finalize, load_or_placeholder, save
+from nsclient_common.jobfacts import JobFacts, facts_from_state
+from nsclient_common.logarchive import LogSummary
+from nsclient_common.notice import Notice, compose_notice
+from nsclient_common.record import RunRecord
+from nsclient_common.settings import Settings
+from pydantic import BaseModel
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+
+logger = Logger()
+
+
+class FinalizeInput(BaseModel):
+    run_id: str
+    execution_arn: str | None = None
+    upload: dict[str, Any] | None = None
+    results: dict[str, Any] = {}
+    errors: dict[str, Any] = {}
+    safe_mode: bool = False
+
+
+class FinalizeOutput(BaseModel):
+    record: RunRecord
+    notice: Notice
+
+
+def _our_error(errors: dict[str, Any]) -> str | None:
+    """An error from one of our own steps (not the build's), as 'State: Error: Cause'."""
+    for state in ("PrepareRun", "CollectLogs", "FinalizeRun"):
+        if state in errors:
+            error = errors[state]
+            return f"{state} failed: {error.get('Error')}: {str(error.get('Cause'))[:500]}"
+    return None
+
+
+def finalize_run(event: FinalizeInput, settings: Settings, *, s3: Any) -> FinalizeOutput:
+    record = load_or_placeholder(s3, settings.bucket, event.run_id, event.execution_arn, event.upload)
+    log: LogSummary | None = None
+    if event.safe_mode:
+        facts = JobFacts()
+        internal = _our_error(event.errors) or "the wrap-up failed"
+    else:
+        collected = (event.results.get("CollectLogs") or {}).get("Payload")
+        if collected:
+            log = LogSummary.model_validate(collected["log"])
+            facts = JobFacts.model_validate(collected["job"])
+        else:
+            facts = facts_from_state(event.results.get("SubmitBuildJob"), event.errors.get("SubmitBuildJob"))
+        internal = _our_error(event.errors) if "PrepareRun" in event.errors else None
+    final = finalize(record, facts, log, bucket=settings.bucket, internal_error=internal)
+    if final is not record:
+        save(s3, settings.bucket, final)
+    return FinalizeOutput(record=final, notice=compose_notice(final, log.tail if log else []))
+
+
+@logger.inject_lambda_context
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    parsed = FinalizeInput.model_validate(event)
+    logger.append_keys(run_id=parsed.run_id)
+    result = finalize_run(parsed, Settings.from_env(), s3=client("s3"))
+    logger.info("finalized run", extra={"status": result.record.status, "failure_class": result.record.failure_class})
+    return result.model_dump(mode="json")

@@ -1,0 +1,36 @@
+"""NotifyRun: send the run's notice, once.
+
+State input: notice (run_id, status, failure_class, subject, body, to).
+Output: sent (false when this run's notice had been sent already).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from aws_lambda_powertools import Logger
+from nsclient_common.aws import client
+from nsclient_common.delivery import deliver_notice
+from nsclient_common.notice import Notice
+from nsclient_common.settings import Settings
+from pydantic import BaseModel
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+
+logger = Logger()
+
+
+class NotifyInput(BaseModel):
+    notice: Notice
+
+
+@logger.inject_lambda_context
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    notice = NotifyInput.model_validate(event).notice
+    logger.append_keys(run_id=notice.run_id)
+    settings = Settings.from_env()
+    ses = client("ses") if settings.notify_from else None
+    sent = deliver_notice(notice, settings, s3=client("s3"), sns=client("sns"), ses=ses)
+    logger.info("notice", extra={"sent": sent, "subject": notice.subject})
+    return {"sent": sent}

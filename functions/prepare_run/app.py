@@ -1,0 +1,164 @@
+"""PrepareRun: check an upload and turn it into the run's Batch job request.
+
+State input: run_id, execution_arn, upload {bucket, key, version_id, size, requester}.
+Output: accepted, reason (why not, for a person), job (SubmitJob parameters) or null, record.
+The upload is only read, never moved: a rejected one stays where it was sent.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any
+
+from aws_lambda_powertools import Logger
+from nsclient_common.aws import client
+from nsclient_common.jobspec import submit_job_parameters
+from nsclient_common.layout import s3_url, workdir_key
+from nsclient_common.record import FailureClass, RunRecord, RunStatus, UploadSource, utc_now
+from nsclient_common.request import BuildRequest, InvalidRequest, parse_request
+from nsclient_common.runstore import find_record, write_record
+from nsclient_common.s3io import open_s3_object
+from nsclient_common.settings import Settings
+from nsclient_common.zipcheck import UploadRejected, check_build_archive
+from pydantic import BaseModel
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+
+logger = Logger()
+
+
+class Upload(BaseModel):
+    bucket: str
+    key: str
+    version_id: str | None = None
+    size: int | None = None
+    requester: str | None = None
+
+
+class PrepareInput(BaseModel):
+    run_id: str
+    execution_arn: str | None = None
+    upload: Upload
+
+
+class PrepareOutput(BaseModel):
+    accepted: bool
+    reason: str | None
+    job: dict[str, Any] | None
+    record: RunRecord
+
+
+class JobDefinitionMissing(Exception):
+    """The configured Batch job definition does not exist (or has no ACTIVE revision)."""
+
+
+def _version(upload: Upload) -> dict[str, str]:
+    return {"VersionId": upload.version_id} if upload.version_id and upload.version_id != "null" else {}
+
+
+def _with_tag(image: str) -> str:
+    return image if ":" in image.rsplit("/", 1)[-1] or "@" in image else f"{image}:latest"
+
+
+def job_definition_for_image(batch: Any, base: str, image: str) -> str:
+    """A job definition running `image`: the base one if it does, else a derived revision named as the
+    Nextstrain CLI names it (<base>_<revision>_<repo>_<tag>), registered once and reused."""
+    found = batch.describe_job_definitions(jobDefinitionName=base, status="ACTIVE")["jobDefinitions"]
+    if not found:
+        raise JobDefinitionMissing(f"job definition {base!r} has no ACTIVE revision")
+    latest = max(found, key=lambda d: d["revision"])
+    properties = dict(latest.get("containerProperties") or {})
+    if _with_tag(properties.get("image", "")) == _with_tag(image):
+        return base
+    repository, _, tag = _with_tag(image).rpartition(":")
+    name = re.sub(r"[^A-Za-z0-9_-]", "-", "_".join((base, str(latest["revision"]), repository, tag)))[:128]
+    if batch.describe_job_definitions(jobDefinitionName=name, status="ACTIVE")["jobDefinitions"]:
+        return name
+    properties["image"] = image
+    kept = {k: latest[k] for k in ("retryStrategy", "timeout", "parameters", "platformCapabilities") if latest.get(k)}
+    batch.register_job_definition(jobDefinitionName=name, type=latest["type"], containerProperties=properties, **kept)
+    return name
+
+
+def _new_record(event: PrepareInput, request: BuildRequest, status: RunStatus, settings: Settings) -> RunRecord:
+    return RunRecord(
+        run_id=event.run_id,
+        status=status,
+        submitted_at=utc_now(),
+        cpus=request.cpus,
+        memory_mib=request.memory_mib,
+        execution_arn=event.execution_arn,
+        workdir_url=s3_url(settings.bucket, workdir_key(event.run_id)),
+        submitter=request.submitter or event.upload.requester,
+        notify=request.notify,
+        image=request.image,
+        snakemake_args=request.snakemake_args,
+        job_queue=settings.job_queue,
+        upload=UploadSource(bucket=event.upload.bucket, key=event.upload.key, version_id=event.upload.version_id),
+        updated_at=utc_now(),
+    )
+
+
+def reject(event: PrepareInput, reason: str, request: BuildRequest, settings: Settings, s3: Any) -> PrepareOutput:
+    record = _new_record(event, request, RunStatus.REJECTED, settings).model_copy(
+        update={"failure_class": FailureClass.REJECTED, "reason": reason, "finished_at": utc_now(), "workdir_url": None}
+    )
+    write_record(s3, settings.bucket, record)
+    return PrepareOutput(accepted=False, reason=reason, job=None, record=record)
+
+
+def prepare(event: PrepareInput, settings: Settings, *, s3: Any, batch: Any) -> PrepareOutput:
+    existing = find_record(s3, settings.bucket, event.run_id)
+    if existing is not None and existing.status.is_final:
+        # A retried or replayed step: the run's outcome is recorded already.
+        return PrepareOutput(accepted=False, reason=existing.reason, job=None, record=existing)
+
+    upload = event.upload
+    head = s3.head_object(Bucket=upload.bucket, Key=upload.key, **_version(upload))
+    metadata = head.get("Metadata", {})
+    try:
+        request = parse_request(metadata, settings.limits)
+    except InvalidRequest as error:
+        # Keep what can be kept (the notify address, if it was valid) so the rejection reaches someone.
+        fallback = BuildRequest(submitter=metadata.get("submitter", "")[:128] or None)
+        return reject(event, f"The build's options are invalid: {error}.", fallback, settings, s3)
+    try:
+        with open_s3_object(s3, upload.bucket, upload.key, upload.version_id, head["ContentLength"]) as archive:
+            check_build_archive(archive, head["ContentLength"], settings.limits)
+    except UploadRejected as error:
+        return reject(event, str(error), request, settings, s3)
+
+    job_definition = settings.job_definition
+    if request.image:
+        job_definition = job_definition_for_image(batch, settings.job_definition, request.image)
+
+    # Copy, never move: the inbox copy expires by lifecycle, and writing under inbox/ would start another run.
+    workdir = workdir_key(event.run_id)
+    s3.copy(
+        {"Bucket": upload.bucket, "Key": upload.key, **_version(upload)},
+        settings.bucket,
+        workdir,
+        ExtraArgs={"ContentType": "application/zip", "MetadataDirective": "REPLACE"},
+    )
+    record = _new_record(event, request, RunStatus.SUBMITTED, settings)
+    if existing is not None:
+        record = record.model_copy(update={"submitted_at": existing.submitted_at})
+    write_record(s3, settings.bucket, record)
+    job = submit_job_parameters(
+        request,
+        job_name=event.run_id,
+        job_queue=settings.job_queue,
+        job_definition=job_definition,
+        workdir_url=s3_url(settings.bucket, workdir),
+    )
+    return PrepareOutput(accepted=True, reason=None, job=job, record=record)
+
+
+@logger.inject_lambda_context
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    parsed = PrepareInput.model_validate(event)
+    logger.append_keys(run_id=parsed.run_id)
+    result = prepare(parsed, Settings.from_env(), s3=client("s3"), batch=client("batch"))
+    logger.info("prepared run", extra={"accepted": result.accepted, "reason": result.reason})
+    return result.model_dump(mode="json")

@@ -1,0 +1,88 @@
+"""StartRun: an S3 "Object Created" event under inbox/ starts the run's execution.
+
+Called by the EventBridge rule on the builds bucket (and, locally, by the local backend's
+delivery of the same event). The execution is named by the run id, which is derived from the
+object's key and version: a redelivered event finds the execution already there and starts
+nothing. Output: run_id, started (false for a duplicate or an ignored key).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from aws_lambda_powertools import Logger
+from nsclient_common.aws import client
+from nsclient_common.layout import is_upload_key
+from nsclient_common.runid import execution_arn, run_id_for_upload
+from nsclient_common.settings import Settings
+from pydantic import BaseModel, ConfigDict, Field
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+
+logger = Logger()
+
+
+class S3Object(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+    key: str
+    size: int = 0
+    etag: str | None = Field(default=None, alias="eTag")
+    version_id: str | None = Field(default=None, alias="version-id")
+    sequencer: str | None = None
+
+
+class S3EventDetail(BaseModel):
+    bucket: dict[str, str]
+    object: S3Object
+    requester: str | None = None
+
+
+class ObjectCreatedEvent(BaseModel):
+    detail: S3EventDetail
+
+
+class StartResult(BaseModel):
+    run_id: str | None
+    started: bool
+    reason: str
+
+
+def execution_input(detail: S3EventDetail, run_id: str, state_machine_arn: str) -> dict[str, Any]:
+    """The execution's input: a function of the object alone, so duplicates are identical."""
+    obj = detail.object
+    return {
+        "run_id": run_id,
+        "execution_arn": execution_arn(state_machine_arn, run_id),
+        "upload": {
+            "bucket": detail.bucket["name"],
+            "key": obj.key,
+            "version_id": obj.version_id,
+            "size": obj.size,
+            "requester": detail.requester,
+        },
+        "results": {},
+        "errors": {},
+    }
+
+
+def start_run(detail: S3EventDetail, settings: Settings, sfn: Any) -> StartResult:
+    key = detail.object.key
+    if detail.bucket["name"] != settings.bucket or not is_upload_key(key):
+        return StartResult(run_id=None, started=False, reason=f"not an upload: s3://{detail.bucket['name']}/{key}")
+    run_id = run_id_for_upload(key, detail.object.version_id, detail.object.sequencer)
+    payload = json.dumps(execution_input(detail, run_id, settings.state_machine_arn), sort_keys=True)
+    try:
+        sfn.start_execution(stateMachineArn=settings.state_machine_arn, name=run_id, input=payload)
+    except sfn.exceptions.ExecutionAlreadyExists:
+        return StartResult(run_id=run_id, started=False, reason="duplicate delivery: the run exists already")
+    return StartResult(run_id=run_id, started=True, reason="started")
+
+
+@logger.inject_lambda_context
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    detail = ObjectCreatedEvent.model_validate(event).detail
+    result = start_run(detail, Settings.from_env(), client("stepfunctions"))
+    logger.info("start run", extra=result.model_dump())
+    return result.model_dump(mode="json")

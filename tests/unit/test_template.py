@@ -1,0 +1,314 @@
+"""Offline checks of template.yaml: the deployed backend's guarantees a user relies on.
+
+No AWS account is needed: the template is parsed as YAML (CloudFormation short tags become the
+equivalent long-form dicts) and linted with cfn-lint.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE = ROOT / "template.yaml"
+STATE_MACHINE_DEFINITION = ROOT / "statemachine" / "run_build.asl.yaml"
+
+FUNCTIONS = {
+    "StartRunFunction": "start_run",
+    "PrepareRunFunction": "prepare_run",
+    "CollectLogsFunction": "collect_logs",
+    "FinalizeRunFunction": "finalize_run",
+    "NotifyRunFunction": "notify_run",
+    "ReconcileRunFunction": "reconcile_run",
+}
+
+
+class CfnLoader(yaml.SafeLoader):
+    """SafeLoader that turns CloudFormation short-form tags (!Ref, !GetAtt, ...) into long-form dicts."""
+
+
+def _intrinsic(name: str):
+    def construct(loader: yaml.SafeLoader, node: yaml.Node) -> dict[str, Any]:
+        if isinstance(node, yaml.ScalarNode):
+            value: Any = loader.construct_scalar(node)
+            if name == "Fn::GetAtt":
+                value = value.split(".", 1)
+        elif isinstance(node, yaml.SequenceNode):
+            value = loader.construct_sequence(node, deep=True)
+        else:
+            value = loader.construct_mapping(node, deep=True)
+        return {name: value}
+
+    return construct
+
+
+for _tag in (
+    "GetAtt",
+    "Sub",
+    "If",
+    "Equals",
+    "Not",
+    "And",
+    "Or",
+    "Select",
+    "Split",
+    "Join",
+    "FindInMap",
+    "Base64",
+    "Cidr",
+    "GetAZs",
+    "ImportValue",
+    "Contains",
+):
+    CfnLoader.add_constructor(f"!{_tag}", _intrinsic(f"Fn::{_tag}"))
+CfnLoader.add_constructor("!Ref", _intrinsic("Ref"))
+CfnLoader.add_constructor("!Condition", _intrinsic("Condition"))
+
+
+def load_template() -> dict[str, Any]:
+    # CfnLoader is a SafeLoader subclass: no arbitrary Python objects.
+    return yaml.load(TEMPLATE.read_text(), Loader=CfnLoader)
+
+
+TPL = load_template()
+RESOURCES: dict[str, Any] = TPL["Resources"]
+PARAMETERS: dict[str, Any] = TPL["Parameters"]
+
+
+def props(logical_id: str) -> dict[str, Any]:
+    return RESOURCES[logical_id].get("Properties", {})
+
+
+def default_of(value: Any) -> Any:
+    """A value as deployed with default parameters: {"Ref": Param} becomes the parameter's default."""
+    if isinstance(value, dict) and set(value) == {"Ref"} and value["Ref"] in PARAMETERS:
+        return PARAMETERS[value["Ref"]].get("Default")
+    return value
+
+
+def eventbridge_wildcard_matches(pattern: str, text: str) -> bool:
+    """EventBridge "wildcard" semantics: * matches any run of characters, including '/'."""
+    return re.fullmatch(".*".join(re.escape(part) for part in pattern.split("*")), text) is not None
+
+
+# --- storage -----------------------------------------------------------------------------------------------
+
+
+def test_bucket_is_private_encrypted_and_versioned():
+    bucket = props("BuildsBucket")
+    block = bucket["PublicAccessBlockConfiguration"]
+    assert all(
+        block[k] is True for k in ("BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets")
+    )
+    assert bucket["OwnershipControls"]["Rules"] == [{"ObjectOwnership": "BucketOwnerEnforced"}]
+    sse = bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"]
+    assert sse["SSEAlgorithm"] == "AES256"
+    assert bucket["VersioningConfiguration"] == {"Status": "Enabled"}
+    assert bucket["NotificationConfiguration"]["EventBridgeConfiguration"]["EventBridgeEnabled"] is True
+
+
+def test_bucket_denies_plain_http():
+    policy = props("BuildsBucketPolicy")
+    assert policy["Bucket"] == {"Ref": "BuildsBucket"}
+    denies = [s for s in policy["PolicyDocument"]["Statement"] if s["Effect"] == "Deny"]
+    assert any(s["Condition"]["Bool"]["aws:SecureTransport"] == "false" for s in denies)
+
+
+def test_bucket_lifecycle_expires_uploads_and_runs_after_30_days():
+    rules = props("BuildsBucket")["LifecycleConfiguration"]["Rules"]
+    assert all(rule["Status"] == "Enabled" for rule in rules)
+    expiry = {rule.get("Prefix"): default_of(rule["ExpirationInDays"]) for rule in rules if "ExpirationInDays" in rule}
+    assert expiry == {"inbox/": 30, "runs/": 30}
+    assert any(rule.get("NoncurrentVersionExpiration", {}).get("NoncurrentDays") == 1 for rule in rules)
+    assert any(rule.get("AbortIncompleteMultipartUpload", {}).get("DaysAfterInitiation") == 1 for rule in rules)
+
+
+# --- functions ---------------------------------------------------------------------------------------------
+
+
+def test_six_functions_point_at_existing_code():
+    functions = {k: v for k, v in RESOURCES.items() if v["Type"] == "AWS::Serverless::Function"}
+    assert set(functions) == set(FUNCTIONS)
+    for logical_id, directory in FUNCTIONS.items():
+        properties = functions[logical_id]["Properties"]
+        assert properties["CodeUri"] == f"functions/{directory}/"
+        assert properties["Handler"] == "app.lambda_handler"
+        # Fails (not skips) while a function's code is missing: the stack would not build.
+        assert (ROOT / properties["CodeUri"] / "app.py").is_file(), f"{properties['CodeUri']}app.py is missing"
+
+
+def test_common_layer_is_shared_by_all_functions():
+    layer = RESOURCES["CommonLayer"]
+    assert layer["Properties"]["ContentUri"] == "functions/common/"
+    assert layer["Metadata"]["BuildMethod"] == "python3.12"
+    assert (ROOT / "functions" / "common" / "requirements.txt").is_file()
+    function_globals = TPL["Globals"]["Function"]
+    assert function_globals["Runtime"] == "python3.12"
+    assert function_globals["Layers"] == [{"Ref": "CommonLayer"}]
+
+
+def test_function_environment_matches_the_contract():
+    variables = TPL["Globals"]["Function"]["Environment"]["Variables"]
+    assert set(variables) == {
+        "BUCKET_NAME",
+        "TOPIC_ARN",
+        "JOB_QUEUE",
+        "JOB_DEFINITION",
+        "ON_DEMAND_JOB_QUEUE",
+        "LOG_GROUP",
+        "MAX_UPLOAD_BYTES",
+        "MAX_UNCOMPRESSED_BYTES",
+        "MAX_COMPRESSION_RATIO",
+        "MAX_CPUS",
+        "MAX_MEMORY_MIB",
+        "NOTIFY_FROM",
+        "POWERTOOLS_SERVICE_NAME",
+        "POWERTOOLS_METRICS_NAMESPACE",
+    }
+    assert variables["LOG_GROUP"] == "/aws/batch/job"
+    assert variables["POWERTOOLS_SERVICE_NAME"] == "nsclient"
+    with_arn = {k for k in FUNCTIONS if "STATE_MACHINE_ARN" in props(k).get("Environment", {}).get("Variables", {})}
+    assert with_arn == {"StartRunFunction", "ReconcileRunFunction"}
+
+
+def test_computed_state_machine_arn_matches_its_name():
+    # The ARN is computed (to avoid dependency cycles), so it must agree with the state machine's Name.
+    name = props("RunBuildStateMachine")["Name"]["Fn::Sub"]
+    expected = f"arn:${{AWS::Partition}}:states:${{AWS::Region}}:${{AWS::AccountId}}:stateMachine:{name}"
+    for logical_id in ("StartRunFunction", "ReconcileRunFunction"):
+        assert props(logical_id)["Environment"]["Variables"]["STATE_MACHINE_ARN"] == {"Fn::Sub": expected}
+    rule = props("ReconcileRunFunction")["Events"]["ExecutionEndedBadly"]["Properties"]["Pattern"]
+    assert rule["detail"]["stateMachineArn"] == [{"Fn::Sub": expected}]
+
+
+# --- triggers ----------------------------------------------------------------------------------------------
+
+
+def test_upload_trigger_matches_zips_under_inbox_only():
+    event = props("StartRunFunction")["Events"]["InboxZipCreated"]
+    assert event["Type"] == "EventBridgeRule"
+    pattern = event["Properties"]["Pattern"]
+    assert pattern["source"] == ["aws.s3"]
+    assert pattern["detail-type"] == ["Object Created"]
+    assert pattern["detail"]["bucket"]["name"] == [{"Ref": "BuildsBucket"}]
+    assert pattern["detail"]["object"]["key"] == [{"wildcard": "inbox/*.zip"}]
+    wildcard = pattern["detail"]["object"]["key"][0]["wildcard"]
+    for key in ("inbox/zika.zip", "inbox/team/zika.zip"):
+        assert eventbridge_wildcard_matches(wildcard, key), key
+    for key in ("runs/abc/workdir.zip", "inbox/zika.tar", "inbox/zika.zip.tmp", "other/inbox/zika.zip"):
+        assert not eventbridge_wildcard_matches(wildcard, key), key
+
+
+def test_upload_trigger_retries_then_dead_letters():
+    start = props("StartRunFunction")
+    rule = start["Events"]["InboxZipCreated"]["Properties"]
+    assert rule["RetryPolicy"] == {"MaximumRetryAttempts": 185, "MaximumEventAgeInSeconds": 86400}
+    assert rule["DeadLetterConfig"]["Arn"] == {"Fn::GetAtt": ["TriggerDeadLetterQueue", "Arn"]}
+    assert RESOURCES["TriggerDeadLetterQueue"]["Type"] == "AWS::SQS::Queue"
+    assert start["EventInvokeConfig"]["MaximumRetryAttempts"] == 2
+
+
+def test_backstop_rule_reacts_to_failed_executions():
+    pattern = props("ReconcileRunFunction")["Events"]["ExecutionEndedBadly"]["Properties"]["Pattern"]
+    assert pattern["source"] == ["aws.states"]
+    assert pattern["detail-type"] == ["Step Functions Execution Status Change"]
+    assert set(pattern["detail"]["status"]) == {"FAILED", "TIMED_OUT", "ABORTED"}
+
+
+# --- state machine -----------------------------------------------------------------------------------------
+
+
+def test_state_machine_substitutions_match_definition_placeholders():
+    state_machine = props("RunBuildStateMachine")
+    assert state_machine["DefinitionUri"] == "statemachine/run_build.asl.yaml"
+    placeholders = set(re.findall(r"\$\{([^}]+)\}", STATE_MACHINE_DEFINITION.read_text()))
+    assert set(state_machine["DefinitionSubstitutions"]) == placeholders
+    assert default_of(state_machine["DefinitionSubstitutions"]["ExecutionTimeoutSeconds"]) == 18000
+
+
+def test_state_machine_logs_errors_with_retention():
+    state_machine = props("RunBuildStateMachine")
+    assert state_machine["Type"] == "STANDARD"
+    assert state_machine["Logging"]["Level"] == "ERROR"
+    destination = state_machine["Logging"]["Destinations"][0]["CloudWatchLogsLogGroup"]["LogGroupArn"]
+    assert destination == {"Fn::GetAtt": ["StateMachineLogGroup", "Arn"]}
+    assert default_of(props("StateMachineLogGroup")["RetentionInDays"]) == 30
+
+
+# --- AWS Batch ---------------------------------------------------------------------------------------------
+
+
+def test_batch_resources_are_only_created_on_request():
+    assert TPL["Conditions"]["CreateBatch"] == {"Fn::Equals": [{"Ref": "CreateBatchEnvironment"}, "true"]}
+    assert PARAMETERS["CreateBatchEnvironment"]["Default"] == "false"
+    for logical_id in (
+        "JobRole",
+        "InstanceRole",
+        "InstanceProfile",
+        "BatchLaunchTemplate",
+        "ComputeEnvironment",
+        "BatchJobQueue",
+        "BatchJobDefinition",
+        "BatchLogGroup",
+    ):
+        assert RESOURCES[logical_id].get("Condition") == "CreateBatch", logical_id
+
+
+def test_job_definition_retries_once_on_host_loss_and_times_out_after_4_hours():
+    job = props("BatchJobDefinition")
+    assert job["RetryStrategy"]["Attempts"] == 2
+    evaluate = job["RetryStrategy"]["EvaluateOnExit"]
+    assert evaluate[0] == {"OnStatusReason": "Host EC2*", "Action": "RETRY"}
+    assert evaluate[-1] == {"OnReason": "*", "Action": "EXIT"}
+    assert job["Timeout"]["AttemptDurationSeconds"] == {"Ref": "JobTimeoutSeconds"}
+    assert PARAMETERS["JobTimeoutSeconds"]["Default"] == 14400
+    assert job["ContainerProperties"]["Command"] == []
+    assert job["ContainerProperties"]["JobRoleArn"] == {"Fn::GetAtt": ["JobRole", "Arn"]}
+
+
+def test_compute_environment_scales_to_zero_with_a_big_root_volume():
+    resources = props("ComputeEnvironment")["ComputeResources"]
+    assert resources["MinvCpus"] == 0
+    assert resources["LaunchTemplate"]["Version"] == {"Fn::GetAtt": ["BatchLaunchTemplate", "LatestVersionNumber"]}
+    volume = props("BatchLaunchTemplate")["LaunchTemplateData"]["BlockDeviceMappings"][0]
+    assert volume["DeviceName"] == "/dev/xvda"
+    assert volume["Ebs"]["VolumeType"] == "gp3"
+    assert default_of(volume["Ebs"]["VolumeSize"]) == 200
+
+
+def test_job_queue_cancels_jobs_stuck_runnable():
+    (action,) = props("BatchJobQueue")["JobStateTimeLimitActions"]
+    assert action["State"] == "RUNNABLE"
+    assert action["Action"] == "CANCEL"
+    assert default_of(action["MaxTimeSeconds"]) == 3600
+
+
+def test_batch_log_group_retention_is_30_days():
+    group = props("BatchLogGroup")
+    assert group["LogGroupName"] == "/aws/batch/job"
+    assert default_of(group["RetentionInDays"]) == 30
+
+
+# --- outputs and lint --------------------------------------------------------------------------------------
+
+
+def test_outputs_present():
+    assert set(TPL["Outputs"]) >= {
+        "BucketName",
+        "StateMachineArn",
+        "TopicArn",
+        "JobQueueName",
+        "JobDefinitionName",
+        "UsersGroupName",
+        "TriggerDeadLetterQueueUrl",
+    }
+
+
+def test_template_passes_cfn_lint():
+    from cfnlint.api import lint_file
+
+    matches = lint_file(TEMPLATE)
+    assert matches == [], "\n".join(str(match) for match in matches)
