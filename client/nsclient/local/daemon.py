@@ -18,11 +18,13 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+
 from nsclient.local import moto_patches, snapshot
 from nsclient.local.stack import REGION, LocalStack, StackInfo
 
 EXECUTION_STATUS_CHANGE = "Step Functions Execution Status Change"
 ENDED = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
+STATE_FILE = "state.json"
 
 
 def free_port() -> int:
@@ -111,39 +113,63 @@ class ExecutionWatcher(threading.Thread):
         ).start()
 
 
+class LocalBackend:
+    """The moto server with the stack created in it; in this process."""
+
+    def __init__(self, data_dir: Path, port: int = 0, parameters: dict[str, str] | None = None):
+        self.data_dir = data_dir
+        self.port = port or free_port()
+        self.endpoint_url = f"http://127.0.0.1:{self.port}"
+        self.parameters = parameters or {}
+        self.info: StackInfo | None = None
+        self.stack: LocalStack | None = None
+        self._server: Any = None
+        self._watcher: ExecutionWatcher | None = None
+
+    def start(self) -> StackInfo:
+        from moto.server import ThreadedMotoServer
+
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        configure_process(self.endpoint_url, self.port)
+        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
+        self._server.start()
+        self.stack = LocalStack(self.endpoint_url, self.data_dir, parameters=self.parameters)
+        self.info = self.stack.create()
+        restored = snapshot.restore(self.s3(), self.info.bucket, self.data_dir / "s3")
+        self.stack.enable_upload_events()
+        self._watcher = ExecutionWatcher(self.info, self.data_dir)
+        self._watcher.start()
+        print(f"local backend ready at {self.endpoint_url} (restored {restored} objects)", flush=True)
+        return self.info
+
+    def s3(self) -> Any:
+        return boto3.client("s3", endpoint_url=self.endpoint_url, region_name=REGION)
+
+    def stop(self) -> None:
+        if self._watcher is not None:
+            self._watcher.stopping.set()
+        if self.info is not None:
+            snapshot.save_prefix(self.s3(), self.info.bucket, "runs/", self.data_dir / "s3")
+        if self._server is not None:
+            self._server.stop()
+
+
 def serve(data_dir: Path, port: int = 0) -> None:
-    from moto.server import ThreadedMotoServer
-
-    data_dir.mkdir(parents=True, exist_ok=True)
-    port = port or free_port()
-    endpoint_url = f"http://127.0.0.1:{port}"
-    configure_process(endpoint_url, port)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    stack = LocalStack(endpoint_url, data_dir)
-    info = stack.create()
-    s3 = boto3.client("s3", endpoint_url=endpoint_url, region_name=REGION)
-    restored = snapshot.restore(s3, info.bucket, data_dir / "s3")
-    stack.enable_upload_events()
-    watcher = ExecutionWatcher(info, data_dir)
-    watcher.start()
-
+    backend = LocalBackend(data_dir, port)
+    info = backend.start()
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    state = {**info.to_dict(), "pid": os.getpid(), "started_at": time.time(), "restored_objects": restored}
-    state_file = data_dir / "state.json"
+    state = {**info.to_dict(), "pid": os.getpid(), "started_at": time.time()}
+    state_file = data_dir / STATE_FILE
     partial = state_file.with_suffix(".partial")
     partial.write_text(json.dumps(state, indent=2))
     partial.replace(state_file)
-    print(f"local backend ready at {endpoint_url} (restored {restored} objects)", flush=True)
     try:
         stop.wait()
     finally:
-        watcher.stopping.set()
-        snapshot.save_prefix(s3, info.bucket, "runs/", data_dir / "s3")
         state_file.unlink(missing_ok=True)
-        server.stop()
+        backend.stop()
 
 
 def main() -> None:

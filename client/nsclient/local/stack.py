@@ -12,6 +12,7 @@ from typing import Any
 
 import boto3
 import yaml
+
 from nsclient.local import moto_patches
 from nsclient.local.template import Resolver, load_template, resources_of_type
 

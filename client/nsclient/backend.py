@@ -1,0 +1,119 @@
+"""Which backend a command talks to, and the AWS clients to reach it.
+
+`local` is the local backend on 127.0.0.1 (started on demand); `aws` is a deployed stack,
+configured by `nsclient setup --stack NAME`. With neither chosen nor configured: local.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import NoCredentialsError, NoRegionError
+from nsclient_common.runid import execution_arn
+
+from nsclient import config
+from nsclient.errors import UserError
+
+BACKENDS = ("local", "aws")
+_CLIENT_CONFIG = Config(retries={"mode": "adaptive", "max_attempts": 8})
+
+
+@dataclass(frozen=True)
+class Backend:
+    kind: str
+    bucket: str
+    region: str
+    state_machine_arn: str | None = None
+    topic_arn: str | None = None
+    endpoint_url: str | None = None
+    job_queue: str | None = None
+    outbox: str | None = None
+
+    def client(self, service: str) -> Any:
+        try:
+            if self.endpoint_url:
+                return boto3.client(
+                    service,
+                    endpoint_url=self.endpoint_url,
+                    region_name=self.region,
+                    aws_access_key_id="local",
+                    aws_secret_access_key="local",
+                    config=_CLIENT_CONFIG,
+                )
+            return boto3.client(service, region_name=self.region, config=_CLIENT_CONFIG)
+        except NoRegionError:
+            return boto3.client(service, region_name="us-east-1", config=_CLIENT_CONFIG)
+
+    def execution_arn(self, run_id: str) -> str:
+        if not self.state_machine_arn:
+            raise UserError(
+                """
+                The state machine of this backend is not configured, so the run's execution can't be found.
+                Run `nsclient setup --stack NAME` (or set [nsclient] state-machine in ~/.nextstrain/config).
+                """
+            )
+        return execution_arn(self.state_machine_arn, run_id)
+
+
+def chosen_kind(option: str | None) -> str:
+    setting = config.resolve("nsclient", "backend", option)
+    if setting.value:
+        if setting.value not in BACKENDS:
+            raise UserError(
+                f"Unknown backend {setting.value!r} (from {setting.source}): use one of {', '.join(BACKENDS)}."
+            )
+        return setting.value
+    configured = config.value("nsclient", "state-machine") or config.value("nsclient", "stack")
+    return "aws" if configured else "local"
+
+
+def connect(option: str | None, *, start_local: bool = True) -> Backend:
+    kind = chosen_kind(option)
+    if kind == "local":
+        from nsclient.local import control
+
+        state = control.ensure_running() if start_local else control.running_state()
+        if state is None:
+            raise UserError("The local backend is not running. Start it with `nsclient local start`.")
+        return Backend(
+            kind="local",
+            bucket=state["bucket"],
+            region=state["region"],
+            state_machine_arn=state["state_machine_arn"],
+            topic_arn=state["topic_arn"],
+            endpoint_url=state["endpoint_url"],
+            job_queue=state["job_queue"],
+            outbox=state["outbox"],
+        )
+    bucket = config.value("aws-batch", "s3-bucket")
+    if not bucket:
+        raise UserError(
+            """
+            No builds bucket is configured for the aws backend.
+            Run `nsclient setup --stack NAME` after `sam deploy`, or set NEXTSTRAIN_AWS_BATCH_S3_BUCKET.
+            """
+        )
+    region = config.value("nsclient", "region") or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    return Backend(
+        kind="aws",
+        bucket=bucket.removeprefix("s3://").split("/", 1)[0],
+        region=region or boto3.session.Session().region_name or "us-east-1",
+        state_machine_arn=config.value("nsclient", "state-machine"),
+        topic_arn=config.value("nsclient", "topic"),
+        job_queue=config.value("aws-batch", "queue"),
+    )
+
+
+def describe_aws_error(error: Exception) -> str:
+    if isinstance(error, NoCredentialsError):
+        return "No AWS credentials were found. Configure them (aws configure, or AWS_PROFILE) or use --backend local."
+    return str(error)
+
+
+def dumps(data: Any) -> str:
+    return json.dumps(data, indent=2, default=str)

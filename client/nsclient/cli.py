@@ -1,0 +1,84 @@
+"""nsclient's command line: the parser, and errors turned into one clear line and an exit code.
+
+Exit codes: 0 success (with push --wait: the build's own exit code); 1 an error you can act on;
+2 a usage error; 3 no such run; 70 a bug in nsclient; 130 interrupted. Set NSCLIENT_DEBUG=1 (or --debug) for tracebacks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import traceback
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from nsclient import __version__
+from nsclient.command import COMMANDS
+from nsclient.errors import EXIT_INTERRUPTED, EXIT_SOFTWARE, EXIT_USER_ERROR, UserError
+
+
+def common_options() -> argparse.ArgumentParser:
+    parent = argparse.ArgumentParser(add_help=False)
+    group = parent.add_argument_group("common options")
+    group.add_argument(
+        "--backend",
+        dest="backend",
+        metavar="<local|aws>",
+        choices=("local", "aws"),
+        help="Backend to use (default: NSCLIENT_BACKEND, [nsclient] backend, aws if a stack is set up, else local)",
+    )
+    group.add_argument("--quiet", "-q", dest="quiet", action="store_true", help="Print only results, no progress")
+    group.add_argument("--debug", dest="debug", action="store_true", help="Show tracebacks on errors")
+    return parent
+
+
+def make_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="nsclient",
+        description="Run Nextstrain builds on AWS Batch: push a build and come back later, from any machine.",
+        epilog="Run `nsclient demo` to see a build go through the local backend end to end.",
+    )
+    parser.add_argument("--version", action="version", version=f"nsclient {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="<command>", required=True)
+    parent = common_options()
+    for module in COMMANDS:
+        module.register_parser(subparsers, parent)
+    return parser
+
+
+def run(argv: list[str]) -> int:
+    parser = make_parser()
+    # Everything after the first `--` is for snakemake (push), never for nsclient's own parser.
+    extra: list[str] = []
+    if "--" in argv:
+        split = argv.index("--")
+        argv, extra = argv[:split], argv[split + 1 :]
+    opts = parser.parse_args(argv)
+    if extra and not hasattr(opts, "snakemake_args"):
+        parser.error(f"`nsclient {opts.command}` takes no arguments after --")
+    if hasattr(opts, "snakemake_args"):
+        opts.snakemake_args = extra
+    debug = getattr(opts, "debug", False) or bool(os.environ.get("NSCLIENT_DEBUG"))
+    try:
+        code: int = opts.run(opts)
+        return code
+    except UserError as error:
+        if debug:
+            traceback.print_exc()
+        print(f"Error: {error}", file=sys.stderr)
+        return error.exit_code
+    except (ClientError, BotoCoreError) as error:
+        if debug:
+            traceback.print_exc()
+        from nsclient.backend import describe_aws_error
+
+        print(f"Error from AWS: {describe_aws_error(error)}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print("\nInterrupted.", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except AssertionError:
+        traceback.print_exc()
+        print("This is a bug in nsclient; please report it with the output above.", file=sys.stderr)
+        return EXIT_SOFTWARE

@@ -1,0 +1,65 @@
+"""Print a shell completion script for bash or zsh.
+
+eval "$(nsclient completion bash)"      # in ~/.bashrc
+eval "$(nsclient completion zsh)"       # in ~/.zshrc
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from nsclient.command.common import add_parser
+
+EXAMPLES = """
+  eval "$(nsclient completion bash)"
+"""
+
+
+def register_parser(subparsers: Any, parent: argparse.ArgumentParser) -> None:
+    parser = add_parser(subparsers, sys.modules[__name__], parent, EXAMPLES)
+    parser.add_argument("shell", choices=("bash", "zsh"), metavar="<bash|zsh>")
+
+
+def _words() -> dict[str, list[str]]:
+    from nsclient.cli import make_parser
+
+    parser = make_parser()
+    subparsers = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return {
+        name: sorted(o for action in sub._actions for o in action.option_strings if o.startswith("--"))
+        for name, sub in subparsers.choices.items()
+    }
+
+
+def script(shell: str) -> str:
+    words = _words()
+    cases = "\n".join(f'        {name}) opts="{" ".join(options)}" ;;' for name, options in words.items())
+    body = f"""_nsclient() {{
+    local cur command opts
+    cur="${{COMP_WORDS[COMP_CWORD]}}"
+    command="${{COMP_WORDS[1]}}"
+    if [ "$COMP_CWORD" -eq 1 ]; then
+        COMPREPLY=($(compgen -W "{" ".join(words)}" -- "$cur"))
+        return
+    fi
+    case "$command" in
+{cases}
+    esac
+    if [[ "$cur" == -* ]]; then
+        COMPREPLY=($(compgen -W "$opts" -- "$cur"))
+    else
+        COMPREPLY=($(compgen -f -- "$cur"))
+    fi
+}}
+complete -o filenames -F _nsclient nsclient
+"""
+    if shell == "zsh":
+        return "autoload -U +X bashcompinit && bashcompinit\n" + body
+    return body
+
+
+def run(opts: argparse.Namespace) -> int:
+    print(script(opts.shell), end="")
+    return 0

@@ -1,0 +1,62 @@
+"""List runs, newest first, from the durable run records in the bucket.
+
+Works for runs months old (as long as the bucket keeps them), not only while Batch remembers
+the job. By default the last 30 days; --since 7d (m, h, d, w) or --all.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import TYPE_CHECKING, Any
+
+from nsclient import runs
+from nsclient.backend import connect
+from nsclient.command.common import add_parser, duration, resources
+
+if TYPE_CHECKING:
+    import argparse
+
+EXAMPLES = """
+  nsclient list
+  nsclient list --since 7d
+  nsclient list --all --json | jq '.[] | select(.status == "FAILED") | .run_id'
+"""
+
+
+def register_parser(subparsers: Any, parent: argparse.ArgumentParser) -> None:
+    parser = add_parser(subparsers, sys.modules[__name__], parent, EXAMPLES)
+    window = parser.add_mutually_exclusive_group()
+    window.add_argument(
+        "--since", dest="since", metavar="<age>", default="30d", help="Only runs this recent (default 30d)"
+    )
+    window.add_argument("--all", dest="all", action="store_true", help="Every run the bucket holds")
+    parser.add_argument("--json", dest="json", action="store_true", help="Print the run records as a JSON list")
+
+
+def run(opts: argparse.Namespace) -> int:
+    since = None if opts.all else runs.parse_since(opts.since)
+    records = runs.list_runs(connect(opts.backend), since)
+    if opts.json:
+        print(json.dumps([r.model_dump(mode="json") for r in records], indent=2))
+        return 0
+    if not records:
+        print("No runs" + ("." if opts.all else f" in the last {opts.since} (try --all)."), file=sys.stderr)
+        return 0
+    rows = [("RUN", "STATUS", "FAILURE", "DURATION", "RESOURCES", "SUBMITTED", "SUBMITTER")]
+    for r in records:
+        rows.append(
+            (
+                r.run_id,
+                r.status.value,
+                r.failure_class.value if r.failure_class else "-",
+                duration(r),
+                resources(r),
+                r.submitted_at,
+                r.submitter or "-",
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+    return 0

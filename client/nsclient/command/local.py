@@ -1,0 +1,62 @@
+"""Start, stop or inspect the local backend: the whole pipeline on 127.0.0.1, no AWS account.
+
+It runs the project's real state machine in a moto server, its Lambda handlers in-process and
+each Batch job as a local process (snakemake from this Python environment). Finished runs'
+records, logs, results and notices are kept on disk and survive stop and start. `status --json`
+gives the S3 endpoint and bucket, so any S3 tool can drop a zip into inbox/ to start a run:
+
+    aws --endpoint-url URL s3 cp build.zip s3://BUCKET/inbox/
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import TYPE_CHECKING, Any
+
+from nsclient.command.common import add_parser, info
+from nsclient.local import control
+from nsclient.paths import local_backend_dir
+
+if TYPE_CHECKING:
+    import argparse
+
+EXAMPLES = """
+  nsclient local start
+  nsclient local status --json
+  nsclient local stop
+"""
+
+
+def register_parser(subparsers: Any, parent: argparse.ArgumentParser) -> None:
+    parser = add_parser(subparsers, sys.modules[__name__], parent, EXAMPLES)
+    parser.add_argument("action", choices=("start", "stop", "status"), metavar="<start|stop|status>")
+    parser.add_argument(
+        "--port", dest="port", type=int, default=0, metavar="<port>", help="Port for start (default: any free)"
+    )
+    parser.add_argument("--json", dest="json", action="store_true", help="status: print as JSON")
+
+
+def run(opts: argparse.Namespace) -> int:
+    if opts.action == "start":
+        state = control.start(port=opts.port, quiet=opts.quiet)
+        info(f"Local backend running at {state['endpoint_url']} (bucket {state['bucket']}).", opts.quiet)
+        return 0
+    if opts.action == "stop":
+        stopped = control.stop()
+        info(
+            "Local backend stopped; its runs are kept." if stopped else "The local backend was not running.", opts.quiet
+        )
+        return 0
+    state = control.running_state()
+    if opts.json:
+        print(
+            json.dumps({"running": state is not None, "data_dir": str(local_backend_dir()), **(state or {})}, indent=2)
+        )
+        return 0
+    if state is None:
+        print(f"Not running (data in {local_backend_dir()}). Start it with `nsclient local start`.")
+        return 0
+    for key in ("endpoint_url", "bucket", "state_machine_arn", "topic_arn", "job_queue", "outbox", "pid"):
+        print(f"{key + ':':<19}{state[key]}")
+    return 0

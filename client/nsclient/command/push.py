@@ -1,0 +1,134 @@
+"""Upload a build folder and start it running; returns at once unless --wait.
+
+Zips DIR (leaving out .git/, .snakemake/ except its log/ metadata/ storage/, environment*,
+*.pyc, __pycache__/ and your --exclude-from-upload globs), uploads it to the backend's
+inbox/, and prints the run id. The backend takes it from there: nothing here needs to stay
+running. Arguments after `--` go to snakemake.
+
+Defaults (first found wins): option > NEXTSTRAIN_AWS_BATCH_CPUS / _MEMORY > [aws-batch] cpus /
+memory in ~/.nextstrain/config > the job definition's own. Memory takes 14GiB, 14gib, 14000MB or
+a number of MiB. --notify defaults to NSCLIENT_NOTIFY or [nsclient] notify.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import socket
+import sys
+from pathlib import Path
+from typing import Any
+
+from nsclient_common.memory import InvalidMemory, parse_memory_mib
+from nsclient_common.record import RunRecord, RunStatus
+from nsclient_common.request import BuildRequest
+
+from nsclient import config, runs
+from nsclient.backend import connect
+from nsclient.command.common import add_parser, info
+from nsclient.errors import EXIT_INTERRUPTED, UserError
+
+EXAMPLES = """
+  nsclient push zika/                              # upload, print the run id, return
+  nsclient push zika/ --cpus 8 --memory 14GiB      # ask Batch for 8 vCPUs and 14 GiB
+  nsclient push zika/ --wait -- --forceall         # follow to the end; snakemake gets --forceall
+  nsclient push zika/ --notify me@example.org --json
+"""
+
+
+def register_parser(subparsers: Any, parent: argparse.ArgumentParser) -> None:
+    parser = add_parser(subparsers, sys.modules[__name__], parent, EXAMPLES)
+    parser.add_argument("directory", metavar="<dir>", type=Path, help="The build folder (holding its Snakefile)")
+    parser.add_argument("--cpus", dest="cpus", metavar="<n>", type=int, help="vCPUs for the job (snakemake --cores)")
+    parser.add_argument("--memory", dest="memory", metavar="<quantity>", help="Memory for the job, e.g. 14GiB")
+    parser.add_argument(
+        "--image", dest="image", metavar="<image>", help="Container image (default: the job definition's)"
+    )
+    parser.add_argument("--notify", dest="notify", metavar="<email>", help="Email the notice to this address too")
+    parser.add_argument(
+        "--exclude-from-upload",
+        dest="exclude",
+        metavar="<glob>",
+        action="append",
+        default=[],
+        help="Leave matching files out of the upload (repeatable)",
+    )
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--detach", dest="wait", action="store_false", help="Return once uploaded (the default)")
+    mode.add_argument("--wait", dest="wait", action="store_true", help="Follow status and log to the end")
+    parser.add_argument("--json", dest="json", action="store_true", help='Print {"run_id": ...} for scripts')
+    parser.set_defaults(wait=False, snakemake_args=[])
+
+
+def build_request(opts: argparse.Namespace) -> BuildRequest:
+    cpus_setting = config.resolve("aws-batch", "cpus", str(opts.cpus) if opts.cpus is not None else None)
+    memory_setting = config.resolve("aws-batch", "memory", opts.memory)
+    cpus = None
+    if cpus_setting.value:
+        if not cpus_setting.value.isdigit() or int(cpus_setting.value) < 1:
+            raise UserError(
+                f"cpus must be a whole number of at least 1, not {cpus_setting.value!r} ({cpus_setting.source})."
+            )
+        cpus = int(cpus_setting.value)
+    memory = None
+    if memory_setting.value:
+        try:
+            memory = parse_memory_mib(memory_setting.value)
+        except InvalidMemory as error:
+            raise UserError(f"{error} ({memory_setting.source}).") from None
+    args = list(opts.snakemake_args)
+    return BuildRequest(
+        cpus=cpus,
+        memory_mib=memory,
+        snakemake_args=args,
+        image=opts.image,
+        notify=config.value("nsclient", "notify", opts.notify),
+        submitter=f"{getpass.getuser()}@{socket.gethostname()}",
+    )
+
+
+def follow(backend: Any, run_id: str, *, quiet: bool, log_stream: Any) -> RunRecord:
+    """Stream the run's log and status changes until it ends; returns the final record."""
+    seen: list[str] = []
+
+    def on_status(record: RunRecord) -> None:
+        if not seen or seen[-1] != record.status.value:
+            seen.append(record.status.value)
+            info(f"Run {run_id} is {record.status.value}.", quiet)
+
+    for line in runs.log_lines(backend, run_id, follow=True, poll=1.0, on_status=on_status):
+        print(line, file=log_stream, flush=True)
+    final = runs.status(backend, run_id)
+    on_status(final)
+    return final
+
+
+def exit_code_of(record: RunRecord) -> int:
+    if record.status == RunStatus.SUCCEEDED:
+        return 0
+    return record.exit_code or 1
+
+
+def run(opts: argparse.Namespace) -> int:
+    request = build_request(opts)
+    backend = connect(opts.backend)
+    run_id = runs.push(backend, opts.directory, request, opts.exclude, opts.quiet)
+    print(json.dumps({"run_id": run_id}) if opts.json else run_id, flush=True)
+    info(f"Pushed {opts.directory} as run {run_id} ({backend.kind} backend).", opts.quiet)
+    if not opts.wait:
+        info(f"Follow it with `nsclient status {run_id}` or `nsclient logs --follow {run_id}`.", opts.quiet)
+        return 0
+    try:
+        final = follow(backend, run_id, quiet=opts.quiet, log_stream=sys.stderr if opts.json else sys.stdout)
+    except KeyboardInterrupt:
+        info(
+            f"\nDetached: run {run_id} goes on without you. Come back with `nsclient logs --follow {run_id}`, "
+            f"`nsclient status {run_id}`, or `nsclient cancel {run_id}` to stop it."
+        )
+        return EXIT_INTERRUPTED
+    if final.reason:
+        info(final.reason, opts.quiet)
+    if final.status == RunStatus.SUCCEEDED:
+        info(f"Get the results with `nsclient pull {run_id}`.", opts.quiet)
+    return exit_code_of(final)

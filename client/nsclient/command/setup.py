@@ -1,0 +1,60 @@
+"""Point nsclient at a deployed stack: read its outputs into ~/.nextstrain/config.
+
+Writes [aws-batch] s3-bucket, queue and job (the Nextstrain CLI's own keys) and [nsclient]
+backend = aws, stack, region, state-machine and topic.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+import boto3
+
+from nsclient import config
+from nsclient.command.common import add_parser, info
+from nsclient.errors import UserError
+
+EXAMPLES = """
+  sam deploy --guided               # once, creates the stack (default name: nsclient)
+  nsclient setup --stack nsclient
+  nsclient setup --stack nsclient --region eu-west-1
+"""
+OUTPUTS = {
+    "BucketName": ("aws-batch", "s3-bucket"),
+    "JobQueueName": ("aws-batch", "queue"),
+    "JobDefinitionName": ("aws-batch", "job"),
+    "StateMachineArn": ("nsclient", "state-machine"),
+    "TopicArn": ("nsclient", "topic"),
+}
+
+
+def register_parser(subparsers: Any, parent: argparse.ArgumentParser) -> None:
+    parser = add_parser(subparsers, sys.modules[__name__], parent, EXAMPLES)
+    parser.add_argument("--stack", dest="stack", metavar="<name>", required=True, help="The CloudFormation stack name")
+    parser.add_argument("--region", dest="region", metavar="<region>", help="Its region (default: your AWS config's)")
+    parser.add_argument("--endpoint-url", dest="endpoint_url", metavar="<url>", help=argparse.SUPPRESS)
+
+
+def run(opts: argparse.Namespace) -> int:
+    session = boto3.session.Session(region_name=opts.region)
+    region = opts.region or session.region_name or "us-east-1"
+    cloudformation = session.client("cloudformation", region_name=region, endpoint_url=opts.endpoint_url)
+    try:
+        stacks = cloudformation.describe_stacks(StackName=opts.stack)["Stacks"]
+    except cloudformation.exceptions.ClientError as error:
+        raise UserError(
+            f"Can't read stack {opts.stack!r} in {region}: {error}. Deploy it with `sam deploy --guided`."
+        ) from None
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs", [])}
+    missing = [name for name in ("BucketName", "StateMachineArn") if name not in outputs]
+    if missing:
+        raise UserError(f"Stack {opts.stack!r} has no {', '.join(missing)} output: is it an nsclient stack?")
+    values = {key: outputs[name] for name, key in OUTPUTS.items() if name in outputs}
+    values |= {("nsclient", "backend"): "aws", ("nsclient", "stack"): opts.stack, ("nsclient", "region"): region}
+    path = config.write_settings(values)
+    for (section, key), value in sorted(values.items()):
+        info(f"[{section}] {key} = {value}", opts.quiet)
+    info(f"Saved to {path}. nsclient now uses stack {opts.stack} ({region}).", opts.quiet)
+    return 0

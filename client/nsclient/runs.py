@@ -1,0 +1,341 @@
+"""What the commands do to runs, over the S3 layout, Step Functions, Batch and CloudWatch Logs.
+
+The run record (runs/<id>/run.json) is the durable index; Batch is asked only for what the record
+can't know yet (the live job state and log of a run in progress).
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+import zipfile
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import ClientError
+from nsclient_common.failure import CANCEL_REASON
+from nsclient_common.layout import LOG_GROUP, RUNS_PREFIX, inbox_key, log_key, record_key, workdir_key
+from nsclient_common.record import RunRecord, RunStatus, iso_from_millis
+from nsclient_common.request import BuildRequest, InvalidRequest, parse_request
+from nsclient_common.runid import is_run_id, new_upload_name, run_id_for_upload
+from nsclient_common.s3io import open_s3_object
+from nsclient_common.settings import Limits
+
+from nsclient.errors import RunNotFoundError, UserError
+from nsclient.paths import pushes_file
+from nsclient.progress import Progress
+from nsclient.transfer import download_file, upload_file
+from nsclient.workdir import PullPlan, extract, has_snakefile, member_crcs, plan_pull, write_zip
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+
+    from nsclient.backend import Backend
+
+ACTIVE_JOB_STATUSES = ("SUBMITTED", "PENDING", "RUNNABLE", "STARTING", "RUNNING")
+
+
+def _missing(error: ClientError) -> bool:
+    return error.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "NotFound", "NoSuchVersion")
+
+
+# --- push -------------------------------------------------------------------------------------
+
+
+def check_request(request: BuildRequest) -> dict[str, str]:
+    """The upload's metadata, checked here as the backend will check it (with default limits)."""
+    try:
+        metadata = request.to_metadata()
+        parse_request(metadata, Limits(max_cpus=10**6, max_memory_mib=10**9))
+    except InvalidRequest as error:
+        raise UserError(str(error)) from None
+    return metadata
+
+
+def push(backend: Backend, directory: Path, request: BuildRequest, exclude: list[str], quiet: bool) -> str:
+    if not directory.is_dir():
+        raise UserError(f"{directory} is not a folder: give the build folder you would run `nextstrain build` on.")
+    if not has_snakefile(directory):
+        raise UserError(f"{directory} has no Snakefile (nor workflow/Snakefile): is it a Snakemake build folder?")
+    metadata = check_request(request)
+    name = new_upload_name(directory.resolve().name)
+    key = inbox_key(name)
+    s3 = backend.client("s3")
+    with tempfile.TemporaryDirectory(prefix="nsclient-push-") as scratch:
+        archive = Path(scratch) / "build.zip"
+        with archive.open("wb") as handle:
+            count = write_zip(directory, handle, exclude)
+        size = archive.stat().st_size
+        progress = Progress(f"Uploading {count} files", size, quiet=quiet)
+        version = upload_file(s3, archive, backend.bucket, key, metadata, progress)
+    run_id = run_id_for_upload(key, version)
+    remember_push(run_id, directory)
+    return run_id
+
+
+def remember_push(run_id: str, directory: Path) -> None:
+    path = pushes_file()
+    pushes = json.loads(path.read_text()) if path.exists() else {}
+    pushes[run_id] = str(directory.resolve())
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(pushes, indent=2))
+
+
+def pushed_directory(run_id: str) -> Path | None:
+    path = pushes_file()
+    if not path.exists():
+        return None
+    directory = json.loads(path.read_text()).get(run_id)
+    return Path(directory) if directory else None
+
+
+# --- status -------------------------------------------------------------------------------------
+
+
+def check_run_id(run_id: str) -> str:
+    if not is_run_id(run_id):
+        raise UserError(f"{run_id!r} is not a run id: run ids look like 20261125T093000Z-zika-1a2b3c4d5e.")
+    return run_id
+
+
+def read_record(backend: Backend, run_id: str) -> RunRecord | None:
+    try:
+        body = backend.client("s3").get_object(Bucket=backend.bucket, Key=record_key(run_id))["Body"].read()
+    except ClientError as error:
+        if _missing(error):
+            return None
+        raise
+    return RunRecord.from_json(body)
+
+
+def find_job(backend: Backend, run_id: str, queue: str | None) -> dict[str, Any] | None:
+    """The run's newest Batch job (named by the run id), while Batch still remembers it."""
+    if not queue:
+        return None
+    batch = backend.client("batch")
+    try:
+        summaries = batch.list_jobs(jobQueue=queue, filters=[{"name": "JOB_NAME", "values": [run_id]}])[
+            "jobSummaryList"
+        ]
+    except ClientError:
+        return None
+    if not summaries:
+        return None
+    newest = max(summaries, key=lambda s: s.get("createdAt", 0))
+    jobs = batch.describe_jobs(jobs=[newest["jobId"]])["jobs"]
+    return jobs[0] if jobs else None
+
+
+def execution_status(backend: Backend, run_id: str) -> str | None:
+    if not backend.state_machine_arn:
+        return None
+    sfn = backend.client("stepfunctions")
+    try:
+        return str(sfn.describe_execution(executionArn=backend.execution_arn(run_id))["status"])
+    except sfn.exceptions.ExecutionDoesNotExist:
+        return None
+
+
+def status(backend: Backend, run_id: str) -> RunRecord:
+    """The run's record, with the live job state while it runs."""
+    check_run_id(run_id)
+    record = read_record(backend, run_id)
+    if record is None:
+        if execution_status(backend, run_id) is None:
+            raise RunNotFoundError(run_id)
+        # Started but not yet prepared: say so rather than 'not found'.
+        return RunRecord(
+            run_id=run_id, status=RunStatus.SUBMITTED, submitted_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        )
+    if record.status.is_final:
+        return record
+    job = find_job(backend, run_id, record.job_queue or backend.job_queue)
+    if job is None:
+        return record
+    live = job["status"]
+    update: dict[str, Any] = {"job_id": job["jobId"]}
+    if live in ("RUNNABLE", "RUNNING"):
+        update["status"] = RunStatus(live)
+    elif live in ("STARTING",):
+        update["status"] = RunStatus.RUNNABLE
+    if job.get("startedAt"):
+        update["started_at"] = iso_from_millis(job["startedAt"])
+    return record.model_copy(update=update)
+
+
+def parse_since(text: str) -> timedelta:
+    units = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+    if len(text) < 2 or text[-1] not in units or not text[:-1].isdigit():
+        raise UserError(f"--since takes a number and a unit (m, h, d, w), such as 7d or 12h, not {text!r}.")
+    return timedelta(seconds=int(text[:-1]) * units[text[-1]])
+
+
+def list_runs(backend: Backend, since: timedelta | None) -> list[RunRecord]:
+    """Every run in the bucket (newest first), from the run records alone."""
+    s3 = backend.client("s3")
+    keys: list[str] = []
+    cutoff = datetime.now(UTC) - since if since else None
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=backend.bucket, Prefix=RUNS_PREFIX):
+        for entry in page.get("Contents", []):
+            if entry["Key"].endswith("/run.json") and (cutoff is None or entry["LastModified"] >= cutoff):
+                keys.append(entry["Key"])
+
+    def fetch(key: str) -> RunRecord:
+        return RunRecord.from_json(s3.get_object(Bucket=backend.bucket, Key=key)["Body"].read())
+
+    with ThreadPoolExecutor(8) as pool:
+        records = list(pool.map(fetch, keys))
+    if cutoff is not None:
+        records = [
+            r for r in records if datetime.strptime(r.submitted_at, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC) >= cutoff
+        ]
+    return sorted(records, key=lambda r: (r.submitted_at, r.run_id), reverse=True)
+
+
+# --- logs -----------------------------------------------------------------------------------------
+
+
+def archived_log(backend: Backend, run_id: str) -> Iterator[str]:
+    try:
+        body = backend.client("s3").get_object(Bucket=backend.bucket, Key=log_key(run_id))["Body"]
+    except ClientError as error:
+        if _missing(error):
+            return
+        raise
+    for line in body.iter_lines():
+        yield line.decode("utf-8", "replace")
+
+
+def _live_events(logs: Any, stream: str, token: str | None) -> tuple[list[str], str | None]:
+    kwargs: dict[str, Any] = {"logGroupName": LOG_GROUP, "logStreamName": stream, "startFromHead": True}
+    if token:
+        kwargs["nextToken"] = token
+    try:
+        page = logs.get_log_events(**kwargs)
+    except logs.exceptions.ResourceNotFoundException:
+        return [], token
+    return [e["message"] for e in page.get("events", [])], page.get("nextForwardToken")
+
+
+def await_run(backend: Backend, run_id: str, timeout: float = 60.0) -> RunRecord:
+    """The status of a run just pushed: its upload event may take a moment to start the execution."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return status(backend, run_id)
+        except RunNotFoundError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
+
+
+def log_lines(
+    backend: Backend, run_id: str, follow: bool, poll: float = 1.0, on_status: Callable[[RunRecord], None] | None = None
+) -> Iterator[str]:
+    """The archived log of a finished run; the live stream of a running one (to its end with follow).
+    on_status sees the run's record each time it is read."""
+    record = await_run(backend, run_id) if follow else status(backend, run_id)
+    if on_status:
+        on_status(record)
+    if record.status.is_final:
+        yield from archived_log(backend, run_id)
+        return
+    logs = backend.client("logs")
+    token: str | None = None
+    stream: str | None = None
+    while True:
+        if stream is None:
+            job = find_job(backend, run_id, record.job_queue or backend.job_queue)
+            stream = (job or {}).get("container", {}).get("logStreamName") if job else None
+        if stream:
+            # Drain every page available now, then look again later.
+            while True:
+                lines, next_token = _live_events(logs, stream, token)
+                yield from lines
+                if next_token == token or not lines:
+                    token = next_token or token
+                    break
+                token = next_token
+        if not follow:
+            return
+        record = status(backend, run_id)
+        if on_status:
+            on_status(record)
+        if record.status.is_final:
+            if stream:
+                lines, token = _live_events(logs, stream, token)
+                yield from lines
+            else:
+                yield from archived_log(backend, run_id)
+            return
+        time.sleep(poll)
+
+
+# --- cancel ---------------------------------------------------------------------------------------
+
+
+def cancel(backend: Backend, run_id: str) -> list[str]:
+    """Stop the run's execution and terminate its job; the backstop then records CANCELLED and notifies."""
+    record = status(backend, run_id)
+    if record.status.is_final:
+        raise UserError(f"Run {run_id} already ended {record.status.value}; there is nothing to cancel.")
+    done = []
+    sfn = backend.client("stepfunctions")
+    try:
+        sfn.stop_execution(executionArn=backend.execution_arn(run_id), error="Cancelled", cause=CANCEL_REASON)
+        done.append("stopped the execution")
+    except sfn.exceptions.ExecutionDoesNotExist:
+        pass
+    job = find_job(backend, run_id, record.job_queue or backend.job_queue)
+    if job is not None and job["status"] in ACTIVE_JOB_STATUSES:
+        backend.client("batch").terminate_job(jobId=job["jobId"], reason=CANCEL_REASON)
+        done.append(f"terminated Batch job {job['jobId']}")
+    return done
+
+
+# --- pull -----------------------------------------------------------------------------------------
+
+
+def input_crcs(backend: Backend, run_id: str) -> dict[str, int] | None:
+    """The CRCs of what was uploaded: the first version of workdir.zip (read from its central directory alone)."""
+    s3 = backend.client("s3")
+    key = workdir_key(run_id)
+    try:
+        versions = s3.list_object_versions(Bucket=backend.bucket, Prefix=key).get("Versions", [])
+    except ClientError:
+        return None
+    versions = [v for v in versions if v["Key"] == key]
+    if len(versions) < 2:
+        return None
+    first = min(versions, key=lambda v: v["LastModified"])
+    with open_s3_object(s3, backend.bucket, key, first["VersionId"], first["Size"]) as handle:
+        with zipfile.ZipFile(handle) as archive:
+            return member_crcs(archive)
+
+
+def pull(
+    backend: Backend, run_id: str, destination: Path, downloads: list[str], exclusions: list[str], quiet: bool
+) -> tuple[PullPlan, list[Path]]:
+    record = status(backend, run_id)
+    if record.status == RunStatus.REJECTED:
+        raise UserError(f"Run {run_id} was rejected ({record.reason}); it has no results.")
+    if not record.status.is_final:
+        raise UserError(f"Run {run_id} is {record.status.value}; pull its results once it has ended (nsclient status).")
+    destination.mkdir(parents=True, exist_ok=True)
+    inputs = input_crcs(backend, run_id)
+    s3 = backend.client("s3")
+    with tempfile.TemporaryDirectory(prefix="nsclient-pull-") as scratch:
+        local_zip = Path(scratch) / "results.zip"
+        try:
+            download_file(s3, backend.bucket, workdir_key(run_id), local_zip, "Downloading results", quiet)
+        except ClientError as error:
+            if _missing(error):
+                raise UserError(f"Run {run_id} has no results archive (it may have expired from the bucket).") from None
+            raise
+        with zipfile.ZipFile(local_zip) as results:
+            plan = plan_pull(results, destination, inputs=inputs, downloads=downloads, exclusions=exclusions)
+            written = [extract(results, member, destination) for member in plan.extract]
+    return plan, written

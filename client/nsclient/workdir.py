@@ -1,0 +1,163 @@
+"""A build folder as a zip, and a results zip back into the folder, as the Nextstrain CLI does.
+
+Upload leaves out what never belongs in a build's inputs (.git/, .snakemake/ except its log/,
+metadata/ and storage/, environment*, *.pyc, __pycache__/) plus the user's globs. Download
+extracts only what the run produced or changed and what differs from the local copy (by
+CRC-32), restores modification times, and refuses members that would land outside the folder.
+"""
+
+from __future__ import annotations
+
+import calendar
+import fnmatch
+import os
+import zipfile
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import IO, TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator
+
+ALWAYS_EXCLUDED = (".git/", ".snakemake/", "environment*", "*.pyc", "__pycache__/")
+KEPT_SNAKEMAKE_STATE = (".snakemake/log/", ".snakemake/metadata/", ".snakemake/storage/")
+SNAKEFILES = ("Snakefile", "snakefile", "workflow/Snakefile", "workflow/snakefile")
+
+
+def glob_matches(path: str, pattern: str) -> bool:
+    """Shell-style glob on a relative POSIX path; a pattern without / matches a name at any depth."""
+    pattern = pattern.rstrip("/")
+    if "/" not in pattern:
+        return any(fnmatch.fnmatchcase(part, pattern) for part in PurePosixPath(path).parts)
+    pattern = pattern.lstrip("/")
+    if fnmatch.fnmatchcase(path, pattern) or fnmatch.fnmatchcase(path, pattern.replace("**/", "")):
+        return True
+    # A pattern naming a folder covers everything below it.
+    return any(fnmatch.fnmatchcase(str(parent), pattern) for parent in PurePosixPath(path).parents)
+
+
+def _excluded_always(relative: str) -> bool:
+    if relative.startswith(KEPT_SNAKEMAKE_STATE) or relative.rstrip("/") + "/" in KEPT_SNAKEMAKE_STATE:
+        return False
+    if (relative + "/").startswith(".snakemake/") and any(k.startswith(relative + "/") for k in KEPT_SNAKEMAKE_STATE):
+        return False  # .snakemake itself: descend, to keep log/ metadata/ storage/
+    return any(glob_matches(relative, pattern) for pattern in ALWAYS_EXCLUDED)
+
+
+def upload_members(root: Path, exclude: Iterable[str] = ()) -> Iterator[tuple[Path, str]]:
+    """(path, name in zip) for every file to upload, in a stable order."""
+    patterns = list(exclude)
+    for directory, dirnames, filenames in os.walk(root, followlinks=False):
+        base = Path(directory)
+        keep_dirs = []
+        for name in sorted(dirnames):
+            relative = (base / name).relative_to(root).as_posix()
+            if not _excluded_always(relative) and not any(glob_matches(relative, p) for p in patterns):
+                keep_dirs.append(name)
+        dirnames[:] = keep_dirs
+        for name in sorted(filenames):
+            path = base / name
+            relative = path.relative_to(root).as_posix()
+            if _excluded_always(relative) or any(glob_matches(relative, p) for p in patterns):
+                continue
+            if path.is_symlink() and not path.exists():
+                continue  # a dangling link has nothing to upload
+            yield path, relative
+
+
+def write_zip(root: Path, destination: IO[bytes], exclude: Iterable[str] = ()) -> int:
+    """Zip the build folder (following links to their content, as the Nextstrain CLI does)."""
+    count = 0
+    with zipfile.ZipFile(destination, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
+        for path, name in upload_members(root, exclude):
+            archive.write(path, name)
+            count += 1
+    return count
+
+
+def has_snakefile(root: Path) -> bool:
+    return any((root / name).is_file() for name in SNAKEFILES)
+
+
+def file_crc(path: Path) -> int | None:
+    if not path.is_file():
+        return None
+    crc = 0
+    with path.open("rb") as handle:
+        while chunk := handle.read(1024 * 1024):
+            crc = zlib.crc32(chunk, crc)
+    return crc
+
+
+def is_safe_member(name: str) -> bool:
+    path = PurePosixPath(name.replace("\\", "/"))
+    return not (name.startswith(("/", "\\")) or (len(name) > 1 and name[1] == ":") or ".." in path.parts)
+
+
+@dataclass
+class PullPlan:
+    extract: list[zipfile.ZipInfo] = field(default_factory=list)
+    unchanged: int = 0
+    not_produced: int = 0
+    unselected: int = 0
+    refused: list[str] = field(default_factory=list)
+
+
+def selected(name: str, downloads: list[str], exclusions: list[str]) -> bool:
+    if downloads and not any(glob_matches(name, p) for p in downloads):
+        return False
+    return not any(glob_matches(name, p) for p in exclusions)
+
+
+def plan_pull(
+    results: zipfile.ZipFile,
+    destination: Path,
+    *,
+    inputs: dict[str, int] | None,
+    downloads: list[str],
+    exclusions: list[str],
+) -> PullPlan:
+    """Which members to write: produced or changed by the run (CRC differs from the upload's),
+    selected by the globs, and different from the local file."""
+    plan = PullPlan()
+    for member in results.infolist():
+        name = member.filename
+        if not is_safe_member(name) or member.is_dir() and name.strip("/") in ("", "."):
+            if not is_safe_member(name):
+                plan.refused.append(name)
+            continue
+        if member.is_dir():
+            continue
+        if inputs is not None and inputs.get(name) == member.CRC:
+            plan.not_produced += 1
+            continue
+        if not selected(name, downloads, exclusions):
+            plan.unselected += 1
+            continue
+        if file_crc(destination / name) == member.CRC:
+            plan.unchanged += 1
+            continue
+        plan.extract.append(member)
+    return plan
+
+
+def extract(results: zipfile.ZipFile, member: zipfile.ZipInfo, destination: Path) -> Path:
+    target = destination / member.filename
+    resolved_root = destination.resolve()
+    if resolved_root not in target.resolve().parents:
+        raise ValueError(f"refusing to write outside {destination}: {member.filename}")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(target.name + ".nsclient-partial")
+    with results.open(member) as source, partial.open("wb") as sink:
+        while chunk := source.read(1024 * 1024):
+            sink.write(chunk)
+    partial.replace(target)
+    # Zip times carry no zone; the job's clock is UTC, as the Nextstrain CLI assumes.
+    mtime = calendar.timegm((*member.date_time, 0, 0, -1))
+    os.utime(target, (mtime, mtime))
+    return target
+
+
+def member_crcs(archive: zipfile.ZipFile) -> dict[str, int]:
+    return {m.filename: m.CRC for m in archive.infolist() if not m.is_dir()}

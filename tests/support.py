@@ -1,0 +1,129 @@
+"""Helpers for tests that drive the local backend: build zips, upload them, wait for the outcome."""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+import zipfile
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+
+from nsclient.local.stack import StackInfo
+from nsclient_common.layout import log_key, notice_key, record_key
+from nsclient_common.record import RunRecord
+from nsclient_common.runid import run_id_for_upload
+
+SNAKEFILE_OK = """\
+rule all:
+    input: "results/out.txt"
+
+rule make:
+    output: "results/out.txt"
+    shell: "echo built > {output} && echo the build ran"
+"""
+
+SNAKEFILE_FAILS = """\
+rule all:
+    input: "results/out.txt"
+
+rule broken:
+    output: "results/out.txt"
+    shell: "echo about to fail && exit 3"
+"""
+
+
+def zip_bytes(files: dict[str, str | bytes], *, symlinks: dict[str, str] | None = None) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, content in files.items():
+            archive.writestr(name, content)
+        for name, target in (symlinks or {}).items():
+            info = zipfile.ZipInfo(name)
+            info.external_attr = (0o120777 << 16)
+            archive.writestr(info, target)
+    return buffer.getvalue()
+
+
+@dataclass
+class Backend:
+    """Clients for one running local backend, and the waits tests need."""
+
+    info: StackInfo
+
+    def client(self, service: str) -> Any:
+        return boto3.client(service, endpoint_url=self.info.endpoint_url, region_name=self.info.region)
+
+    def upload(self, body: bytes, *, name: str, metadata: dict[str, str] | None = None) -> str:
+        """Drop a zip into inbox/ as any S3 tool would; returns the run id it starts."""
+        key = f"inbox/{name}.zip"
+        response = self.client("s3").put_object(Bucket=self.info.bucket, Key=key, Body=body, Metadata=metadata or {})
+        return run_id_for_upload(key, response.get("VersionId"))
+
+    def execution_arn(self, run_id: str) -> str:
+        return self.info.state_machine_arn.replace(":stateMachine:", ":execution:") + f":{run_id}"
+
+    def wait_for_execution(self, run_id: str, timeout: float = 120) -> dict[str, Any]:
+        sfn = self.client("stepfunctions")
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                described: dict[str, Any] = sfn.describe_execution(executionArn=self.execution_arn(run_id))
+            except sfn.exceptions.ExecutionDoesNotExist:
+                described = {"status": "NOT_STARTED"}
+            if described["status"] not in ("RUNNING", "NOT_STARTED"):
+                return described
+            time.sleep(0.2)
+        raise TimeoutError(f"execution {run_id} did not finish in {timeout} s")
+
+    def wait_for_record(self, run_id: str, timeout: float = 120) -> RunRecord:
+        """The run's record once final and its notice sent (by the state machine or the backstop)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            record = self.record(run_id)
+            if record is not None and record.status.is_final and self.notice(run_id).get("state") == "sent":
+                return record
+            time.sleep(0.2)
+        raise TimeoutError(f"run {run_id} did not end with a record and a notice in {timeout} s")
+
+    def record(self, run_id: str) -> RunRecord | None:
+        try:
+            body = self.client("s3").get_object(Bucket=self.info.bucket, Key=record_key(run_id))["Body"].read()
+        except Exception:
+            return None
+        return RunRecord.from_json(body)
+
+    def notice(self, run_id: str) -> dict[str, Any]:
+        try:
+            body = self.client("s3").get_object(Bucket=self.info.bucket, Key=notice_key(run_id))["Body"].read()
+        except Exception:
+            return {}
+        notice: dict[str, Any] = json.loads(body)
+        return notice
+
+    def archived_log(self, run_id: str) -> str:
+        body: bytes = self.client("s3").get_object(Bucket=self.info.bucket, Key=log_key(run_id))["Body"].read()
+        return body.decode()
+
+    def topic_messages(self, run_id: str) -> list[tuple[str, str]]:
+        """(subject, message) of every notice published to the topic for this run."""
+        from moto.sns.models import sns_backends
+
+        topic = sns_backends["123456789012"][self.info.region].topics[self.info.topic_arn]
+        return [(n[2], n[1]) for n in topic.sent_notifications if run_id in (n[2] or "")]
+
+    def keys(self, prefix: str) -> list[str]:
+        listing = self.client("s3").list_objects_v2(Bucket=self.info.bucket, Prefix=prefix)
+        return [entry["Key"] for entry in listing.get("Contents", [])]
+
+    def batch_jobs(self, run_id: str) -> list[dict[str, Any]]:
+        batch = self.client("batch")
+        summaries = batch.list_jobs(
+            jobQueue=self.info.job_queue, filters=[{"name": "JOB_NAME", "values": [run_id]}]
+        )["jobSummaryList"]
+        if not summaries:
+            return []
+        jobs: list[dict[str, Any]] = batch.describe_jobs(jobs=[s["jobId"] for s in summaries])["jobs"]
+        return jobs
