@@ -6,11 +6,11 @@ import io
 import json
 import time
 import zipfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import boto3
-
 from nsclient.local.stack import StackInfo
 from nsclient_common.layout import log_key, notice_key, record_key
 from nsclient_common.record import RunRecord
@@ -35,14 +35,14 @@ rule broken:
 """
 
 
-def zip_bytes(files: dict[str, str | bytes], *, symlinks: dict[str, str] | None = None) -> bytes:
+def zip_bytes(files: Mapping[str, str | bytes], *, symlinks: Mapping[str, str] | None = None) -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for name, content in files.items():
             archive.writestr(name, content)
         for name, target in (symlinks or {}).items():
             info = zipfile.ZipInfo(name)
-            info.external_attr = (0o120777 << 16)
+            info.external_attr = 0o120777 << 16
             archive.writestr(info, target)
     return buffer.getvalue()
 
@@ -54,7 +54,8 @@ class Backend:
     info: StackInfo
 
     def client(self, service: str) -> Any:
-        return boto3.client(service, endpoint_url=self.info.endpoint_url, region_name=self.info.region)
+        factory: Any = boto3.client
+        return factory(service, endpoint_url=self.info.endpoint_url, region_name=self.info.region)
 
     def upload(self, body: bytes, *, name: str, metadata: dict[str, str] | None = None) -> str:
         """Drop a zip into inbox/ as any S3 tool would; returns the run id it starts."""
@@ -112,7 +113,7 @@ class Backend:
         from moto.sns.models import sns_backends
 
         topic = sns_backends["123456789012"][self.info.region].topics[self.info.topic_arn]
-        return [(n[2], n[1]) for n in topic.sent_notifications if run_id in (n[2] or "")]
+        return [(n[2] or "", n[1]) for n in topic.sent_notifications if run_id in (n[2] or "")]
 
     def keys(self, prefix: str) -> list[str]:
         listing = self.client("s3").list_objects_v2(Bucket=self.info.bucket, Prefix=prefix)
@@ -120,9 +121,9 @@ class Backend:
 
     def batch_jobs(self, run_id: str) -> list[dict[str, Any]]:
         batch = self.client("batch")
-        summaries = batch.list_jobs(
-            jobQueue=self.info.job_queue, filters=[{"name": "JOB_NAME", "values": [run_id]}]
-        )["jobSummaryList"]
+        summaries = batch.list_jobs(jobQueue=self.info.job_queue, filters=[{"name": "JOB_NAME", "values": [run_id]}])[
+            "jobSummaryList"
+        ]
         if not summaries:
             return []
         jobs: list[dict[str, Any]] = batch.describe_jobs(jobs=[s["jobId"] for s in summaries])["jobs"]

@@ -21,6 +21,8 @@ from nsclient.errors import UserError
 
 BACKENDS = ("local", "aws")
 _CLIENT_CONFIG = Config(retries={"mode": "adaptive", "max_attempts": 8})
+# boto3-stubs types clients per literal service name; these helpers take any service.
+_new_client: Any = boto3.client
 
 
 @dataclass(frozen=True)
@@ -37,7 +39,7 @@ class Backend:
     def client(self, service: str) -> Any:
         try:
             if self.endpoint_url:
-                return boto3.client(
+                return _new_client(
                     service,
                     endpoint_url=self.endpoint_url,
                     region_name=self.region,
@@ -45,9 +47,9 @@ class Backend:
                     aws_secret_access_key="local",
                     config=_CLIENT_CONFIG,
                 )
-            return boto3.client(service, region_name=self.region, config=_CLIENT_CONFIG)
+            return _new_client(service, region_name=self.region, config=_CLIENT_CONFIG)
         except NoRegionError:
-            return boto3.client(service, region_name="us-east-1", config=_CLIENT_CONFIG)
+            return _new_client(service, region_name="us-east-1", config=_CLIENT_CONFIG)
 
     def execution_arn(self, run_id: str) -> str:
         if not self.state_machine_arn:

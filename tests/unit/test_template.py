@@ -10,7 +10,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-import yaml
+from nsclient.local.template import load_template as load_cfn_template
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
@@ -26,51 +26,8 @@ FUNCTIONS = {
 }
 
 
-class CfnLoader(yaml.SafeLoader):
-    """SafeLoader that turns CloudFormation short-form tags (!Ref, !GetAtt, ...) into long-form dicts."""
-
-
-def _intrinsic(name: str):
-    def construct(loader: yaml.SafeLoader, node: yaml.Node) -> dict[str, Any]:
-        if isinstance(node, yaml.ScalarNode):
-            value: Any = loader.construct_scalar(node)
-            if name == "Fn::GetAtt":
-                value = value.split(".", 1)
-        elif isinstance(node, yaml.SequenceNode):
-            value = loader.construct_sequence(node, deep=True)
-        else:
-            value = loader.construct_mapping(node, deep=True)
-        return {name: value}
-
-    return construct
-
-
-for _tag in (
-    "GetAtt",
-    "Sub",
-    "If",
-    "Equals",
-    "Not",
-    "And",
-    "Or",
-    "Select",
-    "Split",
-    "Join",
-    "FindInMap",
-    "Base64",
-    "Cidr",
-    "GetAZs",
-    "ImportValue",
-    "Contains",
-):
-    CfnLoader.add_constructor(f"!{_tag}", _intrinsic(f"Fn::{_tag}"))
-CfnLoader.add_constructor("!Ref", _intrinsic("Ref"))
-CfnLoader.add_constructor("!Condition", _intrinsic("Condition"))
-
-
 def load_template() -> dict[str, Any]:
-    # CfnLoader is a SafeLoader subclass: no arbitrary Python objects.
-    return yaml.load(TEMPLATE.read_text(), Loader=CfnLoader)
+    return load_cfn_template(TEMPLATE)
 
 
 TPL = load_template()

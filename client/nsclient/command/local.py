@@ -48,15 +48,17 @@ def run(opts: argparse.Namespace) -> int:
             "Local backend stopped; its runs are kept." if stopped else "The local backend was not running.", opts.quiet
         )
         return 0
-    state = control.running_state()
+    running = control.running_state()
     if opts.json:
         print(
-            json.dumps({"running": state is not None, "data_dir": str(local_backend_dir()), **(state or {})}, indent=2)
+            json.dumps(
+                {"running": running is not None, "data_dir": str(local_backend_dir()), **(running or {})}, indent=2
+            )
         )
         return 0
-    if state is None:
+    if running is None:
         print(f"Not running (data in {local_backend_dir()}). Start it with `nsclient local start`.")
         return 0
     for key in ("endpoint_url", "bucket", "state_machine_arn", "topic_arn", "job_queue", "outbox", "pid"):
-        print(f"{key + ':':<19}{state[key]}")
+        print(f"{key + ':':<19}{running[key]}")
     return 0

@@ -12,13 +12,12 @@ a number of MiB. --notify defaults to NSCLIENT_NOTIFY or [nsclient] notify.
 
 from __future__ import annotations
 
-import argparse
 import getpass
 import json
 import socket
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nsclient_common.memory import InvalidMemory, parse_memory_mib
 from nsclient_common.record import RunRecord, RunStatus
@@ -28,6 +27,9 @@ from nsclient import config, runs
 from nsclient.backend import connect
 from nsclient.command.common import add_parser, info
 from nsclient.errors import EXIT_INTERRUPTED, UserError
+
+if TYPE_CHECKING:
+    import argparse
 
 EXAMPLES = """
   nsclient push zika/                              # upload, print the run id, return

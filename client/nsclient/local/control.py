@@ -9,13 +9,11 @@ import subprocess
 import sys
 import time
 import urllib.request
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import Any
 
 from nsclient.errors import UserError
 from nsclient.paths import local_backend_dir
-
-if TYPE_CHECKING:
-    from pathlib import Path
 
 STATE_FILE = "state.json"
 START_TIMEOUT = 90
@@ -28,7 +26,12 @@ def _alive(pid: int) -> bool:
         return False
     except PermissionError:
         return True
-    return True
+    # An exited server whose parent is gone may linger as a zombie until reaped.
+    stat = Path(f"/proc/{pid}/stat")
+    try:
+        return stat.read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
 
 
 def _answers(endpoint_url: str) -> bool:

@@ -62,7 +62,8 @@ def _camel(value: Any) -> Any:
 
 
 def _client(service: str, endpoint_url: str) -> Any:
-    return boto3.client(
+    factory: Any = boto3.client
+    return factory(
         service, endpoint_url=endpoint_url, region_name=REGION, aws_access_key_id="local", aws_secret_access_key="local"
     )
 

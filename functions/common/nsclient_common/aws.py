@@ -24,6 +24,7 @@ def client(service: str) -> Any:
 
 @functools.cache
 def _client(service: str, endpoint_url: str | None, region: str | None) -> Any:
-    return boto3.session.Session().client(
+    session: Any = boto3.session.Session()
+    return session.client(
         service, endpoint_url=endpoint_url, region_name=region or "us-east-1", config=_CONFIG
     )
