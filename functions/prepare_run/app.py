@@ -15,10 +15,10 @@ from nsclient_common.aws import client
 from nsclient_common.jobspec import submit_job_parameters
 from nsclient_common.layout import s3_url, workdir_key
 from nsclient_common.record import FailureClass, RunRecord, RunStatus, UploadSource, utc_now
-from nsclient_common.request import BuildRequest, InvalidRequest, parse_request
+from nsclient_common.request import NOTIFY, SUBMITTER, BuildRequest, InvalidRequest, parse_request
 from nsclient_common.runstore import find_record, write_record
 from nsclient_common.s3io import open_s3_object
-from nsclient_common.settings import Settings
+from nsclient_common.settings import Limits, Settings
 from nsclient_common.zipcheck import UploadRejected, check_build_archive
 from pydantic import BaseModel
 
@@ -100,6 +100,18 @@ def _new_record(event: PrepareInput, request: BuildRequest, status: RunStatus, s
     )
 
 
+def _salvage(metadata: dict[str, str]) -> BuildRequest:
+    """What can be kept of invalid options, each field checked on its own: the notify address, if it is
+    valid, so the rejection reaches the person; the submitter, if it is clean, so the record names them."""
+    kept: dict[str, str] = {}
+    for field in (NOTIFY, SUBMITTER):
+        try:
+            kept[field] = getattr(parse_request({field: metadata[field]}, Limits()), field)
+        except (KeyError, InvalidRequest):
+            continue
+    return BuildRequest.model_validate(kept)
+
+
 def reject(event: PrepareInput, reason: str, request: BuildRequest, settings: Settings, s3: Any) -> PrepareOutput:
     record = _new_record(event, request, RunStatus.REJECTED, settings).model_copy(
         update={"failure_class": FailureClass.REJECTED, "reason": reason, "finished_at": utc_now(), "workdir_url": None}
@@ -120,9 +132,7 @@ def prepare(event: PrepareInput, settings: Settings, *, s3: Any, batch: Any) -> 
     try:
         request = parse_request(metadata, settings.limits)
     except InvalidRequest as error:
-        # Keep what can be kept (the notify address, if it was valid) so the rejection reaches someone.
-        fallback = BuildRequest(submitter=metadata.get("submitter", "")[:128] or None)
-        return reject(event, f"The build's options are invalid: {error}.", fallback, settings, s3)
+        return reject(event, f"The build's options are invalid: {error}.", _salvage(metadata), settings, s3)
     try:
         with open_s3_object(s3, upload.bucket, upload.key, upload.version_id, head["ContentLength"]) as archive:
             check_build_archive(archive, head["ContentLength"], settings.limits)

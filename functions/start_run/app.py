@@ -3,12 +3,13 @@
 Called by the EventBridge rule on the builds bucket (and, locally, by the local backend's
 delivery of the same event). The execution is named by the run id, which is derived from the
 object's key and version: a redelivered event finds the execution already there and starts
-nothing. Output: run_id, started (false for a duplicate or an ignored key).
+nothing. Output: run_id, started (false for a duplicate or an ignored key), reason.
 """
 
 from __future__ import annotations
 
 import json
+import uuid
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
@@ -50,7 +51,7 @@ class StartResult(BaseModel):
 
 
 def execution_input(detail: S3EventDetail, run_id: str, state_machine_arn: str) -> dict[str, Any]:
-    """The execution's input: a function of the object alone, so duplicates are identical."""
+    """The execution's input, a function of the object alone (start_run adds the delivery id)."""
     obj = detail.object
     return {
         "run_id": run_id,
@@ -67,12 +68,17 @@ def execution_input(detail: S3EventDetail, run_id: str, state_machine_arn: str) 
     }
 
 
-def start_run(detail: S3EventDetail, settings: Settings, sfn: Any) -> StartResult:
+def start_run(detail: S3EventDetail, settings: Settings, sfn: Any, delivery_id: str | None = None) -> StartResult:
     key = detail.object.key
     if detail.bucket["name"] != settings.bucket or not is_upload_key(key):
         return StartResult(run_id=None, started=False, reason=f"not an upload: s3://{detail.bucket['name']}/{key}")
     run_id = run_id_for_upload(key, detail.object.version_id, detail.object.sequencer)
-    payload = json.dumps(execution_input(detail, run_id, settings.state_machine_arn), sort_keys=True)
+    # StartExecution repeating a RUNNING execution's name *and input* returns that execution as if it had
+    # started it. A delivery id of its own in each input makes every delivery but the one that started the
+    # run hear ExecutionAlreadyExists, so `started` is true exactly once, even for concurrent deliveries.
+    execution = execution_input(detail, run_id, settings.state_machine_arn)
+    execution["delivery_id"] = delivery_id or uuid.uuid4().hex
+    payload = json.dumps(execution, sort_keys=True)
     try:
         sfn.start_execution(stateMachineArn=settings.state_machine_arn, name=run_id, input=payload)
     except sfn.exceptions.ExecutionAlreadyExists:

@@ -7,6 +7,7 @@ The image's /sbin/entrypoint-aws-batch downloads NEXTSTRAIN_AWS_BATCH_WORKDIR_UR
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -16,11 +17,25 @@ ENTRYPOINT = "/sbin/entrypoint-aws-batch"
 BUILD_DIR = "/nextstrain/build"
 WORKDIR_URL_VAR = "NEXTSTRAIN_AWS_BATCH_WORKDIR_URL"
 DEFAULT_SNAKEMAKE_ARGS = ("--printshellcmds", "--rerun-incomplete")
-_CORES_OPTIONS = ("--cores", "--core", "--cor", "--jobs", "-j")
+# The spellings snakemake's parser takes for these options, unambiguous prefixes included (as the
+# Nextstrain CLI lists them), plus snakemake 8's -c. snakemake takes the last one given, so one of
+# the user's must keep ours out.
+_CORES_OPTIONS = frozenset({"--cores", "--core", "--cor", "--jobs", "-j", "-c"})
+_RESOURCES_OPTIONS = frozenset({"--resources", "--resource", "--resourc", "--resour", "--resou", "--reso", "--res"})
+_SHORT_WITH_VALUE = re.compile(r"^(-[jc])\S+$")  # -j8, -c4, -call
 
 
-def _gives(args: list[str], options: tuple[str, ...]) -> bool:
-    return any(a == o or a.startswith(o + "=") or (o == "-j" and a.startswith("-j")) for a in args for o in options)
+def _option_names(args: list[str]) -> set[str]:
+    names = set()
+    for arg in args:
+        name = arg.split("=", 1)[0]
+        short = _SHORT_WITH_VALUE.match(name)
+        names.add(short[1] if short else name)
+    return names
+
+
+def _gives(args: list[str], options: frozenset[str]) -> bool:
+    return bool(_option_names(args) & options)
 
 
 def snakemake_command(request: BuildRequest) -> list[str]:
@@ -29,7 +44,7 @@ def snakemake_command(request: BuildRequest) -> list[str]:
     args = list(request.snakemake_args)
     if not _gives(args, _CORES_OPTIONS):
         args.append(f"--cores={request.cpus}" if request.cpus else "--cores=all")
-    if request.memory_mib and not _gives(args, ("--resources", "--res")):
+    if request.memory_mib and not _gives(args, _RESOURCES_OPTIONS):
         args.append(f"--resources=mem_mb={request.memory_mib}")
     return ["snakemake", *args, *DEFAULT_SNAKEMAKE_ARGS]
 

@@ -1,4 +1,4 @@
-"""Memory quantities in the forms Nextstrain users type: 14GiB, 14gib, 14000MB, or plain MiB."""
+"""Memory quantities in the forms Nextstrain users type: 14GiB, 14gib, 14000MB, 1TiB, or plain MiB."""
 
 from __future__ import annotations
 
@@ -12,8 +12,10 @@ _UNITS = {
     "kib": 1024,
     "mib": 1024**2,
     "gib": 1024**3,
+    "tb": 1000**4,
+    "tib": 1024**4,
 }
-_QUANTITY = re.compile(r"^(?P<number>[0-9]*\.?[0-9]+)\s*(?P<unit>[kmg]i?b|b)?$", re.IGNORECASE)
+_QUANTITY = re.compile(r"^(?P<number>[0-9]*\.?[0-9]+)\s*(?P<unit>[kmgt]i?b|b)?$", re.IGNORECASE)
 
 
 class InvalidMemory(ValueError):

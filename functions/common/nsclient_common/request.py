@@ -36,6 +36,7 @@ _IMAGE = re.compile(
     r"^[a-z0-9]+(?:[._/-][a-z0-9]+)*(?::[0-9]+)?(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$"
 )
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_WHOLE_NUMBER = re.compile(r"[0-9]+")  # not str.isdigit(): it says yes to "²", which int() refuses
 
 
 class InvalidRequest(ValueError):
@@ -92,7 +93,7 @@ def parse_request(metadata: dict[str, str], limits: Limits) -> BuildRequest:
 
     if meta.get(CPUS):
         raw = meta[CPUS].strip()
-        if not raw.isdigit() or int(raw) < 1:
+        if not _WHOLE_NUMBER.fullmatch(raw) or int(raw) < 1:
             raise InvalidRequest(f"cpus must be a whole number of at least 1, not {raw!r}")
         if int(raw) > limits.max_cpus:
             raise InvalidRequest(f"cpus {raw} is over this deployment's limit of {limits.max_cpus}")
