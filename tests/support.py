@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import io
 import json
+import struct
 import time
 import zipfile
+import zlib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
@@ -47,15 +49,54 @@ def zip_bytes(files: Mapping[str, str | bytes], *, symlinks: Mapping[str, str] |
     return buffer.getvalue()
 
 
+def crafted_zip(blob: bytes, entries: list[tuple[str, int, int]]) -> bytes:
+    """A zip whose central directory lists `entries` (name, compressed size, uncompressed size), every one
+    pointing at the same stored data: the overlapping-member trick of zip bombs, which claims sizes that
+    the upload does not hold."""
+    local = struct.pack("<4s5H3L2H", b"PK\x03\x04", 20, 0, 0, 0, 0, zlib.crc32(blob), len(blob), len(blob), 4, 0)
+    data = local + b"blob" + blob
+    directory = b""
+    for name, compressed, uncompressed in entries:
+        encoded = name.encode()
+        directory += struct.pack(
+            "<4s4B4HL2L5H2L",
+            b"PK\x01\x02",
+            20,
+            3,  # made on Unix
+            20,
+            0,
+            0,
+            8,  # deflated
+            0,
+            0,
+            0,
+            compressed,
+            uncompressed,
+            len(encoded),
+            0,
+            0,
+            0,
+            0,
+            0o100644 << 16,
+            0,  # header offset: all at the start
+        )
+        directory += encoded
+    end = struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, len(entries), len(entries), len(directory), len(data), 0)
+    return data + directory + end
+
+
 @dataclass
 class Backend:
     """Clients for one running local backend, and the waits tests need."""
 
     info: StackInfo
+    _clients: dict[str, Any] = field(default_factory=dict)
 
     def client(self, service: str) -> Any:
-        factory: Any = boto3.client
-        return factory(service, endpoint_url=self.info.endpoint_url, region_name=self.info.region)
+        if service not in self._clients:
+            factory: Any = boto3.client
+            self._clients[service] = factory(service, endpoint_url=self.info.endpoint_url, region_name=self.info.region)
+        return self._clients[service]
 
     def upload(self, body: bytes, *, name: str, metadata: dict[str, str] | None = None) -> str:
         """Drop a zip into inbox/ as any S3 tool would; returns the run id it starts."""

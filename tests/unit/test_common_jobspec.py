@@ -1,0 +1,117 @@
+"""The Batch job request: the Nextstrain CLI's job contract, and snakemake's resource options."""
+
+from __future__ import annotations
+
+import pytest
+from nsclient_common.jobspec import snakemake_command, submit_job_parameters
+from nsclient_common.request import BuildRequest
+
+DEFAULTS = ["--printshellcmds", "--rerun-incomplete"]
+
+
+def test_snakemake_command_matches_the_requested_cpus_and_memory() -> None:
+    command = snakemake_command(BuildRequest(cpus=2, memory_mib=1024))
+    assert command == ["snakemake", "--cores=2", "--resources=mem_mb=1024", *DEFAULTS]
+
+
+def test_snakemake_command_uses_all_cores_when_no_cpus_are_asked_for() -> None:
+    assert snakemake_command(BuildRequest()) == ["snakemake", "--cores=all", *DEFAULTS]
+
+
+@pytest.mark.parametrize(
+    "user_args",
+    [
+        ["--cores", "4"],
+        ["--cores=4"],
+        ["--core=4"],
+        ["--cor", "4"],
+        ["-c", "4"],
+        ["-c4"],
+        ["--jobs", "4"],
+        ["--jobs=4"],
+        ["-j", "4"],
+        ["-j4"],
+    ],
+)
+def test_snakemake_command_keeps_the_users_own_cores_option(user_args: list[str]) -> None:
+    # Given a build asking for 8 cpus whose snakemake args already set the cores
+    request = BuildRequest(cpus=8, snakemake_args=user_args)
+
+    # When the command is made
+    command = snakemake_command(request)
+
+    # Then the user's choice is the only one (snakemake takes the last one given, so ours would win)
+    assert command == ["snakemake", *user_args, *DEFAULTS]
+
+
+@pytest.mark.parametrize(
+    "user_args",
+    [
+        ["--resources", "mem_mb=500"],
+        ["--resources=mem_mb=500"],
+        ["--res", "mem_mb=500"],
+        ["--res=mem_mb=500"],
+        ["--resource=mem_mb=500"],  # an unambiguous prefix, which snakemake's parser accepts
+    ],
+)
+def test_snakemake_command_keeps_the_users_own_resources_option(user_args: list[str]) -> None:
+    command = snakemake_command(BuildRequest(cpus=2, memory_mib=4096, snakemake_args=user_args))
+    assert command == ["snakemake", *user_args, "--cores=2", *DEFAULTS]
+    assert not any("mem_mb=4096" in arg for arg in command)
+
+
+@pytest.mark.parametrize(
+    "user_args",
+    [["--forceall"], ["--config", "jobs=2"], ["--set-resources", "align:mem_mb=100"], ["-n"], ["results/cores.txt"]],
+)
+def test_snakemake_command_is_not_fooled_by_lookalike_arguments(user_args: list[str]) -> None:
+    command = snakemake_command(BuildRequest(cpus=2, memory_mib=1024, snakemake_args=user_args))
+    assert command == ["snakemake", *user_args, "--cores=2", "--resources=mem_mb=1024", *DEFAULTS]
+
+
+def test_snakemake_command_appends_the_defaults_last_after_user_targets() -> None:
+    command = snakemake_command(BuildRequest(cpus=1, snakemake_args=["--forceall", "all"]))
+    assert command == ["snakemake", "--forceall", "all", "--cores=1", *DEFAULTS]
+    assert command[-2:] == DEFAULTS
+
+
+def test_submit_job_parameters_follow_the_nextstrain_cli_job_contract() -> None:
+    # Given a build asking for 2 cpus and 1 GiB
+    request = BuildRequest(cpus=2, memory_mib=1024)
+
+    # When the SubmitJob request is made
+    job = submit_job_parameters(
+        request,
+        job_name="run-1-0123456789",
+        job_queue="nextstrain-job-queue",
+        job_definition="nextstrain-job",
+        workdir_url="s3://bucket/runs/run-1-0123456789/workdir.zip",
+    )
+
+    # Then the image's entrypoint runs snakemake in /nextstrain/build on the workdir zip, sized as asked
+    assert job["JobName"] == "run-1-0123456789"
+    assert job["JobQueue"] == "nextstrain-job-queue"
+    assert job["JobDefinition"] == "nextstrain-job"
+    overrides = job["ContainerOverrides"]
+    assert overrides["Command"] == [
+        "/sbin/entrypoint-aws-batch",
+        "env",
+        "--chdir",
+        "/nextstrain/build",
+        "--",
+        "snakemake",
+        "--cores=2",
+        "--resources=mem_mb=1024",
+        *DEFAULTS,
+    ]
+    assert overrides["Environment"] == [
+        {"Name": "NEXTSTRAIN_AWS_BATCH_WORKDIR_URL", "Value": "s3://bucket/runs/run-1-0123456789/workdir.zip"}
+    ]
+    assert overrides["ResourceRequirements"] == [{"Type": "VCPU", "Value": "2"}, {"Type": "MEMORY", "Value": "1024"}]
+
+
+def test_submit_job_parameters_leave_the_job_definitions_resources_when_none_are_asked_for() -> None:
+    job = submit_job_parameters(
+        BuildRequest(), job_name="r", job_queue="q", job_definition="d", workdir_url="s3://b/runs/r/workdir.zip"
+    )
+    assert job["ContainerOverrides"]["ResourceRequirements"] == []
