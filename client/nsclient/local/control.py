@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import signal
@@ -56,10 +57,14 @@ def running_state(data_dir: Path | None = None) -> dict[str, Any] | None:
 
 def start(data_dir: Path | None = None, port: int = 0, quiet: bool = False) -> dict[str, Any]:
     data_dir = data_dir or local_backend_dir()
-    state = running_state(data_dir)
-    if state is not None:
-        return state
     data_dir.mkdir(parents=True, exist_ok=True)
+    # Commands run at the same moment must not each start a server on the same data.
+    with (data_dir / "start.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return running_state(data_dir) or _spawn(data_dir, port, quiet)
+
+
+def _spawn(data_dir: Path, port: int, quiet: bool) -> dict[str, Any]:
     log_path = data_dir / "backend.log"
     if not quiet:
         print(f"Starting the local backend (log: {log_path}) ...", file=sys.stderr)
