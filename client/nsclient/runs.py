@@ -7,6 +7,7 @@ can't know yet (the live job state and log of a run in progress).
 from __future__ import annotations
 
 import json
+import os
 import tempfile
 import time
 import zipfile
@@ -76,19 +77,27 @@ def push(backend: Backend, directory: Path, request: BuildRequest, exclude: list
     return run_id
 
 
+def _read_pushes(path: Path) -> dict[str, str]:
+    try:
+        pushes = json.loads(path.read_text())
+    except (FileNotFoundError, ValueError):
+        return {}
+    return pushes if isinstance(pushes, dict) else {}
+
+
 def remember_push(run_id: str, directory: Path) -> None:
     path = pushes_file()
-    pushes = json.loads(path.read_text()) if path.exists() else {}
+    pushes = _read_pushes(path)
     pushes[run_id] = str(directory.resolve())
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(pushes, indent=2))
+    # Replaced whole, so that a push in another terminal never reads it half written.
+    partial = path.with_name(f"{path.name}.{os.getpid()}.partial")
+    partial.write_text(json.dumps(pushes, indent=2))
+    partial.replace(path)
 
 
 def pushed_directory(run_id: str) -> Path | None:
-    path = pushes_file()
-    if not path.exists():
-        return None
-    directory = json.loads(path.read_text()).get(run_id)
+    directory = _read_pushes(pushes_file()).get(run_id)
     return Path(directory) if directory else None
 
 

@@ -25,16 +25,24 @@ KEPT_SNAKEMAKE_STATE = (".snakemake/log/", ".snakemake/metadata/", ".snakemake/s
 SNAKEFILES = ("Snakefile", "snakefile", "workflow/Snakefile", "workflow/snakefile")
 
 
+def _parts_match(parts: tuple[str, ...], pattern: tuple[str, ...]) -> bool:
+    """Part by part, so * and ? stay within one folder level and ** spans any number of them."""
+    if not pattern:
+        return not parts
+    if pattern[0] == "**":
+        return any(_parts_match(parts[skip:], pattern[1:]) for skip in range(len(parts) + 1))
+    return bool(parts) and fnmatch.fnmatchcase(parts[0], pattern[0]) and _parts_match(parts[1:], pattern[1:])
+
+
 def glob_matches(path: str, pattern: str) -> bool:
     """Shell-style glob on a relative POSIX path; a pattern without / matches a name at any depth."""
     pattern = pattern.rstrip("/")
     if "/" not in pattern:
         return any(fnmatch.fnmatchcase(part, pattern) for part in PurePosixPath(path).parts)
-    pattern = pattern.lstrip("/")
-    if fnmatch.fnmatchcase(path, pattern) or fnmatch.fnmatchcase(path, pattern.replace("**/", "")):
-        return True
-    # A pattern naming a folder covers everything below it.
-    return any(fnmatch.fnmatchcase(str(parent), pattern) for parent in PurePosixPath(path).parents)
+    wanted = PurePosixPath(pattern.lstrip("/")).parts
+    parts = PurePosixPath(path).parts
+    # The path itself, or a folder above it: a pattern naming a folder covers everything below it.
+    return any(_parts_match(parts[:depth], wanted) for depth in range(1, len(parts) + 1))
 
 
 def _excluded_always(relative: str) -> bool:
@@ -121,13 +129,16 @@ def plan_pull(
     """Which members to write: produced or changed by the run (CRC differs from the upload's),
     selected by the globs, and different from the local file."""
     plan = PullPlan()
+    root = destination.resolve()
     for member in results.infolist():
         name = member.filename
-        if not is_safe_member(name) or member.is_dir() and name.strip("/") in ("", "."):
-            if not is_safe_member(name):
-                plan.refused.append(name)
+        if not is_safe_member(name):
+            plan.refused.append(name)
             continue
         if member.is_dir():
+            continue
+        if root not in (destination / name).resolve().parents:
+            plan.refused.append(name)  # a link in the folder would carry it outside
             continue
         if inputs is not None and inputs.get(name) == member.CRC:
             plan.not_produced += 1
