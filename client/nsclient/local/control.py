@@ -43,14 +43,23 @@ def _answers(endpoint_url: str) -> bool:
         return False
 
 
-def running_state(data_dir: Path | None = None) -> dict[str, Any] | None:
-    """The running backend's state, or None (cleaning up after one that died)."""
+def running_state(data_dir: Path | None = None, patience: float = 10.0) -> dict[str, Any] | None:
+    """The running backend's state, or None. A backend whose process is gone is cleaned up after;
+    one that is alive but slow to answer (a loaded machine) is waited for, never replaced."""
     state_file = (data_dir or local_backend_dir()) / STATE_FILE
     if not state_file.exists():
         return None
     state: dict[str, Any] = json.loads(state_file.read_text())
-    if _alive(int(state["pid"])) and _answers(state["endpoint_url"]):
-        return state
+    deadline = time.monotonic() + patience
+    while _alive(int(state["pid"])):
+        if _answers(state["endpoint_url"]):
+            return state
+        if time.monotonic() > deadline:
+            raise UserError(
+                f"The local backend (pid {state['pid']}) is running but not answering at {state['endpoint_url']}. "
+                "Try again, or restart it with `nsclient local stop` and `nsclient local start`."
+            )
+        time.sleep(0.5)
     state_file.unlink(missing_ok=True)
     return None
 
