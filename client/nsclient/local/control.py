@@ -104,10 +104,13 @@ def ensure_running() -> dict[str, Any]:
 
 def stop(data_dir: Path | None = None, timeout: float = 60) -> bool:
     """Stop the backend, letting it save its bucket to disk; False if it was not running."""
-    state = running_state(data_dir)
-    if state is None:
+    state_file = (data_dir or local_backend_dir()) / STATE_FILE
+    if not state_file.exists():
         return False
-    pid = int(state["pid"])
+    pid = int(json.loads(state_file.read_text())["pid"])
+    if not _alive(pid):
+        state_file.unlink(missing_ok=True)
+        return False
     os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and _alive(pid):
