@@ -1,8 +1,10 @@
-"""CollectLogs: archive the job's log to runs/<id>/logs/build.log, failed or not.
+"""CollectLogs: archive the job's log to runs/<id>/logs/build.log, failed or not, and say whether
+the job should run again on the on-demand queue.
 
-State input: run_id, results.SubmitBuildJob (the job, when it succeeded) or
-errors.SubmitBuildJob ({Error, Cause}: Cause is the job as JSON when it failed).
-Output: the log summary (key, lines, bytes, tail, failed_rule, memory_error) and the job facts.
+State input: run_id, results.SubmitBuildJob (the job, when it succeeded) or errors.SubmitBuildJob
+({Error, Cause}: Cause is the job as JSON when it failed); after a retry, results/errors.RetryOnDemandJob too.
+Output: log (key, lines, bytes, tail, failed_rule, memory_error), job (the last job's facts) and
+on_demand_job_queue: the queue to run the job again on (the IsSpotReclaimed choice), or null.
 """
 
 from __future__ import annotations
@@ -11,9 +13,10 @@ from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
 from nsclient_common.aws import client
-from nsclient_common.jobfacts import JobFacts, facts_from_state
+from nsclient_common.failure import is_spot_reclaimed
+from nsclient_common.jobfacts import JobFacts, job_history, latest_job_facts
 from nsclient_common.layout import log_key
-from nsclient_common.logarchive import LogSummary, archive_log
+from nsclient_common.logarchive import LogSource, LogSummary, archive_log
 from nsclient_common.settings import Settings
 from pydantic import BaseModel
 
@@ -32,23 +35,47 @@ class CollectInput(BaseModel):
 class CollectOutput(BaseModel):
     log: LogSummary
     job: JobFacts
+    on_demand_job_queue: str | None = None
+
+
+def on_demand_retry_queue(history: list[JobFacts], settings: Settings) -> str | None:
+    """The on-demand queue, when the only job so far lost its Spot host and one is configured.
+
+    Nothing else is retried: a build that failed, ran out of memory or timed out would do so again.
+    """
+    if len(history) != 1 or not settings.on_demand_job_queue:
+        return None
+    job = history[0]
+    if not is_spot_reclaimed(job.status_reason) or job.job_queue == settings.on_demand_job_queue:
+        return None
+    return settings.on_demand_job_queue
+
+
+def _heading(number: int, job: JobFacts) -> str:
+    where = f" on queue {job.job_queue}" if job.job_queue else ""
+    how = f": {job.status_reason}" if job.status_reason else ""
+    return f"===== nsclient: attempt {number}{where}{how} ====="
 
 
 def collect(event: CollectInput, settings: Settings, *, logs: Any, s3: Any) -> CollectOutput:
-    facts = facts_from_state(event.results.get("SubmitBuildJob"), event.errors.get("SubmitBuildJob"))
+    history = job_history(event.results, event.errors)
+    facts = latest_job_facts(event.results, event.errors)
     preface = ""
     if facts.error:
         preface = f"(the job could not be run: {facts.error}: {facts.error_cause})\n"
+    sources = [LogSource(job.log_stream) for job in history]
+    if len(history) > 1:
+        sources = [LogSource(job.log_stream, _heading(n, job)) for n, job in enumerate(history, 1)]
     summary = archive_log(
         logs,
         s3,
         group=settings.log_group,
-        stream=facts.log_stream,
+        sources=sources or [LogSource(None)],
         bucket=settings.bucket,
         key=log_key(event.run_id),
         preface=preface,
     )
-    return CollectOutput(log=summary, job=facts)
+    return CollectOutput(log=summary, job=facts, on_demand_job_queue=on_demand_retry_queue(history, settings))
 
 
 @logger.inject_lambda_context
@@ -56,5 +83,8 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     parsed = CollectInput.model_validate(event)
     logger.append_keys(run_id=parsed.run_id)
     result = collect(parsed, Settings.from_env(), logs=client("logs"), s3=client("s3"))
-    logger.info("archived log", extra={"lines": result.log.lines, "bytes": result.log.bytes})
+    logger.info(
+        "archived log",
+        extra={"lines": result.log.lines, "bytes": result.log.bytes, "retry_on": result.on_demand_job_queue},
+    )
     return result.model_dump(mode="json")

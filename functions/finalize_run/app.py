@@ -8,12 +8,13 @@ Output: record (the final run record), notice (subject, body, to).
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
 from nsclient_common.aws import client
 from nsclient_common.finish import finalize, load_or_placeholder, save
-from nsclient_common.jobfacts import JobFacts, facts_from_state
+from nsclient_common.jobfacts import JobFacts, latest_job_facts
 from nsclient_common.logarchive import LogSummary
 from nsclient_common.notice import Notice, compose_notice
 from nsclient_common.record import RunRecord
@@ -45,13 +46,21 @@ def _our_error(errors: dict[str, Any]) -> str | None:
     for state in ("PrepareRun", "CollectLogs", "FinalizeRun"):
         if state in errors:
             error = errors[state]
-            return f"{state} failed: {error.get('Error')}: {str(error.get('Cause'))[:500]}"
+            cause = str(error.get("Cause") or "")
+            try:  # a Lambda error's Cause is {"errorType", "errorMessage", "stackTrace"} as JSON
+                parsed = json.loads(cause)
+                cause = f"{parsed['errorType']}: {parsed['errorMessage']}"
+            except (ValueError, TypeError, KeyError):
+                cause = f"{error.get('Error')}: {cause}"
+            return f"{state} failed: {cause[:300]}"
     return None
 
 
 def finalize_run(event: FinalizeInput, settings: Settings, *, s3: Any) -> FinalizeOutput:
     record = load_or_placeholder(s3, settings.bucket, event.run_id, event.execution_arn, event.upload)
     log: LogSummary | None = None
+    note: str | None = None
+    internal: str | None
     if event.safe_mode:
         facts = JobFacts()
         internal = _our_error(event.errors) or "the wrap-up failed"
@@ -61,9 +70,14 @@ def finalize_run(event: FinalizeInput, settings: Settings, *, s3: Any) -> Finali
             log = LogSummary.model_validate(collected["log"])
             facts = JobFacts.model_validate(collected["job"])
         else:
-            facts = facts_from_state(event.results.get("SubmitBuildJob"), event.errors.get("SubmitBuildJob"))
+            facts = latest_job_facts(event.results, event.errors)
+        if "CollectLogs" in event.errors:
+            # The outcome still stands on the job's facts; only the archived log is missing.
+            note = f"(nsclient could not archive the job's log: {_our_error(event.errors)})"
+        elif "RetryOnDemandJob" in event.results or "RetryOnDemandJob" in event.errors:
+            note = "(AWS reclaimed the Spot instance of its first job; it ran again on the on-demand queue.)"
         internal = _our_error(event.errors) if "PrepareRun" in event.errors else None
-    final = finalize(record, facts, log, bucket=settings.bucket, internal_error=internal)
+    final = finalize(record, facts, log, bucket=settings.bucket, internal_error=internal, note=note)
     if final is not record:
         save(s3, settings.bucket, final)
     return FinalizeOutput(record=final, notice=compose_notice(final, log.tail if log else []))

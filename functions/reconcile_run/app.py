@@ -5,22 +5,29 @@ with status FAILED, TIMED_OUT or ABORTED (a console StopExecution or `nsclient c
 Whatever the execution managed, this makes sure that the Batch job is not left running, the log
 is archived, run.json is final and exactly one notice went out. A run already wrapped up is left
 alone. Output: run_id, action.
+
+It is also the guard against a job stuck RUNNABLE on a queue without a jobStateTimeLimitActions
+entry for its reason (an existing queue the stack cannot change): the execution times out
+(ExecutionTimeoutSeconds), and a job that never started is terminated here and recorded
+stuck-runnable (or resources-too-large, when that is what Batch said kept it waiting).
 """
 
 from __future__ import annotations
 
 import json
+import time
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
 from nsclient_common.aws import client
 from nsclient_common.delivery import deliver_notice
-from nsclient_common.failure import CANCEL_REASON
+from nsclient_common.failure import CANCEL_REASON, STUCK_RUNNABLE_REASON
 from nsclient_common.finish import finalize, load_or_placeholder, save
 from nsclient_common.jobfacts import JobFacts, facts_from_description
-from nsclient_common.layout import log_key, notice_key
-from nsclient_common.logarchive import LogSummary, archive_log
+from nsclient_common.layout import log_key
+from nsclient_common.logarchive import LogSummary, archive_log, read_log_tail
 from nsclient_common.notice import compose_notice
+from nsclient_common.runstore import notice_sent
 from nsclient_common.settings import Settings
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -30,6 +37,10 @@ if TYPE_CHECKING:
 logger = Logger()
 
 ACTIVE_JOB_STATUSES = ("SUBMITTED", "PENDING", "RUNNABLE", "STARTING", "RUNNING")
+NOT_STARTED_JOB_STATUSES = ("SUBMITTED", "PENDING", "RUNNABLE")
+# A terminated container gets ECS's stop timeout (30 s by default) before SIGKILL; wait a little
+# longer so that the log is complete and the exit code known. The function's timeout is 300 s.
+JOB_STOP_WAIT_SECONDS = 90.0
 
 
 class ExecutionDetail(BaseModel):
@@ -51,9 +62,12 @@ class ReconcileOutput(BaseModel):
     action: str
 
 
-def find_job(batch: Any, queue: str, run_id: str) -> dict[str, Any] | None:
-    """The run's newest Batch job: its name is the run id."""
-    summaries = batch.list_jobs(jobQueue=queue, filters=[{"name": "JOB_NAME", "values": [run_id]}])["jobSummaryList"]
+def find_job(batch: Any, queues: list[str], run_id: str) -> dict[str, Any] | None:
+    """The run's newest Batch job on any of the queues: its name is the run id."""
+    summaries = []
+    for queue in dict.fromkeys(q for q in queues if q):
+        found = batch.list_jobs(jobQueue=queue, filters=[{"name": "JOB_NAME", "values": [run_id]}])
+        summaries += found["jobSummaryList"]
     if not summaries:
         return None
     newest = max(summaries, key=lambda s: s.get("createdAt", 0))
@@ -61,52 +75,75 @@ def find_job(batch: Any, queue: str, run_id: str) -> dict[str, Any] | None:
     return jobs[0] if jobs else None
 
 
-def _notice_sent(s3: Any, bucket: str, run_id: str) -> bool:
-    try:
-        marker = json.loads(s3.get_object(Bucket=bucket, Key=notice_key(run_id))["Body"].read())
-    except s3.exceptions.NoSuchKey:
-        return False
-    return bool(marker.get("state") == "sent")
+def termination_reason(status: str, job: dict[str, Any]) -> str:
+    """Why nsclient ends a job whose execution ended: the reason classifies the run."""
+    if status == "ABORTED":
+        return CANCEL_REASON
+    if status == "TIMED_OUT" and job["status"] in NOT_STARTED_JOB_STATUSES:
+        waiting = job.get("statusReason")
+        return f"{STUCK_RUNNABLE_REASON}: {waiting}"[:250] if waiting else STUCK_RUNNABLE_REASON
+    return f"nsclient: execution {status}"
+
+
+def stop_job(batch: Any, job: dict[str, Any], reason: str, wait_seconds: float) -> dict[str, Any]:
+    """Terminate the job and wait (bounded) until Batch reports it stopped; its last description."""
+    batch.terminate_job(jobId=job["jobId"], reason=reason)
+    deadline, delay = time.monotonic() + wait_seconds, 0.2
+    while time.monotonic() < deadline:
+        described = batch.describe_jobs(jobs=[job["jobId"]])["jobs"]
+        if described and described[0]["status"] not in ACTIVE_JOB_STATUSES:
+            return dict(described[0])
+        time.sleep(delay)
+        delay = min(delay * 2, 5.0)
+    return {**job, "statusReason": reason}
 
 
 def reconcile(
-    detail: ExecutionDetail, settings: Settings, *, s3: Any, batch: Any, logs: Any, sns: Any, ses: Any
+    detail: ExecutionDetail,
+    settings: Settings,
+    *,
+    s3: Any,
+    batch: Any,
+    logs: Any,
+    sns: Any,
+    ses: Any,
+    wait_seconds: float = JOB_STOP_WAIT_SECONDS,
 ) -> ReconcileOutput:
     run_id = detail.name
     upload = json.loads(detail.input).get("upload") if detail.input else None
     record = load_or_placeholder(s3, settings.bucket, run_id, detail.execution_arn, upload)
-    if record.status.is_final and _notice_sent(s3, settings.bucket, run_id):
+    if record.status.is_final and notice_sent(s3, settings.bucket, run_id):
         return ReconcileOutput(run_id=run_id, action="nothing to do")
-
-    cancelled = detail.status == "ABORTED"
-    job = find_job(batch, record.job_queue or settings.job_queue, run_id) if not record.status.is_final else None
-    if job is not None and job["status"] in ACTIVE_JOB_STATUSES:
-        reason = CANCEL_REASON if cancelled else f"nsclient: execution {detail.status}"
-        batch.terminate_job(jobId=job["jobId"], reason=reason)
-        job = {**job, "statusReason": reason}
-    facts = facts_from_description(job) if job else JobFacts()
 
     log: LogSummary | None = None
     if not record.status.is_final:
+        queues = [record.job_queue or "", settings.job_queue, settings.on_demand_job_queue]
+        job = find_job(batch, queues, run_id)
+        if job is not None and job["status"] in ACTIVE_JOB_STATUSES:
+            job = stop_job(batch, job, termination_reason(detail.status, job), wait_seconds)
+        facts = facts_from_description(job) if job else JobFacts()
         log = archive_log(
             logs, s3, group=settings.log_group, stream=facts.log_stream, bucket=settings.bucket, key=log_key(run_id)
         )
-    internal = (
-        None if cancelled else f"the execution ended {detail.status}: {detail.error or ''} {detail.cause or ''}".strip()
-    )
-    final = finalize(
-        record,
-        facts,
-        log,
-        bucket=settings.bucket,
-        cancelled=cancelled,
-        timed_out=detail.status == "TIMED_OUT",
-        internal_error=internal,
-    )
-    if final is not record:
-        save(s3, settings.bucket, final)
-    sent = deliver_notice(compose_notice(final, log.tail if log else []), settings, s3=s3, sns=sns, ses=ses)
-    return ReconcileOutput(run_id=run_id, action=f"finalized {final.status.value}" + (", notified" if sent else ""))
+        cancelled = detail.status == "ABORTED"
+        ended = f"the execution ended {detail.status}: {detail.error or ''} {detail.cause or ''}"
+        internal = None if cancelled else ended
+        record = save(
+            s3,
+            settings.bucket,
+            finalize(
+                record,
+                facts,
+                log,
+                bucket=settings.bucket,
+                cancelled=cancelled,
+                timed_out=detail.status == "TIMED_OUT",
+                internal_error=internal.strip()[:500] if internal else None,
+            ),
+        )
+    tail = log.tail if log else read_log_tail(s3, settings.bucket, log_key(run_id))
+    sent = deliver_notice(compose_notice(record, tail), settings, s3=s3, sns=sns, ses=ses)
+    return ReconcileOutput(run_id=run_id, action=f"finalized {record.status.value}" + (", notified" if sent else ""))
 
 
 @logger.inject_lambda_context

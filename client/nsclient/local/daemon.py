@@ -62,6 +62,7 @@ class ExecutionWatcher(threading.Thread):
         self.info, self.data_dir = info, data_dir
         self.stopping = threading.Event()
         self._seen: set[str] = set()
+        self._timers: list[threading.Timer] = []
         kwargs: dict[str, Any] = {"endpoint_url": info.endpoint_url, "region_name": REGION}
         self.sfn = boto3.client("stepfunctions", **kwargs)
         self.events = boto3.client("events", **kwargs)
@@ -108,9 +109,17 @@ class ExecutionWatcher(threading.Thread):
                 }
             ]
         )
-        threading.Timer(
+        timer = threading.Timer(
             5.0, snapshot.save_run, args=(self.s3, self.info.bucket, described["name"], self.data_dir / "s3")
-        ).start()
+        )
+        self._timers = [t for t in self._timers if t.is_alive()] + [timer]
+        timer.start()
+
+    def stop(self) -> None:
+        """Stop watching; saves not yet due are dropped (the backend saves all of runs/ as it stops)."""
+        self.stopping.set()
+        for timer in self._timers:
+            timer.cancel()
 
 
 class LocalBackend:
@@ -147,7 +156,7 @@ class LocalBackend:
 
     def stop(self) -> None:
         if self._watcher is not None:
-            self._watcher.stopping.set()
+            self._watcher.stop()
         if self.info is not None:
             snapshot.save_prefix(self.s3(), self.info.bucket, "runs/", self.data_dir / "s3")
         if self._server is not None:

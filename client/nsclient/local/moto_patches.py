@@ -6,8 +6,16 @@ end-to-end tests fail loudly if an upgrade moves them. Each patch is named for w
 - Step Functions: batch:submitJob.sync passes ASL-cased parameters to boto unnormalised.
 - Lambda: functions run our handlers in-process (moto would start a Docker container).
 - Batch: a job runs as a local process (moto would start a Docker container); DescribeJobs
-  loses container.exitCode and grows the environment list on every call.
+  loses container.exitCode and resourceRequirements, grows the environment list on every call
+  and says startedAt 0 for a job that never started. The runtime also plays
+  the parts of Batch the tests need: a job too large for the compute environment waits RUNNABLE
+  until the queue's jobStateTimeLimitActions cancels it, and JOB_FAULTS inject what AWS does to
+  jobs (a reclaimed Spot host, the OOM killer, an attempt timeout) with Batch's own reasons.
+- CloudWatch Logs: GetLogEvents re-sorts the whole stream for every page, so reading a long
+  log is quadratic.
 - EventBridge: rules do not deliver to Lambda targets.
+- The server: to route each request it lists moto's package directory (a stat per service),
+  holding a lock that serialises every request.
 """
 
 from __future__ import annotations
@@ -33,8 +41,21 @@ if TYPE_CHECKING:
 
 ENTRYPOINT = "/sbin/entrypoint-aws-batch"
 SIGKILL_EXIT = 137
+# Batch's own texts (see nsclient_common.failure, which classifies them).
+ESSENTIAL_CONTAINER_EXITED = "Essential container in task exited"
+ATTEMPT_TIMEOUT = "Job attempt duration exceeded timeout"
+COMPUTE_ENVIRONMENT_MAX_RESOURCE = "MISCONFIGURATION:COMPUTE_ENVIRONMENT_MAX_RESOURCE"
+COMPUTE_ENVIRONMENT_MAX_RESOURCE_WAIT = (
+    f"{COMPUTE_ENVIRONMENT_MAX_RESOURCE} - CE(s) associated with the job queue cannot meet the CPU requirement "
+    "of the job."
+)
+JOB_RESOURCE_REQUIREMENT_WAIT = (
+    "MISCONFIGURATION:JOB_RESOURCE_REQUIREMENT - The job resource requirement (vCPU/memory/GPU) is higher than that "
+    "can be met by the CE(s) attached to the job queue."
+)
 _installed = False
 _lock = threading.Lock()
+_load_lock = threading.RLock()
 
 
 @dataclass
@@ -48,6 +69,10 @@ class LocalFunction:
 
     def load(self) -> Callable[[Any, Any], Any]:
         module_name, function_name = self.handler.rsplit(".", 1)
+        with _load_lock:  # concurrent first invocations (runs started at once) load the module once
+            return self._load(module_name, function_name)
+
+    def _load(self, module_name: str, function_name: str) -> Callable[[Any, Any], Any]:
         if self._module is None:
             path = self.code_dir / f"{module_name}.py"
             spec = importlib.util.spec_from_file_location(f"nsclient_fn_{self.code_dir.name}_{module_name}", path)
@@ -62,17 +87,74 @@ class LocalFunction:
 
 @dataclass
 class LocalJobRuntime:
-    """How a Batch job runs here: its command as a process, its log into moto's CloudWatch Logs."""
+    """How a Batch job runs here: its command as a process, its log into moto's CloudWatch Logs.
+
+    A job asking for more vCPUs than max_vcpus waits RUNNABLE, as Batch reports it
+    (MISCONFIGURATION:COMPUTE_ENVIRONMENT_MAX_RESOURCE); after runnable_timeout_seconds the
+    queue's jobStateTimeLimitActions cancels it if its reason is that one (stuck_reason).
+    """
 
     endpoint_url: str
     region: str
     max_vcpus: int
     runnable_timeout_seconds: int = 0
-    stuck_reason: str = "stuck RUNNABLE"
+    stuck_reason: str = COMPUTE_ENVIRONMENT_MAX_RESOURCE
+
+
+@dataclass
+class JobFault:
+    """Something AWS does to a job, injected by the local runtime into the jobs it matches.
+
+    A job matches on its name (the run id) and, if given, its queue's name. Use the constructors:
+    they carry the reasons Batch reports for each fault.
+    """
+
+    name_prefix: str
+    queue: str | None = None
+    # The container dies this long after it started running, with these reasons and exit code.
+    kill_after_seconds: float | None = None
+    status_reason: str = ""
+    container_reason: str = ""
+    exit_code: int | None = SIGKILL_EXIT
+    # The job's attemptDurationSeconds, as if its definition or SubmitJob had set it.
+    attempt_duration_seconds: int | None = None
+    # The job waits RUNNABLE with this statusReason (until a queue action or a TerminateJob ends it).
+    blocked_reason: str | None = None
+
+    def matches(self, job: Any) -> bool:
+        return str(job.job_name).startswith(self.name_prefix) and self.queue in (None, job.job_queue.name)
+
+    @classmethod
+    def host_terminated(cls, name_prefix: str, *, queue: str | None = None, after: float = 0.5) -> JobFault:
+        """The instance goes away under the running job (a Spot reclaim): no exit code."""
+        reason = "Host EC2 (instance i-0a1b2c3d4e5f67890) terminated."
+        return cls(name_prefix, queue, kill_after_seconds=after, status_reason=reason, exit_code=None)
+
+    @classmethod
+    def out_of_memory(cls, name_prefix: str, *, after: float = 0.5) -> JobFault:
+        """The container goes over its memory and the kernel's OOM killer ends it."""
+        return cls(
+            name_prefix,
+            kill_after_seconds=after,
+            status_reason=ESSENTIAL_CONTAINER_EXITED,
+            container_reason="OutOfMemoryError: Container killed due to memory usage",
+            exit_code=SIGKILL_EXIT,
+        )
+
+    @classmethod
+    def attempt_timeout(cls, name_prefix: str, seconds: int) -> JobFault:
+        """The job's attempt may last `seconds` (Batch then stops it: 'Job attempt duration exceeded timeout')."""
+        return cls(name_prefix, attempt_duration_seconds=seconds)
+
+    @classmethod
+    def too_large(cls, name_prefix: str) -> JobFault:
+        """No instance type in the compute environment can hold the job: it waits RUNNABLE."""
+        return cls(name_prefix, blocked_reason=JOB_RESOURCE_REQUIREMENT_WAIT)
 
 
 FUNCTIONS: dict[str, LocalFunction] = {}
 JOB_RUNTIME: LocalJobRuntime | None = None
+JOB_FAULTS: list[JobFault] = []
 
 
 @dataclass
@@ -98,8 +180,10 @@ def install() -> None:
         _patch_stepfunctions_normalisation()
         _patch_lambda()
         _patch_batch()
+        _patch_logs()
         _patch_events()
         _patch_docker()
+        _patch_server()
         _installed = True
 
 
@@ -205,26 +289,70 @@ def _local_command(command: list[str]) -> list[str]:
 
 
 class _LogShipper:
-    """Batches a job's output lines into CloudWatch Logs, as the awslogs driver would."""
+    """Batches a job's output lines into CloudWatch Logs, as the awslogs driver would: at most
+    1000 lines or 0.2 s late, also when the job goes quiet after a line (a long-running step)."""
+
+    INTERVAL = 0.2
 
     def __init__(self, job: Any):
         self._job = job
         self._backend = job._log_backend
         self._pending: list[dict[str, Any]] = []
-        self._flushed_at = time.monotonic()
+        self._lock = threading.Lock()  # one flush at a time keeps the lines in order
+        self._closed = threading.Event()
         self._backend.ensure_log_group(job._log_group)
         self._backend.ensure_log_stream(job._log_group, job._stream_name)
+        self._flusher = threading.Thread(target=self._flush_periodically, daemon=True)
+        self._flusher.start()
 
     def add(self, line: str) -> None:
-        self._pending.append({"timestamp": int(time.time() * 1000), "message": line.rstrip("\n")})
-        if len(self._pending) >= 1000 or time.monotonic() - self._flushed_at > 0.2:
+        with self._lock:
+            self._pending.append({"timestamp": int(time.time() * 1000), "message": line.rstrip("\n")})
+            full = len(self._pending) >= 1000
+        if full:
             self.flush()
 
     def flush(self) -> None:
-        if self._pending:
-            self._backend.put_log_events(self._job._log_group, self._job._stream_name, self._pending)
-            self._pending = []
-        self._flushed_at = time.monotonic()
+        with self._lock:
+            if self._pending:
+                self._backend.put_log_events(self._job._log_group, self._job._stream_name, self._pending)
+                self._pending = []
+
+    def close(self) -> None:
+        self._closed.set()
+        self._flusher.join()
+        self.flush()
+
+    def _flush_periodically(self) -> None:
+        while not self._closed.wait(self.INTERVAL):
+            self.flush()
+
+
+def _fault_for(job: Any) -> JobFault | None:
+    return next((fault for fault in list(JOB_FAULTS) if fault.matches(job)), None)
+
+
+def _blocked_reason(job: Any, runtime: LocalJobRuntime, fault: JobFault | None) -> str | None:
+    """Why Batch would keep this job RUNNABLE, in its words; None if it can start."""
+    if fault is not None and fault.blocked_reason:
+        return fault.blocked_reason
+    if _requested_vcpus(job) > runtime.max_vcpus:
+        return COMPUTE_ENVIRONMENT_MAX_RESOURCE_WAIT
+    return None
+
+
+def _wait_runnable(job: Any, runtime: LocalJobRuntime, blocked: str) -> None:
+    """RUNNABLE until a TerminateJob, or the queue's time limit action if it covers the reason."""
+    job.job_stopped_reason = blocked  # Batch shows why a job waits in its statusReason
+    code = blocked.split(" - ", 1)[0]
+    waited_since = time.monotonic()
+    while not job.stop:
+        limit = runtime.runnable_timeout_seconds
+        if limit and code == runtime.stuck_reason and time.monotonic() - waited_since > limit:
+            job.job_stopped_reason = f"Canceled by JobStateTimeLimit action due to reason: {code}"
+            break
+        time.sleep(0.1)
+    job._mark_stopped(success=False)
 
 
 def _run_job(self: Any) -> None:
@@ -234,30 +362,32 @@ def _run_job(self: Any) -> None:
         assert runtime is not None, "the local job runtime is not configured"
         for status in ("PENDING", "RUNNABLE"):
             self.status = status
-        # A job asking for more than the compute environment has never starts, as in Batch.
-        waited_since = time.monotonic()
-        while _requested_vcpus(self) > runtime.max_vcpus:
-            if self.stop:
-                self._mark_stopped(success=False)
-                return
-            if runtime.runnable_timeout_seconds and time.monotonic() - waited_since > runtime.runnable_timeout_seconds:
-                self.job_stopped_reason = runtime.stuck_reason
-                self._mark_stopped(success=False)
-                return
-            time.sleep(0.1)
+        fault = _fault_for(self)
+        blocked = _blocked_reason(self, runtime, fault)
+        if blocked:
+            _wait_runnable(self, runtime, blocked)
+            return
+        if self.stop:  # terminated while it waited
+            self._mark_stopped(success=False)
+            return
+        if fault is not None and fault.attempt_duration_seconds:
+            self.timeout = {"attemptDurationSeconds": fault.attempt_duration_seconds}
         self.status = "STARTING"
         self.job_started_at = datetime.now()
         self.log_stream_name = self._stream_name
         self._start_attempt()
         self.status = "RUNNING"
-        self.exit_code = _run_process(self, runtime)
+        self.exit_code = _run_process(self, runtime, fault)
+        if self.job_stopped_reason is None:
+            self.job_stopped_reason = ESSENTIAL_CONTAINER_EXITED
         self._mark_stopped(success=self.exit_code == 0 and not self.stop)
     except Exception:  # the job fails, as a container that cannot start does; the reason says why
         self.job_stopped_reason = "CannotStartContainerError: " + traceback.format_exc(limit=3)[-500:]
         self._mark_stopped(success=False)
 
 
-def _run_process(job: Any, runtime: LocalJobRuntime) -> int:
+def _run_process(job: Any, runtime: LocalJobRuntime, fault: JobFault | None = None) -> int | None:
+    """The job's command as a process group; its exit code as Batch reports it (None: the host went away)."""
     command = _local_command(job._add_parameters_to_command(job._get_container_property("command", [])))
     environment = {
         **os.environ,
@@ -280,17 +410,29 @@ def _run_process(job: Any, runtime: LocalJobRuntime) -> int:
         text=True,
         errors="replace",
     )
+    started = time.monotonic()
     duration = job._get_attempt_duration()
-    deadline = time.monotonic() + duration if duration else None
+    deadline = started + duration if duration else None
+    injected: list[JobFault] = []
+
+    kill_at = started + fault.kill_after_seconds if fault is not None and fault.kill_after_seconds is not None else None
 
     def watch() -> None:
         while process.poll() is None:
-            if job.stop or (deadline and time.monotonic() > deadline):
-                if not job.stop:
-                    job.job_stopped_reason = "Job attempt duration exceeded timeout"
-                os.killpg(process.pid, signal.SIGKILL)
-                return
-            time.sleep(0.1)
+            now = time.monotonic()
+            if job.stop:
+                pass  # TerminateJob: its reason is set already
+            elif deadline and now > deadline:
+                job.job_stopped_reason = ATTEMPT_TIMEOUT
+            elif fault is not None and kill_at is not None and now >= kill_at:
+                job.job_stopped_reason = fault.status_reason or None
+                job.nsclient_container_reason = fault.container_reason
+                injected.append(fault)
+            else:
+                time.sleep(0.1)
+                continue
+            os.killpg(process.pid, signal.SIGKILL)
+            return
 
     watcher = threading.Thread(target=watch, daemon=True)
     watcher.start()
@@ -298,7 +440,10 @@ def _run_process(job: Any, runtime: LocalJobRuntime) -> int:
     for line in process.stdout:
         shipper.add(line)
     returncode = process.wait()
-    shipper.flush()
+    watcher.join()
+    shipper.close()
+    if injected:
+        return injected[0].exit_code
     return SIGKILL_EXIT if returncode < 0 else returncode
 
 
@@ -322,13 +467,92 @@ def _patch_batch() -> None:
         details: dict[str, Any] = original_details(self)
         if self.exit_code is not None:
             details["exitCode"] = self.exit_code  # moto drops it from DescribeJobs
-        if self.job_stopped_reason:
-            details["reason"] = self.job_stopped_reason
+        if getattr(self, "nsclient_container_reason", ""):
+            details["reason"] = self.nsclient_container_reason  # e.g. the OOM killer's
+        # moto leaves out what the job was given: the definition's requirements, as overridden at submission
+        requirements = {
+            r["type"]: r
+            for source in (
+                (self.job_definition.container_properties or {}).get("resourceRequirements"),
+                self.container_overrides.get("resourceRequirements"),
+            )
+            for r in source or []
+        }
+        if requirements:
+            details["resourceRequirements"] = list(requirements.values())
         return details
 
+    original_short = Job.describe_short
+    never = datetime(1970, 1, 1)
+
+    def describe_short(self: Any) -> dict[str, Any]:
+        described: dict[str, Any] = original_short(self)
+        if self.job_started_at == never:
+            described.pop("startedAt", None)  # moto says 0 for a job that never started; Batch leaves it out
+        return described
+
+    Job.describe_short = describe_short  # type: ignore[method-assign]
     Job.run = _run_job  # type: ignore[method-assign]
     Job._get_container_property = _get_container_property  # type: ignore[method-assign]
     Job._container_details = _container_details  # type: ignore[method-assign]
+
+
+# --- CloudWatch Logs ------------------------------------------------------------------------
+
+
+def _patch_logs() -> None:
+    from moto.logs.exceptions import InvalidParameterException
+    from moto.logs.models import LogStream
+
+    def get_log_events(
+        self: Any, start_time: Any, end_time: Any, limit: int | None, next_token: str | None, start_from_head: Any
+    ) -> tuple[list[dict[str, Any]], str | None, str | None]:
+        """moto's paging (same tokens), over the stream's events sorted once per change, not per page."""
+        limit = 10000 if limit is None else limit
+        cached = getattr(self, "nsclient_sorted_events", None)
+        if cached is None or cached[0] != len(self.events):
+            cached = (len(self.events), sorted(self.events, key=lambda event: event.timestamp))
+            self.nsclient_sorted_events = cached
+        events = cached[1]
+        if start_time or end_time:
+            events = [
+                e
+                for e in events
+                if not (start_time and e.timestamp < start_time) and not (end_time and e.timestamp > end_time)
+            ]
+        direction, index = None, 0
+        if next_token is not None:
+            try:
+                direction, index = next_token[0], int(next_token[2:])
+            except ValueError:
+                raise InvalidParameterException("The specified nextToken is invalid.") from None
+        final_index, limit_index = len(events) - 1, limit - 1
+        if direction is None and start_from_head:
+            start_index = 0
+            end_index = limit_index
+        elif direction is None:
+            end_index = final_index
+            start_index = end_index - limit_index
+        elif direction == "f":
+            start_index = index + 1
+            end_index = start_index + limit_index
+        elif direction == "b":
+            end_index = index - 1
+            start_index = end_index - limit_index
+        else:
+            raise InvalidParameterException("The specified nextToken is invalid.")
+        if start_index < 0:
+            start_index = 0
+        elif start_index > final_index:
+            return [], f"b/{final_index:056d}", f"f/{final_index:056d}"
+        if end_index > final_index:
+            end_index = final_index
+        elif end_index < 0:
+            return [], f"b/{0:056d}", f"f/{0:056d}"
+        page = [event.to_response_dict() for event in events[start_index : end_index + 1]]
+        return page, f"b/{start_index:056d}", f"f/{end_index:056d}"
+
+    LogStream.get_log_events = get_log_events  # type: ignore[method-assign]
 
 
 # --- EventBridge ----------------------------------------------------------------------------
@@ -386,3 +610,17 @@ def _patch_docker() -> None:
         raise AttributeError("no Docker engine: the local backend runs functions and jobs in-process")
 
     DockerModel.docker_client = property(docker_client)  # type: ignore[assignment,method-assign]
+
+
+# --- Server ---------------------------------------------------------------------------------
+
+
+def _patch_server() -> None:
+    from moto import backends
+
+    modules = tuple(backends.list_of_moto_modules())  # the installed package does not change
+
+    def list_of_moto_modules() -> tuple[str, ...]:
+        return modules
+
+    backends.list_of_moto_modules = list_of_moto_modules

@@ -7,19 +7,24 @@ sets OUTBOX_DIR instead and each notice lands there as an .eml file.
 from __future__ import annotations
 
 import json
+import time
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from nsclient_common.layout import notice_key
-from nsclient_common.runstore import claim_notice
+from nsclient_common.runstore import claim_notice, read_notice_marker
 
 if TYPE_CHECKING:
     from nsclient_common.notice import Notice
     from nsclient_common.settings import Settings
 
 LOCAL_SENDER = "nsclient@localhost"
+# Longer than any sender takes from its claim to marking the notice sent (a few calls, each
+# retried on throttling); shorter than the functions' 300 s timeout, so a waiter can take over.
+CLAIM_TTL_SECONDS = 120.0
 
 
 def email_message(notice: Notice, sender: str, to: str) -> EmailMessage:
@@ -34,9 +39,11 @@ def email_message(notice: Notice, sender: str, to: str) -> EmailMessage:
     return message
 
 
-def deliver_notice(notice: Notice, settings: Settings, *, s3: Any, sns: Any, ses: Any | None) -> bool:
+def deliver_notice(
+    notice: Notice, settings: Settings, *, s3: Any, sns: Any, ses: Any | None, claim_ttl: float = CLAIM_TTL_SECONDS
+) -> bool:
     """Send the notice unless it was sent already; True if this call sent it."""
-    if not _claim(notice, settings, s3):
+    if not _claim(notice, settings, s3, claim_ttl):
         return False
     attributes = {
         "run_id": {"DataType": "String", "StringValue": notice.run_id},
@@ -72,10 +79,21 @@ def deliver_notice(notice: Notice, settings: Settings, *, s3: Any, sns: Any, ses
     return True
 
 
-def _claim(notice: Notice, settings: Settings, s3: Any) -> bool:
-    """Claim the run's notice. A claim left by a sender that died before sending is taken over;
-    one marked sent is final."""
-    if claim_notice(s3, settings.bucket, notice.run_id, {"state": "claimed", **notice.model_dump()}):
-        return True
-    existing = json.loads(s3.get_object(Bucket=settings.bucket, Key=notice_key(notice.run_id))["Body"].read())
-    return bool(existing.get("state") != "sent")
+def _claim(notice: Notice, settings: Settings, s3: Any, ttl: float = CLAIM_TTL_SECONDS) -> bool:
+    """Claim the run's notice. A claim marked sent is final. A claim still being sent by another
+    path (the state machine and the backstop, or a redelivered backstop event) is waited for; one
+    older than `ttl` was left by a sender that died before sending, and is taken over."""
+    claim = {"state": "claimed", **notice.model_dump()}
+    while True:
+        if claim_notice(s3, settings.bucket, notice.run_id, claim):
+            return True
+        marker = read_notice_marker(s3, settings.bucket, notice.run_id)
+        if marker is None:
+            continue  # the marker went away between the two calls: claim again
+        existing, written = marker
+        if existing.get("state") == "sent":
+            return False
+        age = (datetime.now(UTC) - written).total_seconds()
+        if age >= ttl:
+            return True
+        time.sleep(min(1.0, ttl - age))

@@ -1,4 +1,9 @@
-"""What happened to a run, in one word and one sentence a person can act on."""
+"""What happened to a run, in one word and one sentence a person can act on.
+
+The reasons below are the texts AWS Batch puts in a job's statusReason (and container.reason),
+so the classification works on what Batch reports, whichever path (the state machine or the
+ReconcileRun backstop) finishes the run.
+"""
 
 from __future__ import annotations
 
@@ -6,14 +11,22 @@ from pydantic import BaseModel
 
 from nsclient_common.record import FailureClass, RunStatus
 
-# Reasons Batch gives in a job's statusReason.
-SPOT_REASON_PREFIX = "Host EC2"
+# Reasons Batch gives in a job's statusReason / container.reason.
+SPOT_REASON_PREFIX = "Host EC2"  # "Host EC2 (instance i-0123456789abcdef0) terminated."
 TIMEOUT_REASON = "Job attempt duration exceeded timeout"
-RESOURCE_MISCONFIGURATION = "MISCONFIGURATION:JOB_RESOURCE_REQUIREMENT"
-OOM_REASON = "OutOfMemoryError"
-# The reasons nsclient itself gives when it ends a job; also set on the job queue's
-# jobStateTimeLimitActions in template.yaml.
+OOM_REASON = "OutOfMemoryError"  # container.reason "OutOfMemoryError: Container killed due to memory usage"
+# Why a job waits in RUNNABLE, as Batch reports it (and the only reasons a queue's
+# jobStateTimeLimitActions accept); a job cancelled by such an action then reads
+# "Canceled by JobStateTimeLimit action due to reason: <reason>".
+RESOURCE_MISCONFIGURATION = "MISCONFIGURATION:JOB_RESOURCE_REQUIREMENT"  # no instance type is that large
+COMPUTE_ENVIRONMENT_MAX_RESOURCE = "MISCONFIGURATION:COMPUTE_ENVIRONMENT_MAX_RESOURCE"  # over the CE's maxvCpus
+INSUFFICIENT_CAPACITY = "CAPACITY:INSUFFICIENT_INSTANCE_CAPACITY"
+TIME_LIMIT_ACTION = "by JobStateTimeLimit action"
+# The reasons nsclient itself gives when it ends a job.
+NSCLIENT_REASON_PREFIX = "nsclient:"
 CANCEL_REASON = "Cancelled by nsclient"
+# ReconcileRun's, for a job that had not started when the execution timed out (the guard for
+# queues without a jobStateTimeLimitActions entry for the reason it waited).
 STUCK_RUNNABLE_REASON = "nsclient: stuck RUNNABLE"
 SIGKILL_EXIT = 137
 
@@ -25,17 +38,21 @@ ADVICE: dict[FailureClass, str] = {
         "The job ran out of memory. Push again with more memory (for example --memory twice what you gave)."
     ),
     FailureClass.SPOT_RECLAIMED: (
-        "AWS reclaimed the spot instance the job ran on. Nothing is wrong with the build: push it again, "
-        "or configure an on-demand queue to retry on."
+        "AWS reclaimed the Spot instance the job ran on. Nothing is wrong with the build: push it again. "
+        "To have such runs retried automatically, deploy with an on-demand queue (parameter OnDemandJobQueue)."
     ),
-    FailureClass.TIMEOUT: "The job ran past its time limit. Push again with more cpus, or raise JobTimeoutSeconds.",
+    FailureClass.TIMEOUT: (
+        "The job ran past its time limit. Push again with more cpus, or raise the limit "
+        "(parameter JobTimeoutSeconds, and ExecutionTimeoutSeconds above it)."
+    ),
     FailureClass.STUCK_RUNNABLE: (
-        "The job never started: no instance in the compute environment can give it what it asked for. "
-        "Ask for fewer cpus or less memory, or raise the compute environment's MaxvCpus or instance types."
+        "The job never started: the compute environment could not give it what it asked for, or AWS had no "
+        "capacity for it. Ask for fewer cpus or less memory (or raise the compute environment's MaxvCpus), "
+        "or push again later."
     ),
     FailureClass.RESOURCES_TOO_LARGE: (
-        "Batch refused the job's resource request: no instance type in the compute environment is that large. "
-        "Ask for fewer cpus or less memory."
+        "No instance type in the compute environment is large enough for the job's request. "
+        "Ask for fewer cpus or less memory, or add larger instance types to the compute environment."
     ),
     FailureClass.CANCELLED: "The run was cancelled before it finished; nothing more will happen.",
     FailureClass.REJECTED: (
@@ -51,10 +68,12 @@ class JobOutcome(BaseModel):
     job_status: str | None = None  # SUCCEEDED | FAILED | None (no job, or unknown)
     exit_code: int | None = None
     status_reason: str = ""
+    container_reason: str = ""
     started: bool = False
     memory_error_in_log: bool = False
     failed_rule: str | None = None
     cancelled: bool = False
+    timed_out: bool = False  # the execution ran past its TimeoutSeconds
     error: str | None = None  # a Step Functions error name when our own step failed
 
 
@@ -64,21 +83,39 @@ class Verdict(BaseModel):
     reason: str
 
 
+def is_spot_reclaimed(status_reason: str) -> bool:
+    """Batch's reason for a job whose host went away (a Spot reclaim, or a failed instance)."""
+    return status_reason.startswith(SPOT_REASON_PREFIX) and "terminated" in status_reason
+
+
 def classify(outcome: JobOutcome) -> Verdict:
     reason = outcome.status_reason
+    reasons = f"{reason} {outcome.container_reason}"
     if outcome.job_status == "SUCCEEDED" and not outcome.cancelled:
         return Verdict(status=RunStatus.SUCCEEDED, failure_class=None, reason="The build succeeded.")
-    if outcome.cancelled or reason.startswith(CANCEL_REASON) or reason == "stopped by user":
+    if outcome.cancelled or reason.startswith(CANCEL_REASON):
         return _failed(FailureClass.CANCELLED, "The run was cancelled.", RunStatus.CANCELLED)
-    if reason.startswith(STUCK_RUNNABLE_REASON) or (not outcome.started and "RUNNABLE" in reason):
+    if RESOURCE_MISCONFIGURATION in reasons:
+        return _failed(
+            FailureClass.RESOURCES_TOO_LARGE, f"Batch could not place the job on any instance type ({reason})."
+        )
+    if (
+        reason.startswith(STUCK_RUNNABLE_REASON)
+        or TIME_LIMIT_ACTION in reason
+        or (not outcome.started and (COMPUTE_ENVIRONMENT_MAX_RESOURCE in reason or INSUFFICIENT_CAPACITY in reason))
+    ):
         return _failed(FailureClass.STUCK_RUNNABLE, f"The job waited too long to start ({reason}).")
-    if RESOURCE_MISCONFIGURATION in reason:
-        return _failed(FailureClass.RESOURCES_TOO_LARGE, f"Batch could not place the job ({reason}).")
-    if reason.startswith(SPOT_REASON_PREFIX) and "terminated" in reason:
+    if is_spot_reclaimed(reason):
         return _failed(FailureClass.SPOT_RECLAIMED, f"The instance running the job went away ({reason}).")
     if TIMEOUT_REASON in reason:
-        return _failed(FailureClass.TIMEOUT, "The job ran past its time limit and was stopped.")
-    if OOM_REASON in reason or outcome.exit_code == SIGKILL_EXIT or (outcome.exit_code and outcome.memory_error_in_log):
+        return _failed(FailureClass.TIMEOUT, "The job ran past its time limit (JobTimeoutSeconds) and was stopped.")
+    if outcome.timed_out:
+        return _failed(
+            FailureClass.TIMEOUT, "The run went past the state machine's time limit (ExecutionTimeoutSeconds)."
+        )
+    # A SIGKILL that nsclient sent (ReconcileRun stopping a job) is not the kernel's OOM killer.
+    killed = outcome.exit_code == SIGKILL_EXIT and not reason.startswith(NSCLIENT_REASON_PREFIX)
+    if OOM_REASON in reasons or killed or (outcome.exit_code and outcome.memory_error_in_log):
         return _failed(FailureClass.OUT_OF_MEMORY, f"The job ran out of memory (exit code {outcome.exit_code}).")
     if outcome.exit_code:
         where = f" in rule {outcome.failed_rule}" if outcome.failed_rule else ""

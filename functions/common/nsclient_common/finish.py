@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from nsclient_common.failure import JobOutcome, classify
 from nsclient_common.layout import log_key, s3_url
-from nsclient_common.record import FailureClass, RunRecord, RunStatus, iso_from_millis, utc_now
+from nsclient_common.record import RunRecord, RunStatus, iso_from_millis, utc_now
 from nsclient_common.runstore import find_record, write_record
 
 if TYPE_CHECKING:
@@ -36,30 +36,35 @@ def finalize(
     cancelled: bool = False,
     timed_out: bool = False,
     internal_error: str | None = None,
+    note: str | None = None,
 ) -> RunRecord:
-    """The final record. A record that is final already (rejected, or finished by another path) stays as it is."""
+    """The final record. A record that is final already (rejected, or finished by another path) stays as it is.
+
+    `internal_error` is one of our own steps failing, `note` a sentence added to the reason (for a
+    problem that does not change the outcome, such as a log that could not be archived).
+    """
     if record.status.is_final:
         return record
     outcome = JobOutcome(
         job_status=facts.status,
         exit_code=facts.exit_code,
         status_reason=facts.status_reason,
+        container_reason=facts.container_reason,
         started=bool(facts.started_at),
         memory_error_in_log=bool(log and log.memory_error),
         failed_rule=log.failed_rule if log else None,
         cancelled=cancelled,
+        timed_out=timed_out,
         error=internal_error or (f"{facts.error}: {facts.error_cause}" if facts.error else None),
     )
     verdict = classify(outcome)
-    if timed_out and verdict.status == RunStatus.FAILED and verdict.failure_class == FailureClass.INTERNAL:
-        verdict.failure_class = FailureClass.TIMEOUT
-        verdict.reason = "The run went past the state machine's time limit and was stopped."
     update: dict[str, Any] = {
         "status": verdict.status,
         "failure_class": verdict.failure_class,
-        "reason": verdict.reason,
+        "reason": f"{verdict.reason} {note}" if note else verdict.reason,
         "exit_code": facts.exit_code,
         "job_id": facts.job_id or record.job_id,
+        "job_queue": facts.job_queue or record.job_queue,
         "started_at": iso_from_millis(facts.started_at) or record.started_at,
         "finished_at": iso_from_millis(facts.stopped_at) or utc_now(),
         "failed_rule": log.failed_rule if log else None,

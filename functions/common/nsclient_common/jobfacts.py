@@ -3,6 +3,9 @@
 After batch:submitJob.sync the state holds either the job description (success) or an error
 whose Cause is the job description as JSON (job failed) or a message (submission failed).
 Both AWS (PascalCase) and SDK (camelCase) spellings are accepted.
+
+A run has one job, or two when a Spot reclaim was retried on the on-demand queue: SubmitBuildJob,
+then RetryOnDemandJob. The facts that decide the run's outcome are the last job's.
 """
 
 from __future__ import annotations
@@ -12,11 +15,16 @@ from typing import Any
 
 from pydantic import BaseModel
 
+# The state machine's job states, oldest first.
+JOB_STATES = ("SubmitBuildJob", "RetryOnDemandJob")
+
 
 class JobFacts(BaseModel):
     job_id: str | None = None
+    job_queue: str | None = None  # the queue's name
     status: str | None = None
     status_reason: str = ""
+    container_reason: str = ""
     exit_code: int | None = None
     log_stream: str | None = None
     created_at: int | None = None
@@ -36,14 +44,21 @@ def _get(mapping: Any, *names: str) -> Any:
     return None
 
 
+def _queue_name(queue: str | None) -> str | None:
+    """A job queue's name from its ARN (arn:aws:batch:region:account:job-queue/NAME) or name."""
+    return queue.rsplit("/", 1)[-1] if queue else None
+
+
 def facts_from_description(job: dict[str, Any]) -> JobFacts:
     container = _get(job, "Container", "container") or {}
     attempts = _get(job, "Attempts", "attempts") or []
     last_attempt_container = _get(attempts[-1], "Container", "container") if attempts else None
     return JobFacts(
         job_id=_get(job, "JobId", "jobId"),
+        job_queue=_queue_name(_get(job, "JobQueue", "jobQueue")),
         status=_get(job, "Status", "status"),
-        status_reason=_get(job, "StatusReason", "statusReason") or _get(container, "Reason", "reason") or "",
+        status_reason=_get(job, "StatusReason", "statusReason") or "",
+        container_reason=_get(container, "Reason", "reason") or "",
         exit_code=_get(container, "ExitCode", "exitCode"),
         log_stream=_get(container, "LogStreamName", "logStreamName")
         or _get(last_attempt_container, "LogStreamName", "logStreamName"),
@@ -55,7 +70,7 @@ def facts_from_description(job: dict[str, Any]) -> JobFacts:
 
 
 def facts_from_state(result: dict[str, Any] | None, error: dict[str, Any] | None) -> JobFacts:
-    """From $.results.SubmitBuildJob or $.errors.SubmitBuildJob ({Error, Cause})."""
+    """From one job state's $.results.<state> or $.errors.<state> ({Error, Cause})."""
     if result:
         return facts_from_description(result)
     if not error:
@@ -68,3 +83,20 @@ def facts_from_state(result: dict[str, Any] | None, error: dict[str, Any] | None
     if isinstance(described, dict) and _get(described, "JobId", "jobId"):
         return facts_from_description(described)
     return JobFacts(error=error.get("Error") or "States.Runtime", error_cause=str(cause)[:2000])
+
+
+def job_history(results: dict[str, Any], errors: dict[str, Any]) -> list[JobFacts]:
+    """The facts of every job the execution ran (or tried to), oldest first."""
+    return [
+        facts_from_state(results.get(state), errors.get(state))
+        for state in JOB_STATES
+        if results.get(state) or errors.get(state)
+    ]
+
+
+def latest_job_facts(results: dict[str, Any], errors: dict[str, Any]) -> JobFacts:
+    """The last job's facts, with the attempts of all of them."""
+    history = job_history(results, errors)
+    if not history:
+        return JobFacts()
+    return history[-1].model_copy(update={"attempts": sum(facts.attempts for facts in history)})

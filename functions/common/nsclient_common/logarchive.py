@@ -1,22 +1,29 @@
 """Copy a job's CloudWatch log stream to S3, page by page, in bounded memory.
 
 While copying, keep the last lines (for the notice) and note what explains a failure:
-the rule snakemake says failed, and signs of running out of memory.
+the rule snakemake says failed, and signs of running out of memory. Memory stays bounded
+whatever the log's length: one page of events, one multipart part and the tail.
 """
 
 from __future__ import annotations
 
 import re
 from collections import deque
-from typing import Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
+from botocore.exceptions import ClientError
 from pydantic import BaseModel
 
 from nsclient_common.s3io import MultipartWriter
 
+if TYPE_CHECKING:
+    from collections.abc import Iterator, Sequence
+
 TAIL_LINES = 30
-_FAILED_RULE = re.compile(r"^\s*Error in rule (?P<rule>[A-Za-z_][A-Za-z0-9_]*):")
-_OOM = re.compile(r"MemoryError|[Oo]ut of memory|std::bad_alloc|Cannot allocate memory|oom-kill")
+TAIL_BYTES = 16 * 1024  # enough for TAIL_LINES of an archived log when reading it back
+_FAILED_RULE = re.compile(r"^[ \t]*Error in rule (?P<rule>[A-Za-z_][A-Za-z0-9_]*):", re.MULTILINE)
+# Signs of running out of memory; plain substrings, searched a page at a time ("ut of memory": Out or out).
+_OOM_MARKERS = ("MemoryError", "ut of memory", "std::bad_alloc", "Cannot allocate memory", "oom-kill")
 
 
 class LogSummary(BaseModel):
@@ -29,47 +36,103 @@ class LogSummary(BaseModel):
     stream_found: bool = False
 
 
-def iter_log_messages(logs: Any, group: str, stream: str) -> Any:
-    """Yield every message of a stream from the start, following forward tokens to the end."""
+class LogSource(NamedTuple):
+    """One job's log stream (None: the job never started), and a heading to put before it."""
+
+    stream: str | None
+    heading: str = ""
+
+
+def iter_log_pages(logs: Any, group: str, stream: str) -> Iterator[list[str]]:
+    """Yield a stream's messages page by page from the start, following forward tokens to the end."""
     token: str | None = None
     while True:
         kwargs: dict[str, Any] = {"logGroupName": group, "logStreamName": stream, "startFromHead": True}
         if token:
             kwargs["nextToken"] = token
         page = logs.get_log_events(**kwargs)
-        for event in page.get("events", []):
-            yield event["message"]
+        events = page.get("events", [])
+        if events:
+            yield [event["message"] for event in events]
         # The API signals the end by returning the token it was given.
         next_token = page.get("nextForwardToken")
-        if not page.get("events") or next_token == token or not next_token:
+        if not events or next_token == token or not next_token:
             return
         token = next_token
 
 
+def iter_log_messages(logs: Any, group: str, stream: str) -> Iterator[str]:
+    """Yield every message of a stream from the start."""
+    for page in iter_log_pages(logs, group, stream):
+        yield from page
+
+
 def archive_log(
-    logs: Any, s3: Any, *, group: str, stream: str | None, bucket: str, key: str, preface: str = ""
+    logs: Any,
+    s3: Any,
+    *,
+    group: str,
+    bucket: str,
+    key: str,
+    stream: str | None = None,
+    sources: Sequence[LogSource] = (),
+    preface: str = "",
 ) -> LogSummary:
-    summary = LogSummary(log_key=key)
+    """Write the log of `stream` (or of each of `sources`, in order) to s3://bucket/key.
+
+    The summary's tail, failed rule and memory error describe the last source: that job's
+    outcome is the run's. Work is done a page (up to 10,000 events) at a time.
+    """
+    lines, found = 0, False
+    failed_rule: str | None = None
+    memory_error = False
     tail: deque[str] = deque(maxlen=TAIL_LINES)
     with MultipartWriter(s3, bucket, key) as out:
         if preface:
             out.write(preface.encode())
-        if stream:
+        for source in sources or (LogSource(stream),):
+            failed_rule, memory_error = None, False
+            tail.clear()
+            if source.heading:
+                out.write(f"{source.heading}\n".encode())
+            if not source.stream:
+                out.write(b"(the job never started, so it wrote no log)\n")
+                continue
             try:
-                for message in iter_log_messages(logs, group, stream):
-                    summary.stream_found = True
-                    line = message.rstrip("\n")
-                    out.write(line.encode("utf-8", "replace") + b"\n")
-                    summary.lines += 1
-                    tail.append(line)
-                    if summary.failed_rule is None and (match := _FAILED_RULE.match(line)):
-                        summary.failed_rule = match["rule"]
-                    if not summary.memory_error and _OOM.search(line):
-                        summary.memory_error = True
+                for page in iter_log_pages(logs, group, source.stream):
+                    found = True
+                    page_lines = [message.rstrip("\n") for message in page]
+                    text = "\n".join(page_lines) + "\n"
+                    out.write(text.encode("utf-8", "replace"))
+                    lines += len(page_lines)
+                    tail.extend(page_lines)
+                    if failed_rule is None and "Error in rule " in text and (match := _FAILED_RULE.search(text)):
+                        failed_rule = match["rule"]
+                    memory_error = memory_error or any(marker in text for marker in _OOM_MARKERS)
             except logs.exceptions.ResourceNotFoundException:
-                out.write(f"(the job's log stream {stream} no longer exists)\n".encode())
-        else:
-            out.write(b"(the job never started, so it wrote no log)\n")
-        summary.bytes = out.bytes_written
-    summary.tail = list(tail)
-    return summary
+                out.write(f"(the job's log stream {source.stream} no longer exists)\n".encode())
+        written = out.bytes_written
+    return LogSummary(
+        log_key=key,
+        lines=lines,
+        bytes=written,
+        tail=list(tail),
+        failed_rule=failed_rule,
+        memory_error=memory_error,
+        stream_found=found,
+    )
+
+
+def read_log_tail(s3: Any, bucket: str, key: str, lines: int = TAIL_LINES) -> list[str]:
+    """The last lines of an archived log (one ranged GET), or [] if there is none."""
+    try:
+        response = s3.get_object(Bucket=bucket, Key=key, Range=f"bytes=-{TAIL_BYTES}")
+    except ClientError as error:  # an empty object answers InvalidRange
+        if error.response.get("Error", {}).get("Code") in ("NoSuchKey", "InvalidRange", "404"):
+            return []
+        raise
+    text = response["Body"].read().decode("utf-8", "replace").splitlines()
+    # "bytes 1234-17617/17618": a range that starts past 0 cut the first line.
+    if not str(response.get("ContentRange", "bytes 0-")).startswith("bytes 0-"):
+        text = text[1:]
+    return text[-lines:]

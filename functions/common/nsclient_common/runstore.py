@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
 from nsclient_common.layout import notice_key, record_key
 from nsclient_common.record import RunRecord
+
+if TYPE_CHECKING:
+    from datetime import datetime
 
 
 class RunNotFound(Exception):
@@ -76,3 +79,20 @@ def claim_notice(s3: Any, bucket: str, run_id: str, notice: dict[str, Any]) -> b
             return False
         raise
     return True
+
+
+def read_notice_marker(s3: Any, bucket: str, run_id: str) -> tuple[dict[str, Any], datetime] | None:
+    """The run's notice marker and when it was last written, or None if no notice was claimed."""
+    try:
+        response = s3.get_object(Bucket=bucket, Key=notice_key(run_id))
+    except ClientError as error:
+        if _code(error) in ("NoSuchKey", "404", "NotFound"):
+            return None
+        raise
+    marker: dict[str, Any] = json.loads(response["Body"].read())
+    return marker, response["LastModified"]
+
+
+def notice_sent(s3: Any, bucket: str, run_id: str) -> bool:
+    marker = read_notice_marker(s3, bucket, run_id)
+    return marker is not None and marker[0].get("state") == "sent"
