@@ -96,6 +96,7 @@ def bench_log_archive(lines: int) -> dict[str, Any]:
 
 def _moto_server() -> tuple[Any, str]:
     from moto.server import ThreadedMotoServer
+
     from nsclient.local.daemon import free_port
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)

@@ -33,8 +33,8 @@ def local_backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backend]
     """The local backend, in this process. Limits are lowered so that limit tests stay small;
     a job asking for more than 8 cpus waits RUNNABLE (as with too small a compute environment)
     and is cancelled after 3 s."""
-    from nsclient.local.daemon import LocalBackend
     from nsclient.local import moto_patches
+    from nsclient.local.daemon import LocalBackend
 
     backend = LocalBackend(tmp_path_factory.mktemp("local-backend"))
     info = backend.start()

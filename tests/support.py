@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
+
 from nsclient.local.stack import StackInfo
 from nsclient_common.layout import log_key, notice_key, record_key
 from nsclient_common.record import RunRecord

@@ -14,10 +14,10 @@ from typing import Any
 import boto3
 from botocore.config import Config
 from botocore.exceptions import NoCredentialsError, NoRegionError
-from nsclient_common.runid import execution_arn
 
 from nsclient import config
 from nsclient.errors import UserError
+from nsclient_common.runid import execution_arn
 
 BACKENDS = ("local", "aws")
 _CLIENT_CONFIG = Config(retries={"mode": "adaptive", "max_attempts": 8})

@@ -17,6 +17,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
+
+from nsclient.errors import RunNotFoundError, UserError
+from nsclient.paths import pushes_file
+from nsclient.progress import Progress
+from nsclient.transfer import download_file, upload_file
+from nsclient.workdir import PullPlan, extract, has_snakefile, member_crcs, plan_pull, write_zip
 from nsclient_common.failure import CANCEL_REASON
 from nsclient_common.layout import LOG_GROUP, RUNS_PREFIX, inbox_key, log_key, record_key, workdir_key
 from nsclient_common.record import RunRecord, RunStatus, iso_from_millis
@@ -24,12 +30,6 @@ from nsclient_common.request import BuildRequest, InvalidRequest, parse_request
 from nsclient_common.runid import is_run_id, new_upload_name, run_id_for_upload
 from nsclient_common.s3io import open_s3_object
 from nsclient_common.settings import Limits
-
-from nsclient.errors import RunNotFoundError, UserError
-from nsclient.paths import pushes_file
-from nsclient.progress import Progress
-from nsclient.transfer import download_file, upload_file
-from nsclient.workdir import PullPlan, extract, has_snakefile, member_crcs, plan_pull, write_zip
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator

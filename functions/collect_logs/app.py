@@ -12,13 +12,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
+from pydantic import BaseModel
+
 from nsclient_common.aws import client
 from nsclient_common.failure import is_spot_reclaimed
 from nsclient_common.jobfacts import JobFacts, job_history, latest_job_facts
 from nsclient_common.layout import log_key
 from nsclient_common.logarchive import LogSource, LogSummary, archive_log
 from nsclient_common.settings import Settings
-from pydantic import BaseModel
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext

@@ -12,6 +12,8 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
+from pydantic import BaseModel
+
 from nsclient_common.aws import client
 from nsclient_common.finish import finalize, load_or_placeholder, save
 from nsclient_common.jobfacts import JobFacts, latest_job_facts
@@ -19,7 +21,6 @@ from nsclient_common.logarchive import LogSummary
 from nsclient_common.notice import Notice, compose_notice
 from nsclient_common.record import RunRecord
 from nsclient_common.settings import Settings
-from pydantic import BaseModel
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext

@@ -9,11 +9,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
+from pydantic import BaseModel
+
 from nsclient_common.aws import client
 from nsclient_common.delivery import deliver_notice
 from nsclient_common.notice import Notice
 from nsclient_common.settings import Settings
-from pydantic import BaseModel
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext

@@ -11,6 +11,8 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
+from pydantic import BaseModel
+
 from nsclient_common.aws import client
 from nsclient_common.jobspec import submit_job_parameters
 from nsclient_common.layout import s3_url, workdir_key
@@ -20,7 +22,6 @@ from nsclient_common.runstore import find_record, write_record
 from nsclient_common.s3io import open_s3_object
 from nsclient_common.settings import Limits, Settings
 from nsclient_common.zipcheck import UploadRejected, check_build_archive
-from pydantic import BaseModel
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext

@@ -19,6 +19,8 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
+from pydantic import BaseModel, ConfigDict, Field
+
 from nsclient_common.aws import client
 from nsclient_common.delivery import deliver_notice
 from nsclient_common.failure import CANCEL_REASON, STUCK_RUNNABLE_REASON
@@ -29,7 +31,6 @@ from nsclient_common.logarchive import LogSummary, archive_log, read_log_tail
 from nsclient_common.notice import compose_notice
 from nsclient_common.runstore import notice_sent
 from nsclient_common.settings import Settings
-from pydantic import BaseModel, ConfigDict, Field
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext

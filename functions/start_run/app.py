@@ -13,11 +13,12 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
+from pydantic import BaseModel, ConfigDict, Field
+
 from nsclient_common.aws import client
 from nsclient_common.layout import is_upload_key
 from nsclient_common.runid import execution_arn, run_id_for_upload
 from nsclient_common.settings import Settings
-from pydantic import BaseModel, ConfigDict, Field
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext

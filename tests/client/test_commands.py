@@ -21,10 +21,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
+
 from nsclient_common.layout import log_key, record_key, workdir_key
 from nsclient_common.record import RunRecord, RunStatus
 from nsclient_common.runid import is_run_id, run_id_for_upload
-
 from tests.client.helpers import (
     SNAKEFILE_HELD,
     SNAKEFILE_SLEEPS,

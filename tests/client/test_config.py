@@ -7,8 +7,8 @@ import json
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from nsclient import config
 
+from nsclient import config
 from tests.client.helpers import Cli, build_folder, environ
 from tests.support import SNAKEFILE_OK
 

@@ -7,8 +7,8 @@ import subprocess
 import sys
 
 import pytest
-from nsclient.cli import make_parser
 
+from nsclient.cli import make_parser
 from tests.client.helpers import Cli
 
 

@@ -11,6 +11,7 @@ import zlib
 from typing import TYPE_CHECKING
 
 import pytest
+
 from nsclient.workdir import extract, plan_pull, upload_members, write_zip
 
 if TYPE_CHECKING:

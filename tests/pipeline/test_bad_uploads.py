@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 from botocore.exceptions import ClientError, HTTPClientError
-from nsclient_common.runid import run_id_for_upload
 
+from nsclient_common.runid import run_id_for_upload
 from tests.support import SNAKEFILE_OK, Backend, crafted_zip, zip_bytes
 
 NOTIFY = "someone@example.org"

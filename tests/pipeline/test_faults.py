@@ -26,6 +26,7 @@ from typing import Any
 
 import boto3
 import pytest
+
 from nsclient.local import moto_patches
 from nsclient.local.moto_patches import JobFault
 from nsclient.local.stack import STACK_NAME
@@ -34,7 +35,6 @@ from nsclient_common.failure import ADVICE, CANCEL_REASON, TIMEOUT_REASON
 from nsclient_common.layout import log_key, record_key
 from nsclient_common.record import FailureClass, RunRecord
 from nsclient_common.runid import run_id_for_upload
-
 from tests.support import SNAKEFILE_FAILS, SNAKEFILE_OK, Backend, zip_bytes
 
 EVENTS = Path(__file__).resolve().parents[1] / "events"
@@ -678,6 +678,7 @@ def test_a_million_line_log_is_archived_in_parts(local_backend: Backend) -> None
     """CollectLogs' archive against the local backend's CloudWatch Logs and S3 (about 75 s here, most
     of it moto taking the events in and serving them back)."""
     from botocore.config import Config
+
     from nsclient_common.logarchive import archive_log
 
     # Given a stream of 1,000,000 short lines, put as the awslogs driver would: 10,000 at a time

@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from nsclient_common.layout import workdir_key
 from nsclient_common.runid import run_id_for_upload
-
 from tests.support import SNAKEFILE_FAILS, SNAKEFILE_OK, Backend, zip_bytes
 
 EVENTS = Path(__file__).resolve().parents[1] / "events" / "start_run"

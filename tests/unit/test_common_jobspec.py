@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from nsclient_common.jobspec import snakemake_command, submit_job_parameters
 from nsclient_common.request import BuildRequest
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from nsclient_common.layout import (
     inbox_key,
     is_upload_key,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from nsclient_common.memory import InvalidMemory, format_mib, parse_memory_mib
 
 

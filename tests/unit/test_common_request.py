@@ -6,6 +6,7 @@ import json
 from email import message_from_bytes
 
 import pytest
+
 from nsclient_common.delivery import email_message
 from nsclient_common.notice import Notice, compose_notice
 from nsclient_common.record import FailureClass, RunRecord, RunStatus

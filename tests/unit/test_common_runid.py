@@ -6,6 +6,7 @@ import re
 from datetime import UTC, datetime
 
 import pytest
+
 from nsclient_common.runid import (
     RUN_ID_PATTERN,
     execution_arn,

@@ -11,10 +11,10 @@ from typing import Any
 import boto3
 import pytest
 from moto import mock_aws
+
 from nsclient_common.s3io import PART_SIZE, MultipartWriter, S3RangeReader, open_s3_object
 from nsclient_common.settings import Limits
 from nsclient_common.zipcheck import check_build_archive
-
 from tests.support import SNAKEFILE_OK, zip_bytes
 
 BUCKET = "nsclient-unit-s3io"

@@ -7,9 +7,9 @@ import os
 import zipfile
 
 import pytest
+
 from nsclient_common.settings import Limits
 from nsclient_common.zipcheck import BuildArchive, UploadRejected, check_build_archive
-
 from tests.support import SNAKEFILE_OK, crafted_zip, zip_bytes
 
 LIMITS = Limits()  # the deployment's defaults (template.yaml)

@@ -14,6 +14,7 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+
 from nsclient_common.failure import ADVICE, CANCEL_REASON, STUCK_RUNNABLE_REASON, JobOutcome, classify
 from nsclient_common.finish import finalize
 from nsclient_common.jobfacts import JobFacts, facts_from_description, facts_from_state, latest_job_facts

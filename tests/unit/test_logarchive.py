@@ -15,6 +15,7 @@ from typing import Any
 import boto3
 import pytest
 from moto import mock_aws
+
 from nsclient_common import s3io
 from nsclient_common.logarchive import LogSource, archive_log, iter_log_messages, read_log_tail
 

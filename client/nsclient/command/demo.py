@@ -12,13 +12,12 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from nsclient_common.request import BuildRequest
-
 from nsclient import runs
 from nsclient.backend import connect
 from nsclient.command.common import add_parser, info
 from nsclient.command.push import exit_code_of, follow
 from nsclient.errors import UserError
+from nsclient_common.request import BuildRequest
 
 if TYPE_CHECKING:
     import argparse

@@ -19,14 +19,13 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from nsclient_common.memory import InvalidMemory, parse_memory_mib
-from nsclient_common.record import RunRecord, RunStatus
-from nsclient_common.request import BuildRequest
-
 from nsclient import config, runs
 from nsclient.backend import connect
 from nsclient.command.common import add_parser, info
 from nsclient.errors import EXIT_INTERRUPTED, UserError
+from nsclient_common.memory import InvalidMemory, parse_memory_mib
+from nsclient_common.record import RunRecord, RunStatus
+from nsclient_common.request import BuildRequest
 
 if TYPE_CHECKING:
     import argparse

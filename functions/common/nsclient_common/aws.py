@@ -25,6 +25,4 @@ def client(service: str) -> Any:
 @functools.cache
 def _client(service: str, endpoint_url: str | None, region: str | None) -> Any:
     session: Any = boto3.session.Session()
-    return session.client(
-        service, endpoint_url=endpoint_url, region_name=region or "us-east-1", config=_CONFIG
-    )
+    return session.client(service, endpoint_url=endpoint_url, region_name=region or "us-east-1", config=_CONFIG)
