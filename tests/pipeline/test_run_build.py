@@ -121,6 +121,18 @@ def builds(local_backend: Backend) -> Builds:
 
 
 # First, while the build still runs: a redelivery must not find it "started" again.
+def assert_one_notice(backend: Backend, run_id: str, subject: str, *, topic_says: list[str], email_says: str) -> None:
+    """Exactly one notice: marked sent, one message on the topic, one email to the notify address."""
+    assert backend.notice(run_id)["state"] == "sent"
+    [(topic_subject, topic_body)] = backend.topic_messages(run_id)
+    assert topic_subject == subject
+    for phrase in topic_says:
+        assert phrase in topic_body
+    email = outbox_email(backend, run_id)
+    assert (email["To"], email["Subject"]) == (NOTIFY, subject)
+    assert email_says in email.get_content()
+
+
 def test_start_run_redelivered_event_starts_nothing(local_backend: Backend, builds: Builds) -> None:
     # Given the upload's run has started
     run_id = builds.succeeds.run_id
@@ -195,15 +207,13 @@ def test_run_build_succeeding_build_records_its_run(local_backend: Backend, buil
     assert "Shell command: echo built > results/out.txt && echo the build ran" in log
 
     # And one notice went out, to the topic and by email
-    assert local_backend.notice(upload.run_id)["state"] == "sent"
-    subject = f"[nsclient] {upload.run_id} SUCCEEDED"
-    [(topic_subject, topic_body)] = local_backend.topic_messages(upload.run_id)
-    assert topic_subject == subject
-    assert "The build succeeded." in topic_body
-    assert f"nsclient pull {upload.run_id}" in topic_body
-    email = outbox_email(local_backend, upload.run_id)
-    assert (email["To"], email["Subject"]) == (NOTIFY, subject)
-    assert "The build succeeded." in email.get_content()
+    assert_one_notice(
+        local_backend,
+        upload.run_id,
+        f"[nsclient] {upload.run_id} SUCCEEDED",
+        topic_says=["The build succeeded.", f"nsclient pull {upload.run_id}"],
+        email_says="The build succeeded.",
+    )
 
 
 def test_run_build_job_follows_the_nextstrain_cli_contract(local_backend: Backend, builds: Builds) -> None:
@@ -274,15 +284,13 @@ def test_run_build_failing_build_records_the_failed_rule(local_backend: Backend,
     assert "Error in rule broken:" in log
 
     # And one notice names the failed rule
-    assert local_backend.notice(upload.run_id)["state"] == "sent"
-    subject = f"[nsclient] {upload.run_id} FAILED (exit-code)"
-    [(topic_subject, topic_body)] = local_backend.topic_messages(upload.run_id)
-    assert topic_subject == subject
-    assert "The build failed in rule broken" in topic_body
-    assert f"nsclient logs {upload.run_id}" in topic_body
-    email = outbox_email(local_backend, upload.run_id)
-    assert (email["To"], email["Subject"]) == (NOTIFY, subject)
-    assert "rule broken" in email.get_content()
+    assert_one_notice(
+        local_backend,
+        upload.run_id,
+        f"[nsclient] {upload.run_id} FAILED (exit-code)",
+        topic_says=["The build failed in rule broken", f"nsclient logs {upload.run_id}"],
+        email_says="rule broken",
+    )
 
 
 def test_start_run_new_version_of_a_key_is_a_new_run(local_backend: Backend, builds: Builds) -> None:
