@@ -675,8 +675,9 @@ def test_spot_reclaim_is_not_retried_without_an_on_demand_queue(
 
 @pytest.mark.slow
 def test_a_million_line_log_is_archived_in_parts(local_backend: Backend) -> None:
-    """CollectLogs' archive against the local backend's CloudWatch Logs and S3 (about 75 s here, most
-    of it moto taking the events in and serving them back)."""
+    """CollectLogs' archive against the local backend's CloudWatch Logs and S3 (over a minute: most
+    of it moto taking the events in and serving them back). Its speed and memory are measured in
+    benchmarks/run.py, not asserted here."""
     from botocore.config import Config
 
     from nsclient_common.logarchive import archive_log
@@ -691,7 +692,7 @@ def test_a_million_line_log_is_archived_in_parts(local_backend: Backend) -> None
         config=Config(parameter_validation=False),
     )
     putter.create_log_stream(logGroupName=group, logStreamName=stream)
-    now, began = int(time.time() * 1000), time.monotonic()
+    now = int(time.time() * 1000)
     for start in range(0, count, 10_000):
         events = [{"timestamp": now, "message": f"line {i:07d}"} for i in range(start, start + 10_000)]
         putter.put_log_events(logGroupName=group, logStreamName=stream, logEvents=events)
@@ -699,12 +700,9 @@ def test_a_million_line_log_is_archived_in_parts(local_backend: Backend) -> None
     # When the archive copies it (with the clients the handlers use)
     key = "runs/fault-million-0000000000/logs/build.log"
     s3 = local_backend.client("s3")
-    put_took, began = time.monotonic() - began, time.monotonic()
     summary = archive_log(
         local_backend.client("logs"), s3, group=group, stream=stream, bucket=local_backend.info.bucket, key=key
     )
-    took = time.monotonic() - began
-    print(f"putting 1,000,000 lines took {put_took:.0f} s, archiving them {took:.0f} s")
 
     # Then every line is there, in order, sent as a multipart upload
     assert (summary.lines, summary.bytes) == (count, count * len("line 0000000\n"))
@@ -715,4 +713,3 @@ def test_a_million_line_log_is_archived_in_parts(local_backend: Backend) -> None
     first = s3.get_object(Bucket=local_backend.info.bucket, Key=key, Range="bytes=0-25")["Body"].read()
     last = s3.get_object(Bucket=local_backend.info.bucket, Key=key, Range="bytes=-26")["Body"].read()
     assert (first, last) == (b"line 0000000\nline 0000001\n", b"line 0999998\nline 0999999\n")
-    assert took < 120, f"archiving took {took:.0f} s"
