@@ -237,10 +237,17 @@ def test_compute_environment_scales_to_zero_with_a_big_root_volume():
 
 
 def test_job_queue_cancels_jobs_stuck_runnable():
-    (action,) = props("BatchJobQueue")["JobStateTimeLimitActions"]
-    assert action["State"] == "RUNNABLE"
-    assert action["Action"] == "CANCEL"
-    assert default_of(action["MaxTimeSeconds"]) == 3600
+    # Batch accepts only its own blocking reasons here: one action for each.
+    actions = props("BatchJobQueue")["JobStateTimeLimitActions"]
+    assert {a["Reason"] for a in actions} == {
+        "MISCONFIGURATION:COMPUTE_ENVIRONMENT_MAX_RESOURCE",
+        "MISCONFIGURATION:JOB_RESOURCE_REQUIREMENT",
+        "CAPACITY:INSUFFICIENT_INSTANCE_CAPACITY",
+    }
+    for action in actions:
+        assert action["State"] == "RUNNABLE"
+        assert action["Action"] == "CANCEL"
+        assert default_of(action["MaxTimeSeconds"]) == 3600
 
 
 def test_batch_log_group_retention_is_30_days():
