@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: dev demo test unit lint format validate build deploy benchmark pr clean
+.PHONY: install dev demo test unit lint format validate build deploy benchmark pr clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -13,7 +13,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-dev: $(STAMP)
+install: $(STAMP)
+
+dev: install
 
 demo: $(STAMP)
 	$(BIN)/nsclient demo
