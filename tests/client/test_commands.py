@@ -69,6 +69,15 @@ class Pushed:
     push: Result
 
 
+def wait_or_kill(process: subprocess.Popen[str], timeout: float) -> int:
+    """The process's exit code; a process still running after timeout is killed, and the test fails."""
+    try:
+        return process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        raise
+
+
 class Waiting:
     """`python -m nsclient push DIR --wait ...`, running alongside the tests."""
 
@@ -79,11 +88,7 @@ class Waiting:
         self.process = cli.popen("push", str(folder), "--wait", *args, stdout=self._out, stderr=self._err)
 
     def result(self, timeout: float = BUILD_TIMEOUT) -> Result:
-        try:
-            code = self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            raise
+        code = wait_or_kill(self.process, timeout)
         self._out.seek(0)
         self._err.seek(0)
         return Result(code, self._out.read(), self._err.read())
@@ -109,11 +114,7 @@ class Interrupted:
                 self.interrupted = True
 
     def result(self, timeout: float = BUILD_TIMEOUT) -> Result:
-        try:
-            code = self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            raise
+        code = wait_or_kill(self.process, timeout)
         self._reader.join(10)
         self._out.seek(0)
         return Result(code, self._out.read(), "".join(self.err_lines))
