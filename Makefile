@@ -4,13 +4,16 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# The IAM policy evaluator the tests' strict local backend uses (Node.js, package-lock.json pinned).
+EVALUATOR := client/nsclient/local/iam_evaluator
 
 .PHONY: install dev demo test unit lint format validate build deploy benchmark pr clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(EVALUATOR)/package-lock.json
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	npm ci --prefix $(EVALUATOR) --no-audit --no-fund --loglevel=error
 	touch $(STAMP)
 
 install: $(STAMP)

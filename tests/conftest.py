@@ -1,5 +1,8 @@
 """Fixtures: fake AWS credentials everywhere, and one local backend (moto server with the
-stack from template.yaml, executing the real state machine) shared by the pipeline tests."""
+stack from template.yaml, executing the real state machine) shared by the pipeline tests.
+
+The backend authorizes every request as AWS would (strict IAM): each function, the state machine,
+the job and the client call as their own principal with the template's policies."""
 
 from __future__ import annotations
 
@@ -36,10 +39,10 @@ def local_backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backend]
     from nsclient.local import moto_patches
     from nsclient.local.daemon import LocalBackend
 
-    backend = LocalBackend(tmp_path_factory.mktemp("local-backend"))
+    backend = LocalBackend(tmp_path_factory.mktemp("local-backend"), strict_iam=True)
     info = backend.start()
     assert moto_patches.JOB_RUNTIME is not None
     moto_patches.JOB_RUNTIME.max_vcpus = 8
     moto_patches.JOB_RUNTIME.runnable_timeout_seconds = 3
-    yield Backend(info)
+    yield Backend(info, backend.admin_credentials)
     backend.stop()

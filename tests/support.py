@@ -14,6 +14,7 @@ from typing import Any
 
 import boto3
 
+from nsclient.local.principals import Credentials
 from nsclient.local.stack import StackInfo
 from nsclient_common.layout import log_key, notice_key, record_key
 from nsclient_common.record import RunRecord
@@ -91,13 +92,30 @@ class Backend:
     """Clients for one running local backend, and the waits tests need."""
 
     info: StackInfo
+    # The administrator's: tests look on (and drop uploads as "any S3 tool") as the account's admin.
+    admin: Credentials
     _clients: dict[str, Any] = field(default_factory=dict)
 
     def client(self, service: str) -> Any:
         if service not in self._clients:
-            factory: Any = boto3.client
-            self._clients[service] = factory(service, endpoint_url=self.info.endpoint_url, region_name=self.info.region)
+            self._clients[service] = self.client_as(service, self.admin)
         return self._clients[service]
+
+    def client_as(self, service: str, credentials: Credentials) -> Any:
+        factory: Any = boto3.client
+        return factory(
+            service,
+            endpoint_url=self.info.endpoint_url,
+            region_name=self.info.region,
+            **credentials.client_kwargs(),
+        )
+
+    @property
+    def user(self) -> Credentials:
+        """A person's keys: an IAM user in the stack's users group."""
+        credentials = self.info.user_credentials()
+        assert credentials is not None
+        return credentials
 
     def upload(self, body: bytes, *, name: str, metadata: dict[str, str] | None = None) -> str:
         """Drop a zip into inbox/ as any S3 tool would; returns the run id it starts."""

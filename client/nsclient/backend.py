@@ -35,6 +35,9 @@ class Backend:
     endpoint_url: str | None = None
     job_queue: str | None = None
     outbox: str | None = None
+    # The local backend's user keys (an IAM user in the stack's users group).
+    access_key_id: str = "local"
+    secret_access_key: str = "local"
 
     def client(self, service: str) -> Any:
         try:
@@ -43,8 +46,9 @@ class Backend:
                     service,
                     endpoint_url=self.endpoint_url,
                     region_name=self.region,
-                    aws_access_key_id="local",
-                    aws_secret_access_key="local",
+                    aws_access_key_id=self.access_key_id,
+                    aws_secret_access_key=self.secret_access_key,
+                    aws_session_token=None,
                     config=_CLIENT_CONFIG,
                 )
             return _new_client(service, region_name=self.region, config=_CLIENT_CONFIG)
@@ -82,6 +86,7 @@ def connect(option: str | None, *, start_local: bool = True) -> Backend:
         state = control.ensure_running() if start_local else control.running_state()
         if state is None:
             raise UserError("The local backend is not running. Start it with `nsclient local start`.")
+        keys = state.get("credentials") or {}
         return Backend(
             kind="local",
             bucket=state["bucket"],
@@ -91,6 +96,8 @@ def connect(option: str | None, *, start_local: bool = True) -> Backend:
             endpoint_url=state["endpoint_url"],
             job_queue=state["job_queue"],
             outbox=state["outbox"],
+            access_key_id=keys.get("access_key_id", "local"),
+            secret_access_key=keys.get("secret_access_key", "local"),
         )
     bucket = config.value("aws-batch", "s3-bucket")
     if not bucket:

@@ -287,7 +287,8 @@ def log_lines(
 
 
 def cancel(backend: Backend, run_id: str) -> list[str]:
-    """Stop the run's execution and terminate its job; the backstop then records CANCELLED and notifies."""
+    """Stop the run's execution. The backend then terminates its job (ReconcileRun, reacting to the
+    stopped execution), records CANCELLED and notifies: users need no Batch permissions."""
     record = status(backend, run_id)
     if record.status.is_final:
         raise UserError(f"Run {run_id} already ended {record.status.value}; there is nothing to cancel.")
@@ -295,13 +296,9 @@ def cancel(backend: Backend, run_id: str) -> list[str]:
     sfn = backend.client("stepfunctions")
     try:
         sfn.stop_execution(executionArn=backend.execution_arn(run_id), error="Cancelled", cause=CANCEL_REASON)
-        done.append("stopped the execution")
+        done.append("stopped the execution; the backend terminates its Batch job")
     except sfn.exceptions.ExecutionDoesNotExist:
         pass
-    job = find_job(backend, run_id, record.job_queue or backend.job_queue)
-    if job is not None and job["status"] in ACTIVE_JOB_STATUSES:
-        backend.client("batch").terminate_job(jobId=job["jobId"], reason=CANCEL_REASON)
-        done.append(f"terminated Batch job {job['jobId']}")
     return done
 
 

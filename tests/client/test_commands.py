@@ -274,7 +274,7 @@ def check_cancelled(cli: Cli, backend: Backend, run_id: str) -> None:
     result = cli("cancel", run_id)
 
     assert result.code == 0, result.err
-    assert f"Cancelling run {run_id}: stopped the execution, terminated Batch job" in result.err
+    assert f"Cancelling run {run_id}: stopped the execution; the backend terminates its Batch job." in result.err
     record = backend.wait_for_record(run_id, timeout=BUILD_TIMEOUT)
     assert record.status == RunStatus.CANCELLED
     assert [job["status"] for job in backend.batch_jobs(run_id)] == ["FAILED"]

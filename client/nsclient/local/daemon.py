@@ -15,16 +15,29 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 
 from nsclient.local import moto_patches, snapshot
+from nsclient.local import strict_iam as iam_enforcement
 from nsclient.local.stack import REGION, LocalStack, StackInfo
+
+if TYPE_CHECKING:
+    from nsclient.local.principals import Credentials
 
 EXECUTION_STATUS_CHANGE = "Step Functions Execution Status Change"
 ENDED = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
 STATE_FILE = "state.json"
+# The administrator's keys (for looking on, as tests do) and strict IAM's decisions, in the data folder.
+ADMIN_FILE = "admin.json"
+DECISIONS_FILE = "iam-decisions.jsonl"
+# Set to 1 to authorize every request as AWS would (needs Node.js; `make install` sets it up).
+STRICT_IAM_VARIABLE = "NSCLIENT_LOCAL_STRICT_IAM"
+
+
+def strict_iam_wanted() -> bool:
+    return os.environ.get(STRICT_IAM_VARIABLE, "") not in ("", "0")
 
 
 def free_port() -> int:
@@ -38,6 +51,8 @@ def configure_process(endpoint_url: str, port: int) -> None:
     from moto.core.config import default_user_config
 
     default_user_config["stepfunctions"] = {"execute_state_machine": True}
+    # SAM attaches AWS managed policies (AWSLambdaBasicExecutionRole, ...) to the roles it makes.
+    default_user_config["iam"] = {"load_aws_managed_policies": True}
     os.environ.update(
         {
             "MOTO_PORT": str(port),
@@ -57,13 +72,18 @@ class ExecutionWatcher(threading.Thread):
     """Publishes Step Functions' execution status changes to EventBridge (moto does not), and
     saves each finished run to disk."""
 
-    def __init__(self, info: StackInfo, data_dir: Path):
+    def __init__(self, info: StackInfo, data_dir: Path, credentials: Credentials):
         super().__init__(daemon=True, name="execution-watcher")
         self.info, self.data_dir = info, data_dir
         self.stopping = threading.Event()
         self._seen: set[str] = set()
         self._timers: list[threading.Timer] = []
-        kwargs: dict[str, Any] = {"endpoint_url": info.endpoint_url, "region_name": REGION}
+        # It plays AWS itself (Step Functions' status events), so it acts as the administrator.
+        kwargs: dict[str, Any] = {
+            "endpoint_url": info.endpoint_url,
+            "region_name": REGION,
+            **credentials.client_kwargs(),
+        }
         self.sfn = boto3.client("stepfunctions", **kwargs)
         self.events = boto3.client("events", **kwargs)
         self.s3 = boto3.client("s3", **kwargs)
@@ -125,15 +145,24 @@ class ExecutionWatcher(threading.Thread):
 class LocalBackend:
     """The moto server with the stack created in it; in this process."""
 
-    def __init__(self, data_dir: Path, port: int = 0, parameters: dict[str, str] | None = None):
+    def __init__(
+        self, data_dir: Path, port: int = 0, parameters: dict[str, str] | None = None, strict_iam: bool | None = None
+    ):
         self.data_dir = data_dir
         self.port = port or free_port()
         self.endpoint_url = f"http://127.0.0.1:{self.port}"
         self.parameters = parameters or {}
+        self.strict_iam = strict_iam_wanted() if strict_iam is None else strict_iam
         self.info: StackInfo | None = None
         self.stack: LocalStack | None = None
+        self.enforcement: iam_enforcement.Enforcement | None = None
         self._server: Any = None
         self._watcher: ExecutionWatcher | None = None
+
+    @property
+    def admin_credentials(self) -> Credentials:
+        assert self.stack is not None and self.stack.admin_credentials is not None, "the backend is not started"
+        return self.stack.admin_credentials
 
     def start(self) -> StackInfo:
         from moto.server import ThreadedMotoServer
@@ -142,17 +171,31 @@ class LocalBackend:
         configure_process(self.endpoint_url, self.port)
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
         self._server.start()
+        evaluator = iam_enforcement.Evaluator() if self.strict_iam else None  # fail before anything starts
         self.stack = LocalStack(self.endpoint_url, self.data_dir, parameters=self.parameters)
         self.info = self.stack.create()
+        admin_file = self.data_dir / ADMIN_FILE
+        admin_file.write_text(json.dumps(self.admin_credentials.to_dict()))
+        admin_file.chmod(0o600)
         restored = snapshot.restore(self.s3(), self.info.bucket, self.data_dir / "s3")
         self.stack.enable_upload_events()
-        self._watcher = ExecutionWatcher(self.info, self.data_dir)
+        if evaluator is not None:
+            decisions = self.data_dir / DECISIONS_FILE
+            decisions.unlink(missing_ok=True)
+            self.enforcement = iam_enforcement.Enforcement(
+                evaluator, frozenset({self.admin_credentials.access_key_id}), record_to=decisions
+            )
+            iam_enforcement.enforce(self.enforcement)
+        self._watcher = ExecutionWatcher(self.info, self.data_dir, self.admin_credentials)
         self._watcher.start()
-        print(f"local backend ready at {self.endpoint_url} (restored {restored} objects)", flush=True)
+        mode = "strict IAM" if self.strict_iam else "IAM not checked"
+        print(f"local backend ready at {self.endpoint_url} ({mode}; restored {restored} objects)", flush=True)
         return self.info
 
     def s3(self) -> Any:
-        return boto3.client("s3", endpoint_url=self.endpoint_url, region_name=REGION)
+        return boto3.client(
+            "s3", endpoint_url=self.endpoint_url, region_name=REGION, **self.admin_credentials.client_kwargs()
+        )
 
     def stop(self) -> None:
         if self._watcher is not None:
@@ -161,6 +204,8 @@ class LocalBackend:
             snapshot.save_prefix(self.s3(), self.info.bucket, "runs/", self.data_dir / "s3")
         if self._server is not None:
             self._server.stop()
+        if self.enforcement is not None:
+            self.enforcement.evaluator.close()
 
 
 def serve(data_dir: Path, port: int = 0) -> None:

@@ -16,10 +16,18 @@ end-to-end tests fail loudly if an upgrade moves them. Each patch is named for w
 - EventBridge: rules do not deliver to Lambda targets.
 - The server: to route each request it lists moto's package directory (a stat per service),
   holding a lock that serialises every request.
+- S3: moto applies a bucket policy to object requests with its own evaluator, which reads every
+  conditional Deny (the template's aws:SecureTransport one) as applying; bucket policies are judged
+  by strict IAM's evaluator instead, with the request's real condition keys.
+- Credentials: moto's Step Functions calls other services as a fixed dummy key, and handlers run
+  in one process; each function, the state machine and each job use their own role's credentials,
+  as on AWS, so that strict IAM (strict_iam.py) judges each by its own policies.
 """
 
 from __future__ import annotations
 
+import contextvars
+import functools
 import importlib.util
 import json
 import os
@@ -30,7 +38,7 @@ import threading
 import time
 import traceback
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -38,6 +46,8 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from pathlib import Path
     from types import ModuleType
+
+    from nsclient.local.principals import Credentials
 
 ENTRYPOINT = "/sbin/entrypoint-aws-batch"
 SIGKILL_EXIT = 137
@@ -65,6 +75,7 @@ class LocalFunction:
     code_dir: Path
     handler: str  # module.function, as in the template's Handler
     environment: dict[str, str]
+    credentials: Credentials | None = None  # of the function's role, as Lambda gives them
     _module: ModuleType | None = None
 
     def load(self) -> Callable[[Any, Any], Any]:
@@ -99,6 +110,8 @@ class LocalJobRuntime:
     max_vcpus: int
     runnable_timeout_seconds: int = 0
     stuck_reason: str = COMPUTE_ENVIRONMENT_MAX_RESOURCE
+    # Job role ARN -> its credentials, as ECS gives them to the job's container.
+    role_credentials: dict[str, Credentials] = field(default_factory=dict)
 
 
 @dataclass
@@ -155,6 +168,11 @@ class JobFault:
 FUNCTIONS: dict[str, LocalFunction] = {}
 JOB_RUNTIME: LocalJobRuntime | None = None
 JOB_FAULTS: list[JobFault] = []
+STATE_MACHINE_CREDENTIALS: Credentials | None = None
+# The credentials of the function invocation running in this thread.
+_INVOCATION_CREDENTIALS: contextvars.ContextVar[Credentials | None] = contextvars.ContextVar(
+    "invocation_credentials", default=None
+)
 
 
 @dataclass
@@ -184,6 +202,8 @@ def install() -> None:
         _patch_events()
         _patch_docker()
         _patch_server()
+        _patch_credentials()
+        _patch_s3_bucket_policy()
         _installed = True
 
 
@@ -241,6 +261,7 @@ def invoke_local_function(name: str, event: Any, arn: str = "") -> tuple[str, bo
     function = FUNCTIONS[name]
     os.environ.update(function.environment)
     context = _Context(function_name=name, invoked_function_arn=arn, aws_request_id=str(uuid.uuid4()))
+    token = _INVOCATION_CREDENTIALS.set(function.credentials)
     try:
         result = function.load()(event, context)
     except Exception as error:  # a handler crash is data for Step Functions, not a server error
@@ -250,6 +271,8 @@ def invoke_local_function(name: str, event: Any, arn: str = "") -> tuple[str, bo
             "stackTrace": traceback.format_exception(error),
         }
         return json.dumps(payload), True
+    finally:
+        _INVOCATION_CREDENTIALS.reset(token)
     return json.dumps(result), False
 
 
@@ -389,13 +412,13 @@ def _run_job(self: Any) -> None:
 def _run_process(job: Any, runtime: LocalJobRuntime, fault: JobFault | None = None) -> int | None:
     """The job's command as a process group; its exit code as Batch reports it (None: the host went away)."""
     command = _local_command(job._add_parameters_to_command(job._get_container_property("command", [])))
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     environment = {
-        **os.environ,
+        **inherited,
         **_job_environment(job),
         "AWS_ENDPOINT_URL": runtime.endpoint_url,
         "AWS_DEFAULT_REGION": runtime.region,
-        "AWS_ACCESS_KEY_ID": "local",
-        "AWS_SECRET_ACCESS_KEY": "local",
+        **_job_credentials(job, runtime),
         "AWS_BATCH_JOB_ID": job.job_id,
         "PYTHONUNBUFFERED": "1",
     }
@@ -445,6 +468,14 @@ def _run_process(job: Any, runtime: LocalJobRuntime, fault: JobFault | None = No
     if injected:
         return injected[0].exit_code
     return SIGKILL_EXIT if returncode < 0 else returncode
+
+
+def _job_credentials(job: Any, runtime: LocalJobRuntime) -> dict[str, str]:
+    """The job role's credentials, as the container gets them; none when the definition names no
+    role (on AWS the job would then have no AWS access of its own)."""
+    role = job._get_container_property("jobRoleArn", None)
+    credentials = runtime.role_credentials.get(role) if role else None
+    return credentials.environment() if credentials else {}
 
 
 def _patch_batch() -> None:
@@ -624,3 +655,86 @@ def _patch_server() -> None:
         return modules
 
     backends.list_of_moto_modules = list_of_moto_modules
+
+
+# --- Credentials ----------------------------------------------------------------------------
+
+
+class _ClientsByInvocation:
+    """nsclient_common.aws._client, keyed also on the invoking function's credentials (a Lambda
+    container holds one function's clients; this process holds every function's)."""
+
+    def __init__(self, shared: Any, config: Any):
+        self._shared, self._config = shared, config
+        self._as = functools.cache(self._make)
+
+    def _make(self, service: str, endpoint_url: str | None, region: str | None, credentials: Credentials) -> Any:
+        import boto3
+
+        session: Any = boto3.session.Session(**credentials.client_kwargs())
+        return session.client(
+            service, endpoint_url=endpoint_url, region_name=region or "us-east-1", config=self._config
+        )
+
+    def __call__(self, service: str, endpoint_url: str | None, region: str | None) -> Any:
+        credentials = _INVOCATION_CREDENTIALS.get()
+        if credentials is None:
+            return self._shared(service, endpoint_url, region)
+        return self._as(service, endpoint_url, region, credentials)
+
+    def cache_clear(self) -> None:
+        self._shared.cache_clear()
+        self._as.cache_clear()
+
+
+def _patch_credentials() -> None:
+    """Handlers' clients (nsclient_common.aws) use the invoking function's role; Step Functions'
+    service integrations use the state machine's role."""
+    import boto3
+
+    from nsclient_common import aws
+
+    aws._client = _ClientsByInvocation(aws._client, aws._CONFIG)  # type: ignore[assignment]
+
+    from moto.stepfunctions.parser.asl.utils import boto_client as sfn_boto_client
+
+    original = sfn_boto_client.boto_client_for
+
+    def boto_client_for(region: str, service: str, state_credentials: Any = None) -> Any:
+        made = original(region, service, state_credentials)
+        credentials = STATE_MACHINE_CREDENTIALS
+        if credentials is None:
+            return made
+        # Same client settings (endpoint, no retries, timeouts), the state machine role's keys.
+        factory: Any = boto3.client
+        return factory(
+            service_name=service,
+            region_name=region,
+            endpoint_url=made.meta.endpoint_url,
+            config=made.meta.config,
+            **credentials.client_kwargs(),
+        )
+
+    import importlib
+    import pkgutil
+
+    from moto.stepfunctions.parser.asl.component.state import exec as state_exec
+
+    # Every module that imported boto_client_for by name gets this one.
+    for found in pkgutil.walk_packages(state_exec.__path__, state_exec.__name__ + "."):
+        module = importlib.import_module(found.name)
+        if hasattr(module, "boto_client_for"):
+            module.boto_client_for = boto_client_for  # type: ignore[attr-defined]
+
+
+# --- S3 -------------------------------------------------------------------------------------
+
+
+def _patch_s3_bucket_policy() -> None:
+    from moto.iam.access_control import PermissionResult
+    from moto.s3.models import FakeBucket
+
+    def get_permission(self: Any, action: str, resource: str) -> Any:
+        return PermissionResult.NEUTRAL
+
+    FakeBucket.get_permission = get_permission  # type: ignore[method-assign]

@@ -13,7 +13,8 @@ from typing import Any
 import boto3
 import yaml
 
-from nsclient.local import moto_patches
+from nsclient.local import moto_patches, nextstrain_guide, sam
+from nsclient.local.principals import ADMIN_USER, ADMINISTRATOR_ACCESS, LOCAL_USER, Credentials, StackPrincipals
 from nsclient.local.template import Resolver, load_template, resources_of_type
 
 ACCOUNT = "123456789012"
@@ -35,9 +36,15 @@ class StackInfo:
     job_queue: str
     job_definition: str
     outbox: str
+    # A person's keys: an IAM user in the stack's users group (the client uses them).
+    credentials: dict[str, str | None] | None = None
+    log_group: str = nextstrain_guide.LOG_GROUP
 
-    def to_dict(self) -> dict[str, str]:
+    def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def user_credentials(self) -> Credentials | None:
+        return Credentials.from_dict(self.credentials) if self.credentials else None
 
 
 def project_root() -> Path:
@@ -61,11 +68,13 @@ def _camel(value: Any) -> Any:
     return value
 
 
-def _client(service: str, endpoint_url: str) -> Any:
+def _client(service: str, endpoint_url: str, credentials: Credentials | None = None) -> Any:
+    """A client for set-up (before IAM is checked) or, with credentials, as that principal."""
     factory: Any = boto3.client
-    return factory(
-        service, endpoint_url=endpoint_url, region_name=REGION, aws_access_key_id="local", aws_secret_access_key="local"
+    keys: dict[str, Any] = (
+        credentials.client_kwargs() if credentials else {"aws_access_key_id": "local", "aws_secret_access_key": "local"}
     )
+    return factory(service, endpoint_url=endpoint_url, region_name=REGION, **keys)
 
 
 def _dummy_code() -> bytes:
@@ -83,9 +92,11 @@ class LocalStack:
         self.state_dir = state_dir
         self.root = root or project_root()
         self.template = load_template(self.root / "template.yaml")
+        values = {"CreateBatchEnvironment": "false", **(parameters or {})}
+        self.expanded = sam.expand(self.template, values, REGION)
         self.resolver = Resolver(
-            self.template,
-            {"CreateBatchEnvironment": "false", **(parameters or {})},
+            self.expanded,
+            values,
             pseudo={
                 "AWS::Region": REGION,
                 "AWS::AccountId": ACCOUNT,
@@ -96,44 +107,76 @@ class LocalStack:
         )
         self.functions = resources_of_type(self.template, "AWS::Serverless::Function")
         self.machines = resources_of_type(self.template, "AWS::Serverless::StateMachine")
+        self.principals = StackPrincipals(
+            _client("iam", endpoint_url),
+            _client("sts", endpoint_url),
+            self.resolver,
+            self.expanded,
+            STACK_NAME,
+            ACCOUNT,
+        )
+        self.admin_credentials: Credentials | None = None
+
+    @property
+    def creates_batch(self) -> bool:
+        return self.resolver.condition("CreateBatch")
 
     def _name_resources(self) -> None:
         r = self.resolver
         r.names["BuildsBucket"] = LOCAL_BUCKET
+        r.arns["BuildsBucket"] = f"arn:aws:s3:::{LOCAL_BUCKET}"
         for logical in self.functions:
             name = f"{STACK_NAME}-{logical}"
             r.names[logical] = name
             r.arns[logical] = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}"
-        for logical, resource in resources_of_type(self.template, "AWS::SNS::Topic").items():
-            del resource
+        for logical in resources_of_type(self.template, "AWS::SNS::Topic"):
+            r.names[f"{logical}.TopicName"] = f"{STACK_NAME}-{logical}"
             r.names[logical] = f"arn:aws:sns:{REGION}:{ACCOUNT}:{STACK_NAME}-{logical}"
             r.arns[logical] = r.names[logical]
+        for logical in resources_of_type(self.template, "AWS::SQS::Queue"):
+            r.arns[logical] = f"arn:aws:sqs:{REGION}:{ACCOUNT}:{STACK_NAME}-{logical}"
+        for logical, resource in resources_of_type(self.expanded, "AWS::Logs::LogGroup").items():
+            name = r.resolve(resource["Properties"].get("LogGroupName", f"{STACK_NAME}-{logical}"))
+            r.names[logical] = name
+            r.arns[logical] = f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{name}:*"
         for logical, resource in self.machines.items():
             name = r.resolve(resource["Properties"].get("Name", f"{STACK_NAME}-{logical}"))
             r.arns[logical] = f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{name}"
             r.names[logical] = r.arns[logical]
+        r.names["AWS::StackId"] = f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/{STACK_NAME}/local"
+        self.principals.name_resources()
 
     def create(self) -> StackInfo:
+        """Everything the stack (and, in the default shape, the team's existing setup) has on AWS.
+        Runs before IAM is checked; every principal gets its own credentials."""
         self._name_resources()
-        iam = _client("iam", self.endpoint_url)
-        role_arn = iam.create_role(
-            RoleName=f"{STACK_NAME}-role",
-            AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []}),
-        )["Role"]["Arn"]
+        iam, s3, logs = (_client(service, self.endpoint_url) for service in ("iam", "s3", "logs"))
+        guide_role = None if self.creates_batch else nextstrain_guide.create(iam, s3, logs)
+        self.principals.create()
+        self.admin_credentials = self.principals.user(ADMIN_USER, [], inline=ADMINISTRATOR_ACCESS)
+        user = self.principals.user(LOCAL_USER, self.principals.users_groups())
 
-        s3 = _client("s3", self.endpoint_url)
         s3.create_bucket(Bucket=LOCAL_BUCKET)
         s3.put_bucket_versioning(Bucket=LOCAL_BUCKET, VersioningConfiguration={"Status": "Enabled"})
+        for resource in resources_of_type(self.expanded, "AWS::S3::BucketPolicy").values():
+            properties = self.resolver.resolve(resource["Properties"])
+            s3.put_bucket_policy(Bucket=properties["Bucket"], Policy=json.dumps(properties["PolicyDocument"]))
 
         sns = _client("sns", self.endpoint_url)
         topic_logical = next(iter(resources_of_type(self.template, "AWS::SNS::Topic")))
         topic_arn = sns.create_topic(Name=f"{STACK_NAME}-{topic_logical}")["TopicArn"]
 
-        _client("logs", self.endpoint_url).create_log_group(logGroupName="/aws/batch/job")
-        job_queue, job_definition = self._create_batch(role_arn)
+        existing = {g["logGroupName"] for g in logs.describe_log_groups()["logGroups"]}
+        for logical, resource in resources_of_type(self.expanded, "AWS::Logs::LogGroup").items():
+            condition = resource.get("Condition")
+            if (condition and not self.resolver.condition(condition)) or self.resolver.names[logical] in existing:
+                continue
+            logs.create_log_group(logGroupName=self.resolver.names[logical])
+        job_role = guide_role or self.resolver.arns["JobRole"]
+        job_queue, job_definition = self._create_batch(job_role)
         outbox = self.state_dir / "outbox"
-        self._create_functions(role_arn, outbox)
-        state_machine_arn = self._create_state_machine(role_arn)
+        self._create_functions(outbox)
+        state_machine_arn = self._create_state_machine()
         self._create_rules()
         return StackInfo(
             endpoint_url=self.endpoint_url,
@@ -144,6 +187,10 @@ class LocalStack:
             job_queue=job_queue,
             job_definition=job_definition,
             outbox=str(outbox),
+            credentials=user.to_dict(),
+            log_group=str(
+                self.resolver.resolve(self._global_environment().get("LOG_GROUP", nextstrain_guide.LOG_GROUP))
+            ),
         )
 
     def enable_upload_events(self) -> None:
@@ -153,25 +200,36 @@ class LocalStack:
             Bucket=LOCAL_BUCKET, NotificationConfiguration={"EventBridgeConfiguration": {}}
         )
 
-    def _create_batch(self, role_arn: str) -> tuple[str, str]:
-        """An existing Nextstrain Batch setup, as the setup guide (and our template's CreateBatch) makes it."""
+    def _create_batch(self, job_role_arn: str) -> tuple[str, str]:
+        """The job queue and job definition the stack runs its jobs with: the guide's in the default
+        shape, the template's own with CreateBatchEnvironment=true. Jobs run as the job role."""
         r = self.resolver
         batch = _client("batch", self.endpoint_url)
-        queue_name, definition_name = r.parameters["JobQueue"], r.parameters["JobDefinition"]
+        # Batch's own service role: the compute environment is how the local runtime runs jobs.
+        service_role = _client("iam", self.endpoint_url).create_role(
+            RoleName=f"{STACK_NAME}-batch-service",
+            AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []}),
+        )["Role"]["Arn"]
         environment = batch.create_compute_environment(
-            computeEnvironmentName=f"{STACK_NAME}-compute", type="UNMANAGED", state="ENABLED", serviceRole=role_arn
+            computeEnvironmentName=f"{STACK_NAME}-compute", type="UNMANAGED", state="ENABLED", serviceRole=service_role
         )["computeEnvironmentArn"]
+        queue_name = str(r.resolve(self._global_environment()["JOB_QUEUE"]))
+        definition_name = str(r.resolve(self._global_environment()["JOB_DEFINITION"]))
         batch.create_job_queue(
             jobQueueName=queue_name,
             state="ENABLED",
             priority=1,
             computeEnvironmentOrder=[{"order": 1, "computeEnvironment": environment}],
         )
-        definition = resources_of_type(self.template, "AWS::Batch::JobDefinition")
-        properties = _camel(r.resolve(next(iter(definition.values()))["Properties"]))
-        container = properties["containerProperties"]
-        container.pop("jobRoleArn", None)
-        kept = {k: properties[k] for k in ("retryStrategy", "timeout") if k in properties}
+        if self.creates_batch:
+            definition = resources_of_type(self.template, "AWS::Batch::JobDefinition")
+            properties = _camel(r.resolve(next(iter(definition.values()))["Properties"]))
+            container = properties["containerProperties"]
+            kept = {k: properties[k] for k in ("retryStrategy", "timeout") if k in properties}
+        else:
+            container = dict(nextstrain_guide.JOB_CONTAINER)
+            kept = {"timeout": {"attemptDurationSeconds": nextstrain_guide.JOB_TIMEOUT_SECONDS}}
+        container["jobRoleArn"] = job_role_arn
         # Parameters resolve to strings; these two are integers in the API.
         if "timeout" in kept:
             kept["timeout"]["attemptDurationSeconds"] = int(kept["timeout"]["attemptDurationSeconds"])
@@ -190,21 +248,23 @@ class LocalStack:
             max_vcpus=int(r.parameters.get("LocalMaxVcpus", LOCAL_MAX_VCPUS)),
             runnable_timeout_seconds=limit,
             stuck_reason=str(r.resolve(actions[0]["Reason"])) if actions else "stuck RUNNABLE",
+            role_credentials={job_role_arn: self.principals.assume(job_role_arn, "batch-job")},
         )
         return queue_name, definition_name
 
+    def _global_environment(self) -> dict[str, Any]:
+        variables: dict[str, Any] = self.template.get("Globals", {}).get("Function", {}).get("Environment", {})
+        return dict(variables.get("Variables", {}))
+
     def _function_environment(self, logical: str, outbox: Path) -> dict[str, str]:
-        r = self.resolver
-        variables = dict(
-            r.resolve(self.template.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {}))
-        )
-        own = self.functions[logical]["Properties"].get("Environment", {}).get("Variables", {})
-        variables.update(r.resolve(own))
+        """The function's environment as SAM deploys it (Globals merged in by the transform)."""
+        expanded = self.expanded["Resources"][logical]["Properties"].get("Environment", {}).get("Variables", {})
+        variables = dict(self.resolver.resolve(expanded))
         variables["OUTBOX_DIR"] = str(outbox)
         variables["AWS_REGION"] = REGION
         return {k: str(v) for k, v in variables.items()}
 
-    def _create_functions(self, role_arn: str, outbox: Path) -> None:
+    def _create_functions(self, outbox: Path) -> None:
         lam = _client("lambda", self.endpoint_url)
         globals_ = self.template.get("Globals", {}).get("Function", {})
         for logical, resource in self.functions.items():
@@ -212,17 +272,21 @@ class LocalStack:
             name = self.resolver.names[logical]
             environment = self._function_environment(logical, outbox)
             handler = properties.get("Handler", globals_.get("Handler", "app.lambda_handler"))
+            role = self.principals.role_of(logical)
             lam.create_function(
                 FunctionName=name,
                 Runtime=properties.get("Runtime", globals_.get("Runtime", "python3.12")),
-                Role=role_arn,
+                Role=role,
                 Handler=handler,
                 Code={"ZipFile": _dummy_code()},
                 Environment={"Variables": environment},
                 Timeout=int(properties.get("Timeout", globals_.get("Timeout", 300))),
             )
             moto_patches.FUNCTIONS[name] = moto_patches.LocalFunction(
-                code_dir=self.root / properties["CodeUri"], handler=handler, environment=environment
+                code_dir=self.root / properties["CodeUri"],
+                handler=handler,
+                environment=environment,
+                credentials=self.principals.assume(role, name),
             )
 
     def definition(self, logical: str) -> dict[str, Any]:
@@ -236,12 +300,14 @@ class LocalStack:
         document: dict[str, Any] = yaml.safe_load(text)
         return document
 
-    def _create_state_machine(self, role_arn: str) -> str:
+    def _create_state_machine(self) -> str:
         sfn = _client("stepfunctions", self.endpoint_url)
         logical = next(iter(self.machines))
         name = self.resolver.arns[logical].rsplit(":", 1)[-1]
+        role = self.principals.role_of(logical)
+        moto_patches.STATE_MACHINE_CREDENTIALS = self.principals.assume(role, name)
         return str(
-            sfn.create_state_machine(name=name, definition=json.dumps(self.definition(logical)), roleArn=role_arn)[
+            sfn.create_state_machine(name=name, definition=json.dumps(self.definition(logical)), roleArn=role)[
                 "stateMachineArn"
             ]
         )

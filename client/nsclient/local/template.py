@@ -67,6 +67,9 @@ def load_template(path: Path) -> dict[str, Any]:
     return document
 
 
+_NO_VALUE = object()  # AWS::NoValue: the property (or list item) is left out
+
+
 @dataclass
 class Resolver:
     """Evaluates intrinsics against parameter values and the local names of resources."""
@@ -85,8 +88,12 @@ class Resolver:
         return bool(self.resolve(self.template.get("Conditions", {})[name]))
 
     def resolve(self, value: Any) -> Any:
+        resolved = self._resolve(value)
+        return None if resolved is _NO_VALUE else resolved
+
+    def _resolve(self, value: Any) -> Any:
         if isinstance(value, list):
-            return [self.resolve(v) for v in value]
+            return [r for r in (self._resolve(v) for v in value) if r is not _NO_VALUE]
         if not isinstance(value, dict):
             return value
         if len(value) == 1:
@@ -94,9 +101,11 @@ class Resolver:
             handler = getattr(self, "_" + key.replace("Fn::", "fn_").replace("::", "_"), None)
             if handler is not None:
                 return handler(arg)
-        return {k: self.resolve(v) for k, v in value.items()}
+        return {k: r for k, r in ((k, self._resolve(v)) for k, v in value.items()) if r is not _NO_VALUE}
 
-    def _Ref(self, name: str) -> str:  # noqa: N802 - named after the intrinsic
+    def _Ref(self, name: str) -> Any:  # noqa: N802 - named after the intrinsic
+        if name == "AWS::NoValue":
+            return _NO_VALUE
         if name in self.pseudo:
             return self.pseudo[name]
         if name in self.parameters:
@@ -127,7 +136,7 @@ class Resolver:
 
     def _fn_If(self, arg: list[Any]) -> Any:  # noqa: N802
         name, when_true, when_false = arg
-        return self.resolve(when_true if self.condition(name) else when_false)
+        return self._resolve(when_true if self.condition(name) else when_false)
 
     def _fn_Equals(self, arg: list[Any]) -> bool:  # noqa: N802
         left, right = self.resolve(arg)

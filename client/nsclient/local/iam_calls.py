@@ -1,0 +1,216 @@
+"""What IAM authorizes for one AWS request: its actions, the resources they act on, and the
+request's condition keys, as AWS's Service Authorization Reference describes them.
+
+moto names the action of every request, but it checks non-S3 requests against the resource "*", so
+a policy scoped to an ARN would be judged wrongly. These rules give the real resource of each call
+nsclient makes (and a few more), from the request itself. A call not described here is judged
+against "*", which an action with resource types then refuses as malformed: it shows up at once.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlparse
+
+# Requests come from the SDKs over HTTPS on AWS; the local endpoint is plain HTTP on loopback only.
+SECURE_TRANSPORT = {"aws:SecureTransport": "true"}
+# S3 list operations that take s3:prefix (and the bucket as their resource).
+_S3_LISTS = {"s3:ListBucket", "s3:ListBucketVersions", "s3:ListBucketMultipartUploads"}
+
+
+@dataclass(frozen=True)
+class Call:
+    action: str
+    resource: str
+    context: dict[str, str] = field(default_factory=dict)
+
+    def key(self) -> str:
+        return json.dumps([self.action, self.resource, self.context], sort_keys=True)
+
+
+@dataclass(frozen=True)
+class Request:
+    """The parts of an HTTP request that decide what it asks of IAM."""
+
+    action: str  # "service:Operation", as moto names it
+    region: str
+    account: str
+    method: str
+    path: str
+    data: dict[str, Any]  # query string and form parameters
+    body: bytes
+    headers: dict[str, str]
+    moto_resource: str  # what moto would check (an ARN for S3, "*" elsewhere)
+
+    def json(self) -> dict[str, Any]:
+        try:
+            parsed = json.loads(self.body or b"{}")
+        except ValueError:
+            return {}
+        return parsed if isinstance(parsed, dict) else {}
+
+    def param(self, name: str) -> str | None:
+        value = self.data.get(name)
+        if isinstance(value, list):
+            value = value[0] if value else None
+        if value is None:
+            value = self.json().get(name)
+        return None if value is None else str(value)
+
+    def arn(self, service: str, resource: str) -> str:
+        return f"arn:aws:{service}:{self.region}:{self.account}:{resource}"
+
+
+def calls_for(request: Request) -> list[Call]:
+    service, operation = request.action.split(":", 1)
+    request = dataclasses.replace(request, action=f"{service}:{_operation_name(service, operation)}")
+    describe = _DESCRIBERS.get(service)
+    if describe is None:
+        return [Call(request.action, request.moto_resource, dict(SECURE_TRANSPORT))]
+    return [Call(c.action, c.resource, {**SECURE_TRANSPORT, **c.context}) for c in describe(request)]
+
+
+# IAM's service prefixes whose botocore model has another name.
+_BOTOCORE_NAMES = {"states": "stepfunctions"}
+
+
+@functools.cache
+def _operations(service: str) -> dict[str, str]:
+    from botocore.loaders import create_loader
+
+    try:
+        model = create_loader().load_service_model(_BOTOCORE_NAMES.get(service, service), "service-2")
+    except Exception:  # a service botocore does not know: keep moto's names
+        return {}
+    return {name.lower(): name for name in model["operations"]}
+
+
+def _operation_name(service: str, operation: str) -> str:
+    """moto names REST operations from their URL in lower case (batch:submitjob): the API's name."""
+    return _operations(service).get(operation.lower(), operation)
+
+
+def _s3(request: Request) -> list[Call]:
+    action, resource = request.action, request.moto_resource
+    query = {k.lower(): v for k, v in parse_qs(urlparse(request.path).query, keep_blank_values=True).items()}
+    if request.method == "HEAD" and "versionid" in query:
+        action = "s3:GetObjectVersion"  # moto names every HEAD GetObject
+    context: dict[str, str] = {}
+    if action in _S3_LISTS:
+        context["s3:prefix"] = query.get("prefix", [""])[0]
+    calls = [Call(action, resource, context)]
+    source = request.headers.get("x-amz-copy-source") or request.headers.get("X-Amz-Copy-Source")
+    if source:
+        # A copy reads its source with the caller's own permission, as a GET would.
+        parsed = urlparse(unquote(source).lstrip("/"))
+        read = "s3:GetObjectVersion" if "versionId" in parse_qs(parsed.query) else "s3:GetObject"
+        calls.append(Call(read, f"arn:aws:s3:::{parsed.path}"))
+    return calls
+
+
+def _states(request: Request) -> list[Call]:
+    operation = request.action.split(":", 1)[1]
+    arn = request.param("executionArn") or request.param("stateMachineArn")
+    if operation == "ListStateMachines":
+        arn = "*"
+    return [Call(request.action, arn or "*")]
+
+
+def _job_definition_arn(request: Request, name: str) -> str:
+    if name.startswith("arn:"):
+        return name
+    # By name alone Batch uses the latest active revision; IAM sees that revision's ARN.
+    if ":" not in name:
+        name = f"{name}:{_latest_revision(request, name)}"
+    return request.arn("batch", f"job-definition/{name}")
+
+
+def _latest_revision(request: Request, name: str) -> int:
+    from moto.batch.models import batch_backends
+
+    backend = batch_backends[request.account][request.region]
+    revisions = [d.revision for d in backend._job_definitions.values() if d.name == name and d.status == "ACTIVE"]
+    return max(revisions, default=1)
+
+
+def _batch(request: Request) -> list[Call]:
+    operation = request.action.split(":", 1)[1]
+    body = request.json()
+    if operation == "SubmitJob":
+        queue = str(body.get("jobQueue", ""))
+        queue_arn = queue if queue.startswith("arn:") else request.arn("batch", f"job-queue/{queue}")
+        definition_arn = _job_definition_arn(request, str(body.get("jobDefinition", "")))
+        return [Call(request.action, queue_arn), Call(request.action, definition_arn)]
+    if operation in ("TerminateJob", "CancelJob"):
+        return [Call(request.action, request.arn("batch", f"job/{body.get('jobId', '')}"))]
+    if operation == "RegisterJobDefinition":
+        name = str(body.get("jobDefinitionName", ""))
+        calls = [Call(request.action, request.arn("batch", f"job-definition/{name}"))]
+        role = (body.get("containerProperties") or {}).get("jobRoleArn")
+        if role:
+            # Registering a definition that names a job role passes that role to Batch.
+            calls.append(Call("iam:PassRole", str(role), {"iam:PassedToService": "batch.amazonaws.com"}))
+        return calls
+    # DescribeJobs, ListJobs, DescribeJobQueues, DescribeJobDefinitions: no resource-level permissions.
+    return [Call(request.action, "*")]
+
+
+def _logs(request: Request) -> list[Call]:
+    body = request.json()
+    group, stream = body.get("logGroupName"), body.get("logStreamName")
+    if group is None and body.get("logGroupIdentifier"):
+        group = str(body["logGroupIdentifier"]).split(":log-group:")[-1]
+    if group is None:
+        return [Call(request.action, "*")]
+    if stream is not None and request.action in ("logs:GetLogEvents", "logs:PutLogEvents", "logs:DeleteLogStream"):
+        return [Call(request.action, request.arn("logs", f"log-group:{group}:log-stream:{stream}"))]
+    return [Call(request.action, request.arn("logs", f"log-group:{group}"))]
+
+
+def _lambda(request: Request) -> list[Call]:
+    match = re.search(r"/functions/([^/]+)", unquote(request.path))
+    if not match:
+        return [Call(request.action, "*")]
+    name = match[1]
+    arn = name if name.startswith("arn:") else request.arn("lambda", f"function:{name}")
+    action = "lambda:InvokeFunction" if request.action == "lambda:Invoke" else request.action
+    return [Call(action, arn)]
+
+
+def _sns(request: Request) -> list[Call]:
+    return [Call(request.action, request.param("TopicArn") or request.param("TargetArn") or "*")]
+
+
+def _ses(request: Request) -> list[Call]:
+    source = request.param("Source") or request.param("FromEmailAddress") or ""
+    address = re.sub(r".*<([^>]+)>.*", r"\1", source)
+    return [Call(request.action, request.arn("ses", f"identity/{address}") if address else "*")]
+
+
+def _cloudformation(request: Request) -> list[Call]:
+    name = request.param("StackName") or "*"
+    arn = name if name.startswith("arn:") else request.arn("cloudformation", f"stack/{name}/*")
+    return [Call(request.action, arn)]
+
+
+def _events(request: Request) -> list[Call]:
+    name = request.param("Name") or request.param("Rule")
+    return [Call(request.action, request.arn("events", f"rule/{name}") if name else "*")]
+
+
+_DESCRIBERS = {
+    "s3": _s3,
+    "states": _states,
+    "batch": _batch,
+    "logs": _logs,
+    "lambda": _lambda,
+    "sns": _sns,
+    "ses": _ses,
+    "cloudformation": _cloudformation,
+    "events": _events,
+}

@@ -1,0 +1,244 @@
+"""Strict IAM for the local backend: every request is authorized as AWS would authorize it.
+
+moto authenticates each request (a known access key, a valid signature) once its
+INITIAL_NO_AUTH_ACTION_COUNT set-up requests are spent, and names the principal and the action.
+Its own policy evaluator is too basic for our policies (it judges non-S3 requests against "*",
+denies any Allow with a condition, ignores bucket policies and policy variables), so the decision is
+made instead by @cloud-copilot/iam-simulate, a maintained engine of AWS's evaluation logic that also
+knows each action's resource types (iam_evaluator/). Identity policies come from moto's IAM, the
+bucket policy from moto's S3. A denied call fails as it would on AWS (AccessDenied), is printed, and
+every decision is recorded for the least-privilege tests.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import threading
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from nsclient.local.iam_calls import Call, Request, calls_for
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+EVALUATOR_DIR = Path(__file__).with_name("iam_evaluator")
+ALLOWED = "Allowed"
+_installed = False
+_lock = threading.Lock()
+
+
+class EvaluatorMissing(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class Decision:
+    principal: str
+    action: str
+    resource: str
+    context: dict[str, str]
+    result: str
+    detail: str = ""
+
+    @property
+    def allowed(self) -> bool:
+        return self.result == ALLOWED
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, line: str) -> Decision:
+        return cls(**json.loads(line))
+
+    def __str__(self) -> str:
+        context = f" {self.context}" if self.context else ""
+        return f"{self.result}: {self.principal} {self.action} {self.resource}{context}{self.detail}"
+
+
+class Evaluator:
+    """One long-lived node process running iam_evaluator/evaluate.mjs; answers are cached."""
+
+    def __init__(self) -> None:
+        node = shutil.which("node")
+        if node is None or not (EVALUATOR_DIR / "node_modules" / "@cloud-copilot" / "iam-simulate").is_dir():
+            raise EvaluatorMissing(
+                "Strict IAM needs Node.js and the evaluator's packages: run `make install` "
+                f"(npm ci --prefix {EVALUATOR_DIR})."
+            )
+        self._process = subprocess.Popen(
+            [node, str(EVALUATOR_DIR / "evaluate.mjs")],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            bufsize=1,
+        )
+        self._lock = threading.Lock()
+        self._cache: dict[str, dict[str, Any]] = {}
+        self._next_id = 0
+
+    def evaluate(self, request: dict[str, Any]) -> dict[str, Any]:
+        key = json.dumps(request, sort_keys=True)
+        with self._lock:
+            cached = self._cache.get(key)
+            if cached is not None:
+                return cached
+            self._next_id += 1
+            assert self._process.stdin is not None and self._process.stdout is not None
+            self._process.stdin.write(json.dumps({**request, "id": self._next_id}) + "\n")
+            self._process.stdin.flush()
+            reply: dict[str, Any] = json.loads(self._process.stdout.readline())
+            self._cache[key] = reply
+            return reply
+
+    def close(self) -> None:
+        if self._process.stdin is not None:
+            self._process.stdin.close()
+        self._process.wait(timeout=10)
+
+
+@dataclass
+class Enforcement:
+    """What strict mode needs at each request: the evaluator, who stands for AWS, where to record."""
+
+    evaluator: Evaluator
+    trusted_keys: frozenset[str]  # the administrator's: AWS itself and tests looking on
+    record_to: Path | None = None
+
+    def __post_init__(self) -> None:
+        self.decisions: list[Decision] = []
+        self._record_lock = threading.Lock()
+
+    def record(self, decision: Decision) -> None:
+        with self._record_lock:
+            self.decisions.append(decision)
+            if self.record_to is not None:
+                with self.record_to.open("a") as out:
+                    out.write(decision.to_json() + "\n")
+
+
+ENFORCEMENT: Enforcement | None = None
+
+
+def read_decisions(path: Path) -> Iterator[Decision]:
+    with path.open() as lines:
+        for line in lines:
+            if line.strip():
+                yield Decision.from_json(line)
+
+
+def _policy_documents(access_key: Any) -> list[dict[str, Any]]:
+    documents = []
+    for policy in access_key.collect_policies():
+        if isinstance(policy, str):
+            documents.append(json.loads(policy))
+        elif isinstance(policy, dict):
+            documents.append(policy)
+        else:  # a managed policy: its default version
+            version = next(v for v in policy.versions if v.is_default)
+            document = version.document
+            documents.append(json.loads(document) if isinstance(document, str) else document)
+    return documents
+
+
+def _bucket_policy(account: str, resource: str) -> dict[str, Any] | None:
+    from moto.s3.models import s3_backends
+
+    bucket = resource.removeprefix("arn:aws:s3:::").split("/", 1)[0]
+    found = s3_backends[account]["aws"].buckets.get(bucket)
+    if found is None or not found.policy:
+        return None
+    policy: dict[str, Any] = json.loads(found.policy)
+    return policy
+
+
+def _principal_context(principal: str, access_key: Any) -> dict[str, str]:
+    """The global condition keys AWS sets from who is calling (policy variables use them)."""
+    account = principal.split(":")[4]
+    context = {"aws:PrincipalArn": principal, "aws:PrincipalAccount": account}
+    if ":user/" in principal:
+        name = principal.rsplit("/", 1)[1]
+        context.update({"aws:username": name, "aws:userid": f"AIDA{name.upper()}", "aws:PrincipalType": "User"})
+    elif ":assumed-role/" in principal:
+        _, role, session = principal.rsplit("/", 2)
+        role_arn = f"arn:aws:iam::{account}:role/{role}"
+        context.update(
+            {
+                "aws:PrincipalArn": role_arn,
+                "aws:userid": f"AROA{role.upper()}:{session}",
+                "aws:PrincipalType": "AssumedRole",
+            }
+        )
+    return context
+
+
+def check_action_permitted(self: Any, resource: str) -> None:
+    """moto's IAMRequestBase.check_action_permitted, decided by the evaluator."""
+    enforcement = ENFORCEMENT
+    if enforcement is None or self._action == "sts:GetCallerIdentity":
+        return
+    if self._access_key._access_key_id in enforcement.trusted_keys:
+        return
+    request = Request(
+        action=self._action,
+        region=self._region,
+        account=self.account_id,
+        method=self._method,
+        path=self._path,
+        data=dict(self._data or {}),
+        body=self._body if isinstance(self._body, bytes) else (self._body or "").encode(),
+        headers=dict(self._headers),
+        moto_resource=resource,
+    )
+    principal = self._access_key.arn
+    policies = _policy_documents(self._access_key)
+    denied: list[Decision] = []
+    for call in calls_for(request):
+        decision = _decide(enforcement, principal, policies, call, self.account_id, self._access_key)
+        enforcement.record(decision)
+        if not decision.allowed:
+            denied.append(decision)
+    if denied:
+        for decision in denied:
+            print(f"strict IAM: {decision}", file=sys.stderr, flush=True)
+        self._raise_access_denied()
+
+
+def _decide(
+    enforcement: Enforcement, principal: str, policies: list[dict[str, Any]], call: Call, account: str, access_key: Any
+) -> Decision:
+    query: dict[str, Any] = {
+        "principal": principal,
+        "action": call.action,
+        "resource": call.resource,
+        "account": account,
+        "identityPolicies": policies,
+        "context": {**_principal_context(principal, access_key), **call.context},
+    }
+    if call.resource.startswith("arn:aws:s3:::"):
+        query["resourcePolicy"] = _bucket_policy(account, call.resource)
+    reply = enforcement.evaluator.evaluate(query)
+    detail = f" {json.dumps(reply['errors'])}" if reply.get("errors") else ""
+    return Decision(principal, call.action, call.resource, call.context, str(reply["result"]), detail)
+
+
+def enforce(enforcement: Enforcement) -> None:
+    """From now on every request needs a known key and an allowing policy."""
+    global ENFORCEMENT, _installed
+    from moto import settings
+    from moto.core.authorization import ActionAuthenticatorMixin
+    from moto.iam.access_control import IAMRequestBase
+
+    with _lock:
+        ENFORCEMENT = enforcement
+        if not _installed:
+            IAMRequestBase.check_action_permitted = check_action_permitted  # type: ignore[method-assign]
+            _installed = True
+        # As moto's set_initial_no_auth_action_count does: the set-up requests are behind us.
+        settings.INITIAL_NO_AUTH_ACTION_COUNT = 0
+        ActionAuthenticatorMixin.request_count = 0
