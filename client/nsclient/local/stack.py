@@ -15,6 +15,7 @@ import yaml
 
 from nsclient.local import moto_patches
 from nsclient.local.template import Resolver, load_template, resources_of_type
+from nsclient_common.layout import DEFAULT_LOG_GROUP
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
@@ -129,7 +130,8 @@ class LocalStack:
         topic_logical = next(iter(resources_of_type(self.template, "AWS::SNS::Topic")))
         topic_arn = sns.create_topic(Name=f"{STACK_NAME}-{topic_logical}")["TopicArn"]
 
-        _client("logs", self.endpoint_url).create_log_group(logGroupName="/aws/batch/job")
+        # The local stack is the existing-setup shape: jobs log to the account's default group.
+        _client("logs", self.endpoint_url).create_log_group(logGroupName=DEFAULT_LOG_GROUP)
         job_queue, job_definition = self._create_batch(role_arn)
         outbox = self.state_dir / "outbox"
         self._create_functions(role_arn, outbox)
@@ -171,6 +173,8 @@ class LocalStack:
         properties = _camel(r.resolve(next(iter(definition.values()))["Properties"]))
         container = properties["containerProperties"]
         container.pop("jobRoleArn", None)
+        # As the guide's definition: no log configuration, so jobs log to Batch's default group.
+        container.pop("logConfiguration", None)
         kept = {k: properties[k] for k in ("retryStrategy", "timeout") if k in properties}
         # Parameters resolve to strings; these two are integers in the API.
         if "timeout" in kept:
