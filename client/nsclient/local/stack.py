@@ -20,6 +20,7 @@ from nsclient_common.layout import DEFAULT_LOG_GROUP
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
 STACK_NAME = "nsclient-local"
+STACK_UUID = "00000000-0000-4000-8000-000000000000"  # the last part of a stack id
 LOCAL_BUCKET = "nsclient-local-builds"
 LOCAL_MAX_VCPUS = 64
 
@@ -92,6 +93,7 @@ class LocalStack:
                 "AWS::AccountId": ACCOUNT,
                 "AWS::Partition": "aws",
                 "AWS::StackName": STACK_NAME,
+                "AWS::StackId": f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/{STACK_NAME}/{STACK_UUID}",
                 "AWS::URLSuffix": "amazonaws.com",
             },
         )
