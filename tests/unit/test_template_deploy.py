@@ -182,12 +182,10 @@ def allowed(statements: list[dict[str, Any]], action: str, resource: str) -> boo
 @pytest.mark.parametrize("shape", SHAPES)
 def test_state_machine_submits_only_to_its_queues_and_definitions(shape: str):
     r = resolver(SHAPES[shape])
-    r.names["BatchJobQueue.JobQueueName"] = r.resolve(TPL["Resources"]["BatchJobQueue"]["Properties"]["JobQueueName"])
-    definition = r.resolve(TPL["Resources"]["BatchJobDefinition"]["Properties"]["JobDefinitionName"])
-    r.names["BatchJobDefinition.JobDefinitionName"] = definition
-    statements = state_machine_statements(r)
     settings = Settings.from_env(r.resolve(TPL["Globals"]["Function"]["Environment"]["Variables"]))
     arn = "arn:aws:batch:us-east-1:123456789012:"
+    r.names["BatchJobQueue"] = f"{arn}job-queue/{settings.job_queue}"  # Ref of a job queue is its ARN
+    statements = state_machine_statements(r)
     # Batch authorizes SubmitJob against the queue and the definition revision.
     assert allowed(statements, "batch:SubmitJob", f"{arn}job-queue/{settings.job_queue}")
     assert allowed(statements, "batch:SubmitJob", f"{arn}job-definition/{settings.job_definition}:7")
