@@ -80,7 +80,7 @@ def bench_log_archive(lines: int) -> dict[str, Any]:
 
     def archive() -> tuple[Any, CountingS3]:
         s3 = CountingS3()
-        return archive_log(FakeLogs(lines), s3, group="/aws/batch/job", stream="s", bucket="b", key="k"), s3
+        return archive_log(FakeLogs(lines), s3, stream="s", bucket="b", key="k"), s3
 
     # Timed and measured in separate runs: tracing allocations slows Python down several times.
     started = time.perf_counter()

@@ -24,7 +24,8 @@ from nsclient.progress import Progress
 from nsclient.transfer import download_file, upload_file
 from nsclient.workdir import PullPlan, extract, has_snakefile, member_crcs, plan_pull, write_zip
 from nsclient_common.failure import CANCEL_REASON
-from nsclient_common.layout import LOG_GROUP, RUNS_PREFIX, inbox_key, log_key, record_key, workdir_key
+from nsclient_common.jobfacts import log_group_of
+from nsclient_common.layout import RUNS_PREFIX, inbox_key, log_key, record_key, workdir_key
 from nsclient_common.record import RunRecord, RunStatus, iso_from_millis
 from nsclient_common.request import BuildRequest, InvalidRequest, parse_request
 from nsclient_common.runid import is_run_id, new_upload_name, run_id_for_upload
@@ -218,8 +219,8 @@ def archived_log(backend: Backend, run_id: str) -> Iterator[str]:
         yield line.decode("utf-8", "replace")
 
 
-def _live_events(logs: Any, stream: str, token: str | None) -> tuple[list[str], str | None]:
-    kwargs: dict[str, Any] = {"logGroupName": LOG_GROUP, "logStreamName": stream, "startFromHead": True}
+def _live_events(logs: Any, group: str, stream: str, token: str | None) -> tuple[list[str], str | None]:
+    kwargs: dict[str, Any] = {"logGroupName": group, "logStreamName": stream, "startFromHead": True}
     if token:
         kwargs["nextToken"] = token
     try:
@@ -255,14 +256,16 @@ def log_lines(
     logs = backend.client("logs")
     token: str | None = None
     stream: str | None = None
+    group = ""
     while True:
         if stream is None:
             job = find_job(backend, run_id, record.job_queue or backend.job_queue)
             stream = (job or {}).get("container", {}).get("logStreamName") if job else None
+            group = log_group_of(job or {})
         if stream:
             # Drain every page available now, then look again later.
             while True:
-                lines, next_token = _live_events(logs, stream, token)
+                lines, next_token = _live_events(logs, group, stream, token)
                 yield from lines
                 if next_token == token or not lines:
                     token = next_token or token
@@ -275,7 +278,7 @@ def log_lines(
             on_status(record)
         if record.status.is_final:
             if stream:
-                lines, token = _live_events(logs, stream, token)
+                lines, token = _live_events(logs, group, stream, token)
                 yield from lines
             else:
                 yield from archived_log(backend, run_id)

@@ -64,13 +64,12 @@ def collect(event: CollectInput, settings: Settings, *, logs: Any, s3: Any) -> C
     preface = ""
     if facts.error:
         preface = f"(the job could not be run: {facts.error}: {facts.error_cause})\n"
-    sources = [LogSource(job.log_stream) for job in history]
+    sources = [LogSource(job.log_stream, group=job.log_group) for job in history]
     if len(history) > 1:
-        sources = [LogSource(job.log_stream, _heading(n, job)) for n, job in enumerate(history, 1)]
+        sources = [LogSource(job.log_stream, _heading(n, job), job.log_group) for n, job in enumerate(history, 1)]
     summary = archive_log(
         logs,
         s3,
-        group=settings.log_group,
         sources=sources or [LogSource(None)],
         bucket=settings.bucket,
         key=log_key(event.run_id),

@@ -124,7 +124,7 @@ def reconcile(
             job = stop_job(batch, job, termination_reason(detail.status, job), wait_seconds)
         facts = facts_from_description(job) if job else JobFacts()
         log = archive_log(
-            logs, s3, group=settings.log_group, stream=facts.log_stream, bucket=settings.bucket, key=log_key(run_id)
+            logs, s3, group=facts.log_group, stream=facts.log_stream, bucket=settings.bucket, key=log_key(run_id)
         )
         cancelled = detail.status == "ABORTED"
         ended = f"the execution ended {detail.status}: {detail.error or ''} {detail.cause or ''}"

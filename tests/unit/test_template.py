@@ -79,7 +79,12 @@ def test_bucket_lifecycle_expires_uploads_and_runs_after_30_days():
     assert all(rule["Status"] == "Enabled" for rule in rules)
     expiry = {rule.get("Prefix"): default_of(rule["ExpirationInDays"]) for rule in rules if "ExpirationInDays" in rule}
     assert expiry == {"inbox/": 30, "runs/": 30}
-    assert any(rule.get("NoncurrentVersionExpiration", {}).get("NoncurrentDays") == 1 for rule in rules)
+    # pull reads the first version of runs/<id>/workdir.zip (noncurrent once the job wrote its results):
+    # it must live as long as the run it belongs to.
+    noncurrent = [
+        rule["NoncurrentVersionExpiration"]["NoncurrentDays"] for rule in rules if "NoncurrentVersionExpiration" in rule
+    ]
+    assert noncurrent == [{"Ref": "RetentionDays"}]
     assert any(rule.get("AbortIncompleteMultipartUpload", {}).get("DaysAfterInitiation") == 1 for rule in rules)
 
 
@@ -115,7 +120,7 @@ def test_function_environment_matches_the_contract():
         "JOB_QUEUE",
         "JOB_DEFINITION",
         "ON_DEMAND_JOB_QUEUE",
-        "LOG_GROUP",
+        "COMPUTE_MAX_VCPUS",
         "MAX_UPLOAD_BYTES",
         "MAX_UNCOMPRESSED_BYTES",
         "MAX_COMPRESSION_RATIO",
@@ -125,20 +130,20 @@ def test_function_environment_matches_the_contract():
         "POWERTOOLS_SERVICE_NAME",
         "POWERTOOLS_METRICS_NAMESPACE",
     }
-    assert variables["LOG_GROUP"] == "/aws/batch/job"
+    assert "LOG_GROUP" not in variables  # each job's description names its group (jobfacts.log_group_of)
     assert variables["POWERTOOLS_SERVICE_NAME"] == "nsclient"
     with_arn = {k for k in FUNCTIONS if "STATE_MACHINE_ARN" in props(k).get("Environment", {}).get("Variables", {})}
     assert with_arn == {"StartRunFunction", "ReconcileRunFunction"}
 
 
-def test_computed_state_machine_arn_matches_its_name():
-    # The ARN is computed (to avoid dependency cycles), so it must agree with the state machine's Name.
-    name = props("RunBuildStateMachine")["Name"]["Fn::Sub"]
-    expected = f"arn:${{AWS::Partition}}:states:${{AWS::Region}}:${{AWS::AccountId}}:stateMachine:{name}"
+def test_state_machine_arn_is_taken_from_the_state_machine():
+    # Unnamed (a long stack name would overflow its 80 characters), so everything refers to it by Ref.
+    assert "Name" not in props("RunBuildStateMachine")
+    expected = {"Ref": "RunBuildStateMachine"}
     for logical_id in ("StartRunFunction", "ReconcileRunFunction"):
-        assert props(logical_id)["Environment"]["Variables"]["STATE_MACHINE_ARN"] == {"Fn::Sub": expected}
+        assert props(logical_id)["Environment"]["Variables"]["STATE_MACHINE_ARN"] == expected
     rule = props("ReconcileRunFunction")["Events"]["ExecutionEndedBadly"]["Properties"]["Pattern"]
-    assert rule["detail"]["stateMachineArn"] == [{"Fn::Sub": expected}]
+    assert rule["detail"]["stateMachineArn"] == [expected]
 
 
 # --- triggers ----------------------------------------------------------------------------------------------
@@ -183,7 +188,6 @@ def test_state_machine_substitutions_match_definition_placeholders():
     assert state_machine["DefinitionUri"] == "statemachine/run_build.asl.yaml"
     placeholders = set(re.findall(r"\$\{([^}]+)\}", STATE_MACHINE_DEFINITION.read_text()))
     assert set(state_machine["DefinitionSubstitutions"]) == placeholders
-    assert default_of(state_machine["DefinitionSubstitutions"]["ExecutionTimeoutSeconds"]) == 18000
 
 
 def test_state_machine_logs_errors_with_retention():
@@ -209,7 +213,8 @@ def test_batch_resources_are_only_created_on_request():
         "ComputeEnvironment",
         "BatchJobQueue",
         "BatchJobDefinition",
-        "BatchLogGroup",
+        "BatchJobLogGroup",
+        "BatchSecurityGroup",
     ):
         assert RESOURCES[logical_id].get("Condition") == "CreateBatch", logical_id
 
@@ -250,10 +255,54 @@ def test_job_queue_cancels_jobs_stuck_runnable():
         assert default_of(action["MaxTimeSeconds"]) == 3600
 
 
-def test_batch_log_group_retention_is_30_days():
-    group = props("BatchLogGroup")
-    assert group["LogGroupName"] == "/aws/batch/job"
+def test_stack_never_creates_the_accounts_batch_log_group():
+    # /aws/batch/job exists wherever Batch has run: creating it fails the stack, deleting it erases others' logs.
+    for logical_id, resource in RESOURCES.items():
+        if resource["Type"] == "AWS::Logs::LogGroup":
+            assert "/aws/batch/job" not in str(resource["Properties"].get("LogGroupName", "")), logical_id
+    group = props("BatchJobLogGroup")
+    assert group["LogGroupName"] == {"Fn::Sub": "/aws/batch/nsclient-${AWS::StackName}"}
     assert default_of(group["RetentionInDays"]) == 30
+
+
+def test_created_job_definition_logs_to_the_stacks_group():
+    logging = props("BatchJobDefinition")["ContainerProperties"]["LogConfiguration"]
+    assert logging == {"LogDriver": "awslogs", "Options": {"awslogs-group": {"Ref": "BatchJobLogGroup"}}}
+
+
+def test_job_log_readers_may_read_the_group_of_either_shape():
+    group = {"Fn::If": ["CreateBatch", {"Ref": "BatchJobLogGroup"}, "/aws/batch/job"]}
+    prefix = "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:${Group}"
+    expected = [{"Fn::Sub": [prefix, {"Group": group}]}, {"Fn::Sub": [prefix + ":*", {"Group": group}]}]
+    users = props("NsclientUsersGroup")["Policies"][0]["PolicyDocument"]["Statement"]
+    statements = {
+        "CollectLogsFunction": props("CollectLogsFunction")["Policies"][1]["Statement"],
+        "ReconcileRunFunction": props("ReconcileRunFunction")["Policies"][2]["Statement"],
+        "NsclientUsersGroup": users,
+    }
+    for reader, policy in statements.items():
+        reads = [s for s in policy if "logs:GetLogEvents" in s["Action"]]
+        assert [s["Resource"] for s in reads] == [expected], reader
+
+
+def test_launch_template_requires_imdsv2_with_hop_limit_1():
+    options = props("BatchLaunchTemplate")["LaunchTemplateData"]["MetadataOptions"]
+    assert options["HttpTokens"] == "required"
+    assert options["HttpPutResponseHopLimit"] == 1
+
+
+def test_compute_environment_has_its_own_outbound_only_security_group():
+    group = props("BatchSecurityGroup")
+    assert group["VpcId"] == {"Ref": "VpcId"}
+    assert "SecurityGroupIngress" not in group
+    assert group["SecurityGroupEgress"][0]["CidrIp"] == "0.0.0.0/0"
+    chosen = props("ComputeEnvironment")["ComputeResources"]["SecurityGroupIds"]["Fn::If"]
+    assert chosen[0] == "HasExtraSecurityGroups"
+    assert chosen[2] == [{"Ref": "BatchSecurityGroup"}]
+    assert {"Ref": "BatchSecurityGroup"} in chosen[1]["Fn::Split"][1]["Fn::Join"][1]
+    assertions = TPL["Rules"]["BatchNeedsNetwork"]["Assertions"]
+    required = [a["AssertDescription"].split()[0] for a in assertions]
+    assert required == ["SubnetIds", "VpcId"]
 
 
 # --- outputs and lint --------------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from nsclient.local.template import Resolver, load_template, resources_of_type
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
 STACK_NAME = "nsclient-local"
+STACK_UUID = "00000000-0000-4000-8000-000000000000"  # the last part of a stack id
 LOCAL_BUCKET = "nsclient-local-builds"
 LOCAL_MAX_VCPUS = 64
 
@@ -38,7 +39,6 @@ class StackInfo:
     outbox: str
     # A person's keys: an IAM user in the stack's users group (the client uses them).
     credentials: dict[str, str | None] | None = None
-    log_group: str = nextstrain_guide.LOG_GROUP
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -102,6 +102,7 @@ class LocalStack:
                 "AWS::AccountId": ACCOUNT,
                 "AWS::Partition": "aws",
                 "AWS::StackName": STACK_NAME,
+                "AWS::StackId": f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/{STACK_NAME}/{STACK_UUID}",
                 "AWS::URLSuffix": "amazonaws.com",
             },
         )
@@ -143,7 +144,7 @@ class LocalStack:
             name = r.resolve(resource["Properties"].get("Name", f"{STACK_NAME}-{logical}"))
             r.arns[logical] = f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{name}"
             r.names[logical] = r.arns[logical]
-        r.names["AWS::StackId"] = f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/{STACK_NAME}/local"
+            r.names[f"{logical}.Name"] = name
         self.principals.name_resources()
 
     def create(self) -> StackInfo:

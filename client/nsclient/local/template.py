@@ -159,6 +159,10 @@ class Resolver:
         index, items = self.resolve(arg)
         return items[int(index)]
 
+    def _fn_FindInMap(self, arg: list[Any]) -> Any:  # noqa: N802
+        mapping, first, second = (str(part) for part in self.resolve(arg))
+        return self.template["Mappings"][mapping][first][second]
+
     def _fn_Split(self, arg: list[Any]) -> list[str]:  # noqa: N802
         separator, text = self.resolve(arg)
         return str(text).split(separator)

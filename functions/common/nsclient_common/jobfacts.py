@@ -15,6 +15,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from nsclient_common.layout import DEFAULT_LOG_GROUP
+
 # The state machine's job states, oldest first.
 JOB_STATES = ("SubmitBuildJob", "RetryOnDemandJob")
 
@@ -27,6 +29,7 @@ class JobFacts(BaseModel):
     container_reason: str = ""
     exit_code: int | None = None
     log_stream: str | None = None
+    log_group: str = DEFAULT_LOG_GROUP
     created_at: int | None = None
     started_at: int | None = None
     stopped_at: int | None = None
@@ -49,6 +52,18 @@ def _queue_name(queue: str | None) -> str | None:
     return queue.rsplit("/", 1)[-1] if queue else None
 
 
+def log_group_of(job: dict[str, Any]) -> str:
+    """The CloudWatch log group a job writes to: its definition's awslogs group (a created Batch setup
+    names the stack's own), else the group Batch uses by default."""
+    container = _get(job, "Container", "container") or {}
+    config = _get(container, "LogConfiguration", "logConfiguration") or {}
+    if str(_get(config, "LogDriver", "logDriver") or "").lower() != "awslogs":
+        return DEFAULT_LOG_GROUP
+    options = _get(config, "Options", "options") or {}
+    group = next((value for key, value in options.items() if key.lower() == "awslogs-group"), None)
+    return str(group) if group else DEFAULT_LOG_GROUP
+
+
 def facts_from_description(job: dict[str, Any]) -> JobFacts:
     container = _get(job, "Container", "container") or {}
     attempts = _get(job, "Attempts", "attempts") or []
@@ -62,6 +77,7 @@ def facts_from_description(job: dict[str, Any]) -> JobFacts:
         exit_code=_get(container, "ExitCode", "exitCode"),
         log_stream=_get(container, "LogStreamName", "logStreamName")
         or _get(last_attempt_container, "LogStreamName", "logStreamName"),
+        log_group=log_group_of(job),
         created_at=_get(job, "CreatedAt", "createdAt"),
         started_at=_get(job, "StartedAt", "startedAt") or None,
         stopped_at=_get(job, "StoppedAt", "stoppedAt") or None,

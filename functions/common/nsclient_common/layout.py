@@ -12,7 +12,9 @@ from __future__ import annotations
 INBOX_PREFIX = "inbox/"
 RUNS_PREFIX = "runs/"
 UPLOAD_SUFFIX = ".zip"
-LOG_GROUP = "/aws/batch/job"
+# Where a Batch job logs unless its definition names another awslogs group (jobfacts.log_group_of):
+# the account's shared group, which an existing Nextstrain setup uses.
+DEFAULT_LOG_GROUP = "/aws/batch/job"
 
 
 def inbox_key(name: str) -> str:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from botocore.exceptions import ClientError
 from pydantic import BaseModel
 
+from nsclient_common.layout import DEFAULT_LOG_GROUP
 from nsclient_common.s3io import MultipartWriter
 
 if TYPE_CHECKING:
@@ -37,10 +38,11 @@ class LogSummary(BaseModel):
 
 
 class LogSource(NamedTuple):
-    """One job's log stream (None: the job never started), and a heading to put before it."""
+    """One job's log stream (None: the job never started) in its group, and a heading to put before it."""
 
     stream: str | None
     heading: str = ""
+    group: str = DEFAULT_LOG_GROUP
 
 
 def iter_log_pages(logs: Any, group: str, stream: str) -> Iterator[list[str]]:
@@ -71,14 +73,14 @@ def archive_log(
     logs: Any,
     s3: Any,
     *,
-    group: str,
     bucket: str,
+    group: str = DEFAULT_LOG_GROUP,
     key: str,
     stream: str | None = None,
     sources: Sequence[LogSource] = (),
     preface: str = "",
 ) -> LogSummary:
-    """Write the log of `stream` (or of each of `sources`, in order) to s3://bucket/key.
+    """Write the log of `stream` in `group` (or of each of `sources`, in order) to s3://bucket/key.
 
     The summary's tail, failed rule and memory error describe the last source: that job's
     outcome is the run's. Work is done a page (up to 10,000 events) at a time.
@@ -90,7 +92,7 @@ def archive_log(
     with MultipartWriter(s3, bucket, key) as out:
         if preface:
             out.write(preface.encode())
-        for source in sources or (LogSource(stream),):
+        for source in sources or (LogSource(stream, group=group),):
             failed_rule, memory_error = None, False
             tail.clear()
             if source.heading:
@@ -99,7 +101,7 @@ def archive_log(
                 out.write(b"(the job never started, so it wrote no log)\n")
                 continue
             try:
-                for page in iter_log_pages(logs, group, source.stream):
+                for page in iter_log_pages(logs, source.group, source.stream):
                     found = True
                     page_lines = [message.rstrip("\n") for message in page]
                     text = "\n".join(page_lines) + "\n"

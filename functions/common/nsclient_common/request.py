@@ -95,7 +95,11 @@ def parse_request(metadata: dict[str, str], limits: Limits) -> BuildRequest:
         raw = meta[CPUS].strip()
         if not _WHOLE_NUMBER.fullmatch(raw) or int(raw) < 1:
             raise InvalidRequest(f"cpus must be a whole number of at least 1, not {raw!r}")
-        if int(raw) > limits.max_cpus:
+        if int(raw) > limits.accepted_cpus:
+            if limits.accepted_cpus < limits.max_cpus:
+                raise InvalidRequest(
+                    f"cpus {raw} is more than the {limits.accepted_cpus} vCPUs of this deployment's compute environment"
+                )
             raise InvalidRequest(f"cpus {raw} is over this deployment's limit of {limits.max_cpus}")
         fields["cpus"] = int(raw)
 

@@ -12,7 +12,16 @@ class Limits(BaseModel):
     max_uncompressed_bytes: int = 50 * 1024**3
     max_compression_ratio: float = 100.0
     max_members: int = 200_000
-    max_cpus: int = 96
+    max_cpus: int = 64
+    # The created compute environment's MaxvCpus (None with an existing one, whose size is not ours to know):
+    # a job asking for more would wait RUNNABLE until cancelled, so it is refused up front instead.
+    compute_max_vcpus: int | None = None
+
+    @property
+    def accepted_cpus(self) -> int:
+        """The most cpus a run may ask for: the deployment's limit, and no more than the compute environment runs."""
+        return min(self.max_cpus, self.compute_max_vcpus or self.max_cpus)
+
     max_memory_mib: int = 768 * 1024
 
 
@@ -23,7 +32,6 @@ class Settings(BaseModel):
     job_definition: str = "nextstrain-job"
     on_demand_job_queue: str = ""
     state_machine_arn: str = ""
-    log_group: str = "/aws/batch/job"
     notify_from: str = ""
     outbox_dir: str = ""
     limits: Limits = Limits()
@@ -42,9 +50,10 @@ class Settings(BaseModel):
             "MAX_COMPRESSION_RATIO",
             "MAX_CPUS",
             "MAX_MEMORY_MIB",
+            "COMPUTE_MAX_VCPUS",
         ):
             limits.update(pick(name))
         fields: dict[str, object] = {"bucket": env.get("BUCKET_NAME", ""), "limits": Limits.model_validate(limits)}
         fields.update(pick("TOPIC_ARN") | pick("JOB_QUEUE") | pick("JOB_DEFINITION") | pick("ON_DEMAND_JOB_QUEUE"))
-        fields.update(pick("STATE_MACHINE_ARN") | pick("LOG_GROUP") | pick("NOTIFY_FROM") | pick("OUTBOX_DIR"))
+        fields.update(pick("STATE_MACHINE_ARN") | pick("NOTIFY_FROM") | pick("OUTBOX_DIR"))
         return cls.model_validate(fields)
