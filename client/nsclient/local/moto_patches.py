@@ -393,7 +393,6 @@ def _run_process(job: Any, runtime: LocalJobRuntime, fault: JobFault | None = No
         **os.environ,
         **_job_environment(job),
         "AWS_ENDPOINT_URL": runtime.endpoint_url,
-        "AWS_DEFAULT_REGION": runtime.region,
         "AWS_ACCESS_KEY_ID": "local",
         "AWS_SECRET_ACCESS_KEY": "local",
         "AWS_BATCH_JOB_ID": job.job_id,
