@@ -14,8 +14,10 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from nsclient_common.envdir import to_archive
 from nsclient_common.layout import envd_key, workdir_key
 from tests.client.helpers import Cli
+from tests.support import SNAKEFILE_OK, zip_bytes
 
 if TYPE_CHECKING:
     from tests.support import Backend
@@ -163,3 +165,48 @@ def test_the_variables_are_deleted_once_the_job_has_read_them(local_backend: Bac
     assert inbox_versions.get("DeleteMarkers", []) == []
     # And the job deleted the run's copy after reading it, as NEXTSTRAIN_DELETE_ENVD asks
     assert local_backend.keys(envd_key(secret_run.run_id)) == []
+
+
+def put_envd(backend: Backend, name: str) -> str:
+    """inbox/<name>.env.d as push sends it; returns its version."""
+    response = backend.client("s3").put_object(
+        Bucket=backend.info.bucket, Key=f"inbox/{name}.env.d", Body=to_archive({"BUILD_SECRET": "unused"})
+    )
+    version: str = response["VersionId"]
+    return version
+
+
+@pytest.mark.slow
+def test_a_rejected_upload_has_its_variables_deleted(local_backend: Backend) -> None:
+    # Given variables sent with an upload that will be rejected (it has no Snakefile)
+    name = f"rejected-env-{uuid.uuid4().hex[:8]}"
+    version = put_envd(local_backend, name)
+    run_id = local_backend.upload(
+        zip_bytes({"README.md": "no build\n"}), name=name, metadata={"env-d-version": version}
+    )
+
+    record = local_backend.wait_for_record(run_id)
+
+    # Then the run is rejected for what is wrong with the build, and the variables are gone for good
+    assert record.status.value == "REJECTED"
+    assert "Snakefile" in (record.reason or "")
+    versions = local_backend.client("s3").list_object_versions(
+        Bucket=local_backend.info.bucket, Prefix=f"inbox/{name}.env.d"
+    )
+    assert versions.get("Versions", []) == []
+
+
+@pytest.mark.slow
+def test_an_upload_naming_variables_that_are_not_there_is_rejected(local_backend: Backend) -> None:
+    name = f"missing-env-{uuid.uuid4().hex[:8]}"
+    run_id = local_backend.upload(
+        zip_bytes({"Snakefile": SNAKEFILE_OK}), name=name, metadata={"env-d-version": "no-such-version"}
+    )
+
+    record = local_backend.wait_for_record(run_id)
+
+    assert record.status.value == "REJECTED"
+    assert record.reason == (
+        f"The build's environment variables (inbox/{name}.env.d, version no-such-version) are missing: push it again."
+    )
+    assert local_backend.batch_jobs(run_id) == []
