@@ -23,9 +23,10 @@ from nsclient.paths import pushes_file
 from nsclient.progress import Progress
 from nsclient.transfer import download_file, upload_file
 from nsclient.workdir import PullPlan, extract, has_snakefile, member_crcs, plan_pull, write_zip
+from nsclient_common.envdir import Env, to_archive
 from nsclient_common.failure import CANCEL_REASON
 from nsclient_common.jobfacts import log_group_of
-from nsclient_common.layout import RUNS_PREFIX, inbox_key, log_key, record_key, workdir_key
+from nsclient_common.layout import RUNS_PREFIX, inbox_envd_key, inbox_key, log_key, record_key, workdir_key
 from nsclient_common.record import RunRecord, RunStatus, iso_from_millis
 from nsclient_common.request import BuildRequest, InvalidRequest, parse_request
 from nsclient_common.runid import is_run_id, new_upload_name, run_id_for_upload
@@ -57,12 +58,19 @@ def check_request(request: BuildRequest) -> dict[str, str]:
     return metadata
 
 
-def push(backend: Backend, directory: Path, request: BuildRequest, exclude: list[str], quiet: bool) -> str:
+# Room kept in the metadata for the env.d's version id, which is known only once it is uploaded.
+_VERSION_ID_ROOM = "v" * 64
+
+
+def push(
+    backend: Backend, directory: Path, request: BuildRequest, exclude: list[str], quiet: bool, env: Env | None = None
+) -> str:
     if not directory.is_dir():
         raise UserError(f"{directory} is not a folder: give the build folder you would run `nextstrain build` on.")
     if not has_snakefile(directory):
         raise UserError(f"{directory} has no Snakefile (nor workflow/Snakefile): is it a Snakemake build folder?")
-    metadata = check_request(request)
+    metadata = check_request(request.model_copy(update={"envd_version": _VERSION_ID_ROOM}) if env else request)
+    envd = to_archive(env) if env else None
     name = new_upload_name(directory.resolve().name)
     key = inbox_key(name)
     s3 = backend.client("s3")
@@ -71,8 +79,19 @@ def push(backend: Backend, directory: Path, request: BuildRequest, exclude: list
         with archive.open("wb") as handle:
             count = write_zip(directory, handle, exclude)
         size = archive.stat().st_size
+        # The variables go first, beside the build and under a name that starts no run; the build's
+        # metadata names their version, and the backend moves them into the run's folder.
+        envd_key = inbox_envd_key(name)
+        if envd is not None:
+            sent = s3.put_object(Bucket=backend.bucket, Key=envd_key, Body=envd, ContentType="application/zip")
+            metadata = check_request(request.model_copy(update={"envd_version": sent.get("VersionId") or "null"}))
         progress = Progress(f"Uploading {count} files", size, quiet=quiet)
-        version = upload_file(s3, archive, backend.bucket, key, metadata, progress)
+        try:
+            version = upload_file(s3, archive, backend.bucket, key, metadata, progress)
+        except BaseException:
+            if envd is not None:  # no run will read them
+                s3.delete_object(Bucket=backend.bucket, Key=envd_key)
+            raise
     run_id = run_id_for_upload(key, version)
     remember_push(run_id, directory)
     return run_id

@@ -2,22 +2,26 @@
 
 State input: run_id, execution_arn, upload {bucket, key, version_id, size, requester}.
 Output: accepted, reason (why not, for a person), job (SubmitJob parameters) or null, record.
-The upload is only read, never moved: a rejected one stays where it was sent.
+The upload is only read, never moved: a rejected one stays where it was sent. Its env.d (the build's
+environment variables) is moved into the run's folder for the job, or deleted if the run is rejected:
+secrets are not left lying in inbox/.
 """
 
 from __future__ import annotations
 
+import os
 import re
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
+from botocore.exceptions import ClientError
 from pydantic import BaseModel
 
 from nsclient_common.aws import client
 from nsclient_common.jobspec import submit_job_parameters
-from nsclient_common.layout import s3_url, workdir_key
+from nsclient_common.layout import envd_key, envd_key_for_upload, s3_url, workdir_key
 from nsclient_common.record import FailureClass, RunRecord, RunStatus, UploadSource, utc_now
-from nsclient_common.request import NOTIFY, SUBMITTER, BuildRequest, InvalidRequest, parse_request
+from nsclient_common.request import ENVD_VERSION, NOTIFY, SUBMITTER, BuildRequest, InvalidRequest, parse_request
 from nsclient_common.runstore import find_record, write_record
 from nsclient_common.s3io import open_s3_object
 from nsclient_common.settings import Limits, Settings
@@ -52,6 +56,60 @@ class PrepareOutput(BaseModel):
 
 class JobDefinitionMissing(Exception):
     """The configured Batch job definition does not exist (or has no ACTIVE revision)."""
+
+
+class EnvdMissing(Exception):
+    """The upload names an env.d that is not there (nor already moved into the run's folder)."""
+
+
+def _missing(error: ClientError) -> bool:
+    # InvalidArgument: a version id that can't be one, as anyone may set the metadata naming it.
+    code = error.response.get("Error", {}).get("Code")
+    return code in ("NoSuchKey", "NoSuchVersion", "404", "NotFound", "InvalidArgument")
+
+
+def move_envd(s3: Any, upload: Upload, version_id: str, bucket: str, run_id: str) -> str:
+    """Copy the upload's env.d to runs/<id>/env.d.zip and delete that version from inbox/ for good (a
+    plain delete in a versioned bucket would keep it as a noncurrent version); returns the copy's URL."""
+    source = envd_key_for_upload(upload.key)
+    target = envd_key(run_id)
+    try:
+        s3.copy_object(
+            CopySource={"Bucket": upload.bucket, "Key": source, "VersionId": version_id},
+            Bucket=bucket,
+            Key=target,
+            ContentType="application/zip",
+            MetadataDirective="REPLACE",
+        )
+    except ClientError as error:
+        if not _missing(error):
+            raise
+        if not _exists(s3, bucket, target):  # else a retried step: moved already
+            raise EnvdMissing(
+                f"The build's environment variables ({source}, version {version_id}) are missing: push it again."
+            ) from None
+    s3.delete_object(Bucket=upload.bucket, Key=source, VersionId=version_id)
+    return s3_url(bucket, target)
+
+
+def discard_envd(s3: Any, upload: Upload, version_id: str | None) -> None:
+    if not version_id:
+        return
+    try:
+        s3.delete_object(Bucket=upload.bucket, Key=envd_key_for_upload(upload.key), VersionId=version_id)
+    except ClientError as error:
+        if not _missing(error):
+            raise
+
+
+def _exists(s3: Any, bucket: str, key: str) -> bool:
+    try:
+        s3.head_object(Bucket=bucket, Key=key)
+    except ClientError as error:
+        if _missing(error):
+            return False
+        raise
+    return True
 
 
 def _version(upload: Upload) -> dict[str, str]:
@@ -103,17 +161,19 @@ def _new_record(event: PrepareInput, request: BuildRequest, status: RunStatus, s
 
 def _salvage(metadata: dict[str, str]) -> BuildRequest:
     """What can be kept of invalid options, each field checked on its own: the notify address, if it is
-    valid, so the rejection reaches the person; the submitter, if it is clean, so the record names them."""
+    valid, so the rejection reaches the person; the submitter, if it is clean, so the record names them;
+    the env.d version, so the variables sent with the build are deleted."""
     kept: dict[str, str] = {}
-    for field in (NOTIFY, SUBMITTER):
+    for field, attribute in ((NOTIFY, "notify"), (SUBMITTER, "submitter"), (ENVD_VERSION, "envd_version")):
         try:
-            kept[field] = getattr(parse_request({field: metadata[field]}, Limits()), field)
+            kept[attribute] = getattr(parse_request({field: metadata[field]}, Limits()), attribute)
         except (KeyError, InvalidRequest):
             continue
     return BuildRequest.model_validate(kept)
 
 
 def reject(event: PrepareInput, reason: str, request: BuildRequest, settings: Settings, s3: Any) -> PrepareOutput:
+    discard_envd(s3, event.upload, request.envd_version)
     record = _new_record(event, request, RunStatus.REJECTED, settings).model_copy(
         update={"failure_class": FailureClass.REJECTED, "reason": reason, "finished_at": utc_now(), "workdir_url": None}
     )
@@ -152,6 +212,12 @@ def prepare(event: PrepareInput, settings: Settings, *, s3: Any, batch: Any) -> 
         workdir,
         ExtraArgs={"ContentType": "application/zip", "MetadataDirective": "REPLACE"},
     )
+    envd_url = None
+    if request.envd_version:
+        try:
+            envd_url = move_envd(s3, upload, request.envd_version, settings.bucket, event.run_id)
+        except EnvdMissing as error:
+            return reject(event, str(error), request.model_copy(update={"envd_version": None}), settings, s3)
     record = _new_record(event, request, RunStatus.SUBMITTED, settings)
     if existing is not None:
         record = record.model_copy(update={"submitted_at": existing.submitted_at})
@@ -162,6 +228,8 @@ def prepare(event: PrepareInput, settings: Settings, *, s3: Any, batch: Any) -> 
         job_queue=settings.job_queue,
         job_definition=job_definition,
         workdir_url=s3_url(settings.bucket, workdir),
+        region=os.environ["AWS_REGION"],  # the Lambda's own: the job's bucket is in this region
+        envd_url=envd_url,
     )
     return PrepareOutput(accepted=True, reason=None, job=job, record=record)
 

@@ -87,9 +87,11 @@ def test_submit_job_parameters_follow_the_nextstrain_cli_job_contract() -> None:
         job_queue="nextstrain-job-queue",
         job_definition="nextstrain-job",
         workdir_url="s3://bucket/runs/run-1-0123456789/workdir.zip",
+        region="eu-west-1",
     )
 
-    # Then the image's entrypoint runs snakemake in /nextstrain/build on the workdir zip, sized as asked
+    # Then the image's entrypoint runs snakemake in /nextstrain/build on the workdir zip, sized as asked,
+    # in the region its `aws s3` commands need
     assert job["JobName"] == "run-1-0123456789"
     assert job["JobQueue"] == "nextstrain-job-queue"
     assert job["JobDefinition"] == "nextstrain-job"
@@ -106,13 +108,44 @@ def test_submit_job_parameters_follow_the_nextstrain_cli_job_contract() -> None:
         *DEFAULTS,
     ]
     assert overrides["Environment"] == [
-        {"Name": "NEXTSTRAIN_AWS_BATCH_WORKDIR_URL", "Value": "s3://bucket/runs/run-1-0123456789/workdir.zip"}
+        {"Name": "NEXTSTRAIN_AWS_BATCH_WORKDIR_URL", "Value": "s3://bucket/runs/run-1-0123456789/workdir.zip"},
+        {"Name": "AWS_DEFAULT_REGION", "Value": "eu-west-1"},
     ]
     assert overrides["ResourceRequirements"] == [{"Type": "VCPU", "Value": "2"}, {"Type": "MEMORY", "Value": "1024"}]
 
 
 def test_submit_job_parameters_leave_the_job_definitions_resources_when_none_are_asked_for() -> None:
     job = submit_job_parameters(
-        BuildRequest(), job_name="r", job_queue="q", job_definition="d", workdir_url="s3://b/runs/r/workdir.zip"
+        BuildRequest(),
+        job_name="r",
+        job_queue="q",
+        job_definition="d",
+        workdir_url="s3://b/runs/r/workdir.zip",
+        region="us-east-1",
     )
     assert job["ContainerOverrides"]["ResourceRequirements"] == []
+
+
+def test_submit_job_parameters_point_the_job_at_its_variables_without_their_values() -> None:
+    # Given a build that sent environment variables, moved to the run's env.d.zip
+    envd_url = "s3://b/runs/r/env.d.zip"
+
+    # When the SubmitJob request is made
+    job = submit_job_parameters(
+        BuildRequest(),
+        job_name="r",
+        job_queue="q",
+        job_definition="d",
+        workdir_url="s3://b/runs/r/workdir.zip",
+        region="us-east-1",
+        envd_url=envd_url,
+    )
+
+    # Then the job is told where they are and to delete them after reading, as the Nextstrain CLI tells it
+    environment = {e["Name"]: e["Value"] for e in job["ContainerOverrides"]["Environment"]}
+    assert environment == {
+        "NEXTSTRAIN_AWS_BATCH_WORKDIR_URL": "s3://b/runs/r/workdir.zip",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "NEXTSTRAIN_ENVD_URL": envd_url,
+        "NEXTSTRAIN_DELETE_ENVD": "1",
+    }

@@ -5,6 +5,9 @@ from __future__ import annotations
 import pytest
 
 from nsclient_common.layout import (
+    envd_key,
+    envd_key_for_upload,
+    inbox_envd_key,
     inbox_key,
     is_upload_key,
     log_key,
@@ -23,6 +26,13 @@ def test_run_keys_all_live_under_the_runs_prefix() -> None:
     assert workdir_key(run_id) == "runs/zika-0123456789/workdir.zip"
     assert log_key(run_id) == "runs/zika-0123456789/logs/build.log"
     assert notice_key(run_id) == "runs/zika-0123456789/notice.json"
+    assert envd_key(run_id) == "runs/zika-0123456789/env.d.zip"  # the image's entrypoint takes only .zip URLs
+
+
+def test_an_uploads_env_d_sits_beside_it_and_starts_no_run() -> None:
+    name = "20250101T000000Z-zika"
+    assert envd_key_for_upload(inbox_key(name)) == inbox_envd_key(name) == "inbox/20250101T000000Z-zika.env.d"
+    assert not is_upload_key(inbox_envd_key(name))
 
 
 def test_inbox_key_is_an_upload_key() -> None:

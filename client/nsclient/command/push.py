@@ -5,6 +5,11 @@ Zips DIR (leaving out .git/, .snakemake/ except its log/ metadata/ storage/, env
 inbox/, and prints the run id. The backend takes it from there: nothing here needs to stay
 running. Arguments after `--` go to snakemake.
 
+Environment variables for the build, as `nextstrain build` takes them: --env NAME=VALUE, --env NAME
+(its value here), --envdir DIR (a folder of files, one per variable: the file's name is the name,
+its first line the value) and NEXTSTRAIN_RUNTIME_ENVDIRS. Their values go in a separate S3 object
+that the job reads and deletes: never in the Batch job request, the run record, the notice or the log.
+
 Defaults (first found wins): option > NEXTSTRAIN_AWS_BATCH_CPUS / _MEMORY > [aws-batch] cpus /
 memory in ~/.nextstrain/config > the job definition's own. Memory takes 14GiB, 14gib, 14000MB or
 a number of MiB. --notify defaults to NSCLIENT_NOTIFY or [nsclient] notify.
@@ -19,7 +24,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from nsclient import config, runs
+from nsclient import buildenv, config, runs
 from nsclient.backend import connect
 from nsclient.command.common import add_parser, info
 from nsclient.errors import EXIT_INTERRUPTED, UserError
@@ -35,6 +40,7 @@ EXAMPLES = """
   nsclient push zika/ --cpus 8 --memory 14GiB      # ask Batch for 8 vCPUs and 14 GiB
   nsclient push zika/ --wait -- --forceall         # follow to the end; snakemake gets --forceall
   nsclient push zika/ --notify me@example.org --json
+  nsclient push zika/ --env GISAID_TOKEN --env DEBUG=1 --envdir ~/secrets.d
 """
 
 
@@ -54,6 +60,24 @@ def register_parser(subparsers: Any, parent: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         help="Leave matching files out of the upload (repeatable)",
+    )
+    parser.add_argument(
+        "--env",
+        dest="envs",
+        metavar="<name>[=<value>]",
+        type=buildenv.env_option,
+        action="append",
+        default=[],
+        help="Set this variable for the build, to <value> or to its value here (repeatable; overrides --envdir)",
+    )
+    parser.add_argument(
+        "--envdir",
+        dest="envdirs",
+        metavar="<dir>",
+        type=buildenv.envdir_option,
+        action="append",
+        default=[],
+        help="Set the variables of this envdir, a folder of one file per variable (repeatable)",
     )
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--detach", dest="wait", action="store_false", help="Return once uploaded (the default)")
@@ -113,8 +137,9 @@ def exit_code_of(record: RunRecord) -> int:
 
 def run(opts: argparse.Namespace) -> int:
     request = build_request(opts)
+    env = buildenv.collect(opts.envs, opts.envdirs)
     backend = connect(opts.backend)
-    run_id = runs.push(backend, opts.directory, request, opts.exclude, opts.quiet)
+    run_id = runs.push(backend, opts.directory, request, opts.exclude, opts.quiet, env=env)
     print(json.dumps({"run_id": run_id}) if opts.json else run_id, flush=True)
     info(f"Pushed {opts.directory} as run {run_id} ({backend.kind} backend).", opts.quiet)
     if not opts.wait:

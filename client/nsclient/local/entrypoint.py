@@ -1,6 +1,9 @@
 """The nextstrain/base image's /sbin/entrypoint-aws-batch, for a Batch job run as a local process.
 
-Same contract: download NEXTSTRAIN_AWS_BATCH_WORKDIR_URL (a zip on S3), unzip it as the build
+First, as the image's own entrypoint does before it: with NEXTSTRAIN_ENVD_URL (an s3://....zip
+env.d), export its variables to everything after, and with NEXTSTRAIN_DELETE_ENVD=1 delete it.
+Like the image's AWS CLI, nothing is downloaded without a region (AWS_DEFAULT_REGION).
+Then the same contract: download NEXTSTRAIN_AWS_BATCH_WORKDIR_URL (a zip on S3), unzip it as the build
 directory, run the command there, zip the results back to the same URL (keeping only
 .snakemake/{log,metadata,storage} of snakemake's state), and exit with the command's status.
 Usage: python -m nsclient.local.entrypoint env --chdir /nextstrain/build -- snakemake ...
@@ -14,17 +17,61 @@ import sys
 import tempfile
 import zipfile
 from pathlib import Path, PurePosixPath
+from typing import Any
 from urllib.parse import urlparse
 
 import boto3
+
+from nsclient_common.envdir import Env, archive_items, decode_value
+from nsclient_common.jobspec import DELETE_ENVD_VAR, ENVD_URL_VAR
 
 BUILD_DIR = "/nextstrain/build"
 WORKDIR_URL_VAR = "NEXTSTRAIN_AWS_BATCH_WORKDIR_URL"
 _KEPT_SNAKEMAKE_STATE = (".snakemake/log/", ".snakemake/metadata/", ".snakemake/storage/")
 
 
-def _s3() -> object:
-    return boto3.client("s3", endpoint_url=os.environ.get("AWS_ENDPOINT_URL"))
+class NoRegion(Exception):
+    pass
+
+
+def _s3() -> Any:
+    region = boto3.session.Session().region_name  # from the environment or ~/.aws/config, as the AWS CLI finds it
+    if not region:
+        raise NoRegion('You must specify a region. You can also configure your region by running "aws configure".')
+    return boto3.client("s3", endpoint_url=os.environ.get("AWS_ENDPOINT_URL"), region_name=region)
+
+
+def _s3_zip_url(url: str) -> tuple[str, str] | None:
+    parsed = urlparse(url)
+    if parsed.scheme != "s3" or not parsed.path.endswith(".zip"):
+        return None
+    return parsed.netloc, parsed.path.lstrip("/")
+
+
+def read_envd(s3: Any) -> Env:
+    """The variables of the env.d at NEXTSTRAIN_ENVD_URL (none without it), deleted once read if asked."""
+    url = os.environ.get(ENVD_URL_VAR)
+    if not url:
+        return {}
+    location = _s3_zip_url(url)
+    if location is None:
+        raise SystemExit(f"create-envd: No handler for {ENVD_URL_VAR} <{url}>")
+    bucket, key = location
+    data = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    env = {name: decode_value(contents) for name, contents in archive_items(data)}
+    if os.environ.get(DELETE_ENVD_VAR) in ("1", "yes", "true"):
+        s3.delete_object(Bucket=bucket, Key=key)
+        print(f"delete: {url}", flush=True)
+    return env
+
+
+def export(env: Env) -> None:
+    """As envdir does: set each variable, unset those whose file is empty."""
+    for name, value in env.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
 
 
 def extract(archive_path: Path, build: Path) -> None:
@@ -54,26 +101,35 @@ def pack(build: Path, archive_path: Path) -> int:
 
 
 def main(argv: list[str]) -> int:
+    try:
+        export(read_envd(_s3()))
+    except NoRegion as error:
+        print(f"create-envd: {error}", file=sys.stderr)
+        return 1
     url = os.environ.get(WORKDIR_URL_VAR, "")
-    parsed = urlparse(url)
-    if parsed.scheme != "s3" or not parsed.path.endswith(".zip"):
+    location = _s3_zip_url(url)
+    if location is None:
         print(f"entrypoint-aws-batch: {WORKDIR_URL_VAR} must be an s3://....zip URL, not {url!r}", file=sys.stderr)
         return 1
-    bucket, key = parsed.netloc, parsed.path.lstrip("/")
-    s3 = _s3()
+    bucket, key = location
+    try:
+        s3 = _s3()  # made anew: the variables just exported apply to it, as they do in the image
+    except NoRegion as error:
+        print(f"entrypoint-aws-batch: {error}", file=sys.stderr)
+        return 1
     # The job runs the Python environment's own tools (snakemake), as the image has them on PATH.
     os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
     with tempfile.TemporaryDirectory(prefix="nsclient-job-") as scratch:
         build = Path(scratch) / "build"
         build.mkdir()
         archive = Path(scratch) / "build.zip"
-        s3.download_file(bucket, key, str(archive))  # type: ignore[attr-defined]
+        s3.download_file(bucket, key, str(archive))
         extract(archive, build)
         command = [arg.replace(BUILD_DIR, str(build), 1) if arg.startswith(BUILD_DIR) else arg for arg in argv]
         print("+ " + " ".join(command), flush=True)
         exited = subprocess.call(command, stdin=subprocess.DEVNULL)
         count = pack(build, archive)
-        s3.upload_file(str(archive), bucket, key)  # type: ignore[attr-defined]
+        s3.upload_file(str(archive), bucket, key)
         print(f"+ uploaded {count} files to {url}", flush=True)
     return exited
 

@@ -417,7 +417,6 @@ def _run_process(job: Any, runtime: LocalJobRuntime, fault: JobFault | None = No
         **inherited,
         **_job_environment(job),
         "AWS_ENDPOINT_URL": runtime.endpoint_url,
-        "AWS_DEFAULT_REGION": runtime.region,
         **_job_credentials(job, runtime),
         "AWS_BATCH_JOB_ID": job.job_id,
         "PYTHONUNBUFFERED": "1",

@@ -189,9 +189,6 @@ class LocalStack:
             job_definition=job_definition,
             outbox=str(outbox),
             credentials=user.to_dict(),
-            log_group=str(
-                self.resolver.resolve(self._global_environment().get("LOG_GROUP", nextstrain_guide.LOG_GROUP))
-            ),
         )
 
     def enable_upload_events(self) -> None:

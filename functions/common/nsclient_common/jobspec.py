@@ -2,7 +2,11 @@
 `nextstrain/base` image run our builds unchanged.
 
 The image's /sbin/entrypoint-aws-batch downloads NEXTSTRAIN_AWS_BATCH_WORKDIR_URL, unzips it in
-/nextstrain/build, runs the command, and zips the results back to the same URL.
+/nextstrain/build, runs the command, and zips the results back to the same URL. Before that, the
+image's entrypoint exports the variables of the env.d zip at NEXTSTRAIN_ENVD_URL and, with
+NEXTSTRAIN_DELETE_ENVD, deletes the zip: a build's own variables (secrets among them) travel in S3,
+never in the job request, where DescribeJobs and the execution history would show them.
+Its `aws s3` commands need a region, which the job is given as AWS_DEFAULT_REGION.
 """
 
 from __future__ import annotations
@@ -16,6 +20,11 @@ if TYPE_CHECKING:
 ENTRYPOINT = "/sbin/entrypoint-aws-batch"
 BUILD_DIR = "/nextstrain/build"
 WORKDIR_URL_VAR = "NEXTSTRAIN_AWS_BATCH_WORKDIR_URL"
+ENVD_URL_VAR = "NEXTSTRAIN_ENVD_URL"
+DELETE_ENVD_VAR = "NEXTSTRAIN_DELETE_ENVD"
+REGION_VAR = "AWS_DEFAULT_REGION"
+# Set by us for every job; a build's own variables may not replace them (the region they may).
+RESERVED_VARIABLES = frozenset({WORKDIR_URL_VAR, ENVD_URL_VAR, DELETE_ENVD_VAR})
 DEFAULT_SNAKEMAKE_ARGS = ("--printshellcmds", "--rerun-incomplete")
 # The spellings snakemake's parser takes for these options, unambiguous prefixes included (as the
 # Nextstrain CLI lists them), plus snakemake 8's -c. snakemake takes the last one given, so one of
@@ -49,8 +58,24 @@ def snakemake_command(request: BuildRequest) -> list[str]:
     return ["snakemake", *args, *DEFAULT_SNAKEMAKE_ARGS]
 
 
+def job_environment(*, workdir_url: str, region: str, envd_url: str | None = None) -> list[dict[str, str]]:
+    """The job's environment: where its workdir and variables are, and its region. No values of the
+    build's own variables: those are read from the env.d zip inside the job."""
+    variables = {WORKDIR_URL_VAR: workdir_url, REGION_VAR: region}
+    if envd_url:
+        variables |= {ENVD_URL_VAR: envd_url, DELETE_ENVD_VAR: "1"}
+    return [{"Name": name, "Value": value} for name, value in variables.items()]
+
+
 def submit_job_parameters(
-    request: BuildRequest, *, job_name: str, job_queue: str, job_definition: str, workdir_url: str
+    request: BuildRequest,
+    *,
+    job_name: str,
+    job_queue: str,
+    job_definition: str,
+    workdir_url: str,
+    region: str,
+    envd_url: str | None = None,
 ) -> dict[str, Any]:
     """The SubmitJob request, cased as Step Functions' batch:submitJob takes it."""
     resources = []
@@ -64,7 +89,7 @@ def submit_job_parameters(
         "JobDefinition": job_definition,
         "ContainerOverrides": {
             "Command": [ENTRYPOINT, "env", "--chdir", BUILD_DIR, "--", *snakemake_command(request)],
-            "Environment": [{"Name": WORKDIR_URL_VAR, "Value": workdir_url}],
+            "Environment": job_environment(workdir_url=workdir_url, region=region, envd_url=envd_url),
             "ResourceRequirements": resources,
         },
     }

@@ -24,7 +24,10 @@ SNAKEMAKE_ARGS = "snakemake-args"
 IMAGE = "image"
 NOTIFY = "notify"
 SUBMITTER = "submitter"
-METADATA_KEYS = (CPUS, MEMORY, SNAKEMAKE_ARGS, IMAGE, NOTIFY, SUBMITTER)
+# The S3 version of inbox/<name>.env.d, the build's environment variables, sent before the build
+# ("null" in a bucket without versioning).
+ENVD_VERSION = "env-d-version"
+METADATA_KEYS = (CPUS, MEMORY, SNAKEMAKE_ARGS, IMAGE, NOTIFY, SUBMITTER, ENVD_VERSION)
 
 # S3 caps user metadata at 2 KiB in all; leave room for the other keys.
 MAX_METADATA_BYTES = 2048
@@ -50,6 +53,7 @@ class BuildRequest(BaseModel):
     image: str | None = None
     notify: str | None = None
     submitter: str | None = None
+    envd_version: str | None = None
 
     def to_metadata(self) -> dict[str, str]:
         """The metadata a client sets on its upload; raises InvalidRequest if it won't fit."""
@@ -60,6 +64,7 @@ class BuildRequest(BaseModel):
             IMAGE: self.image,
             NOTIFY: self.notify,
             SUBMITTER: self.submitter,
+            ENVD_VERSION: self.envd_version,
         }
         kept = {k: v for k, v in metadata.items() if v}
         size = sum(len(k) + len(v.encode()) for k, v in kept.items())
@@ -132,5 +137,8 @@ def parse_request(metadata: dict[str, str], limits: Limits) -> BuildRequest:
 
     if meta.get(SUBMITTER):
         fields["submitter"] = clean_text(meta[SUBMITTER], "submitter", 128)
+
+    if meta.get(ENVD_VERSION):
+        fields["envd_version"] = clean_text(meta[ENVD_VERSION], ENVD_VERSION, 1024)
 
     return BuildRequest.model_validate(fields)
