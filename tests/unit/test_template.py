@@ -70,7 +70,7 @@ def test_bucket_is_private_encrypted_and_versioned():
 def test_bucket_denies_plain_http():
     policy = props("BuildsBucketPolicy")
     assert policy["Bucket"] == {"Ref": "BuildsBucket"}
-    denies = [s for s in policy["PolicyDocument"]["Statement"] if s["Effect"] == "Deny"]
+    denies = [s for s in policy["PolicyDocument"]["Statement"] if s.get("Effect") == "Deny"]
     assert any(s["Condition"]["Bool"]["aws:SecureTransport"] == "false" for s in denies)
 
 
