@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import Backend
+from tests.support import NOTIFY_FROM, Backend
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -32,12 +32,14 @@ def aws_credentials() -> None:
 def local_backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backend]:
     """The local backend, in this process. Limits are lowered so that limit tests stay small;
     a job asking for more than 8 cpus waits RUNNABLE (as with too small a compute environment)
-    and is cancelled after 3 s."""
+    and is cancelled after 3 s. Notices are emailed through SES from NOTIFY_FROM, verified as a
+    deployment's sender must be."""
     from nsclient.local import moto_patches
     from nsclient.local.daemon import LocalBackend
 
-    backend = LocalBackend(tmp_path_factory.mktemp("local-backend"))
+    backend = LocalBackend(tmp_path_factory.mktemp("local-backend"), parameters={"NotifyFrom": NOTIFY_FROM})
     info = backend.start()
+    Backend(info).client("ses").verify_email_identity(EmailAddress=NOTIFY_FROM)
     assert moto_patches.JOB_RUNTIME is not None
     moto_patches.JOB_RUNTIME.max_vcpus = 8
     moto_patches.JOB_RUNTIME.runnable_timeout_seconds = 3

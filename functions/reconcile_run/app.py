@@ -143,8 +143,11 @@ def reconcile(
             ),
         )
     tail = log.tail if log else read_log_tail(s3, settings.bucket, log_key(run_id))
-    sent = deliver_notice(compose_notice(record, tail), settings, s3=s3, sns=sns, ses=ses)
-    return ReconcileOutput(run_id=run_id, action=f"finalized {record.status.value}" + (", notified" if sent else ""))
+    delivery = deliver_notice(compose_notice(record, tail), settings, s3=s3, sns=sns, ses=ses)
+    if delivery.email is not None and not delivery.email.delivered:
+        logger.warning("notice email not delivered", extra=delivery.email.model_dump())
+    notified = ", notified" if delivery.sent else ""
+    return ReconcileOutput(run_id=run_id, action=f"finalized {record.status.value}{notified}")
 
 
 @logger.inject_lambda_context
