@@ -175,6 +175,29 @@ def test_backstop_rule_reacts_to_failed_executions():
     assert set(pattern["detail"]["status"]) == {"FAILED", "TIMED_OUT", "ABORTED"}
 
 
+def test_backstop_events_are_retried_then_dead_lettered():
+    reconcile = props("ReconcileRunFunction")
+    rule = reconcile["Events"]["ExecutionEndedBadly"]["Properties"]
+    queue = {"Fn::GetAtt": ["ReconcileDeadLetterQueue", "Arn"]}
+    # An event the rule cannot deliver, and one whose invocation keeps failing, both land in the queue
+    assert rule["RetryPolicy"] == {"MaximumRetryAttempts": 185, "MaximumEventAgeInSeconds": 86400}
+    assert rule["DeadLetterConfig"]["Arn"] == queue
+    assert reconcile["EventInvokeConfig"]["MaximumRetryAttempts"] == 2
+    assert reconcile["EventInvokeConfig"]["DestinationConfig"]["OnFailure"] == {"Type": "SQS", "Destination": queue}
+    # And only that rule may send to it
+    [statement] = props("ReconcileDeadLetterQueuePolicy")["PolicyDocument"]["Statement"]
+    assert statement["Principal"] == {"Service": "events.amazonaws.com"}
+    source = statement["Condition"]["ArnEquals"]["aws:SourceArn"]["Fn::Sub"]
+    assert source.endswith(":rule/" + rule["RuleName"]["Fn::Sub"])
+
+
+def test_backstop_has_time_for_its_worst_case():
+    # Stopping a job (90 s), a whole log (CollectLogs' budget) and another sender's claim (120 s) in one run
+    reconcile, collect = props("ReconcileRunFunction"), props("CollectLogsFunction")
+    assert reconcile["Timeout"] == 900 == collect["Timeout"]
+    assert reconcile["MemorySize"] >= collect["MemorySize"]
+
+
 # --- state machine -----------------------------------------------------------------------------------------
 
 
@@ -268,6 +291,7 @@ def test_outputs_present():
         "JobDefinitionName",
         "UsersGroupName",
         "TriggerDeadLetterQueueUrl",
+        "ReconcileDeadLetterQueueUrl",
     }
 
 

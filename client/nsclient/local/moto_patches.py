@@ -30,7 +30,7 @@ import threading
 import time
 import traceback
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -65,6 +65,7 @@ class LocalFunction:
     code_dir: Path
     handler: str  # module.function, as in the template's Handler
     environment: dict[str, str]
+    timeout_seconds: int = 300  # the template's Timeout: what get_remaining_time_in_millis counts down from
     _module: ModuleType | None = None
 
     def load(self) -> Callable[[Any, Any], Any]:
@@ -166,9 +167,11 @@ class _Context:
     function_version: str = "$LATEST"
     log_group_name: str = ""
     log_stream_name: str = ""
+    timeout_seconds: int = 300
+    started: float = field(default_factory=time.monotonic)
 
     def get_remaining_time_in_millis(self) -> int:
-        return 300_000
+        return max(0, int((self.started + self.timeout_seconds - time.monotonic()) * 1000))
 
 
 def install() -> None:
@@ -240,7 +243,12 @@ def invoke_local_function(name: str, event: Any, arn: str = "") -> tuple[str, bo
     """Run a handler in-process; (payload, errored) as Lambda would report them."""
     function = FUNCTIONS[name]
     os.environ.update(function.environment)
-    context = _Context(function_name=name, invoked_function_arn=arn, aws_request_id=str(uuid.uuid4()))
+    context = _Context(
+        function_name=name,
+        invoked_function_arn=arn,
+        aws_request_id=str(uuid.uuid4()),
+        timeout_seconds=function.timeout_seconds,
+    )
     try:
         result = function.load()(event, context)
     except Exception as error:  # a handler crash is data for Step Functions, not a server error
