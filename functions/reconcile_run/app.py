@@ -18,9 +18,10 @@ import json
 import time
 from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools import Logger
+from aws_lambda_powertools import Logger, Metrics
 from pydantic import BaseModel, ConfigDict, Field
 
+from nsclient_common.alerts import count_finalized
 from nsclient_common.aws import client
 from nsclient_common.delivery import deliver_notice
 from nsclient_common.failure import CANCEL_REASON, STUCK_RUNNABLE_REASON
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
 logger = Logger()
+metrics = Metrics()
 
 ACTIVE_JOB_STATUSES = ("SUBMITTED", "PENDING", "RUNNABLE", "STARTING", "RUNNING")
 NOT_STARTED_JOB_STATUSES = ("SUBMITTED", "PENDING", "RUNNABLE")
@@ -151,6 +153,7 @@ def reconcile(
                 internal_error=internal.strip()[:500] if internal else None,
             ),
         )
+        count_finalized(metrics, record)
     tail = log.tail if log else read_log_tail(s3, settings.bucket, log_key(run_id))
     delivery = deliver_notice(compose_notice(record, tail), settings, s3=s3, sns=sns, ses=ses, deadline=deadline)
     if delivery.email is not None and not delivery.email.delivered:
@@ -160,6 +163,7 @@ def reconcile(
 
 
 @logger.inject_lambda_context
+@metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     detail = ExecutionEvent.model_validate(event).detail
     logger.append_keys(run_id=detail.name)

@@ -198,6 +198,69 @@ def test_backstop_has_time_for_its_worst_case():
     assert reconcile["MemorySize"] >= collect["MemorySize"]
 
 
+# --- alarms ------------------------------------------------------------------------------------------------
+
+
+def alarm_on(namespace: str, metric: str, dimension: tuple[str, Any]) -> dict[str, Any]:
+    [alarm] = [
+        props(logical)
+        for logical, resource in RESOURCES.items()
+        if resource["Type"] == "AWS::CloudWatch::Alarm"
+        and props(logical)["Namespace"] == namespace
+        and props(logical)["MetricName"] == metric
+        and props(logical)["Dimensions"] == [{"Name": dimension[0], "Value": dimension[1]}]
+    ]
+    return alarm
+
+
+def fires_on_first(alarm: dict[str, Any]) -> bool:
+    """One datapoint above zero (one message, one failure) sets the alarm off; quiet periods do not."""
+    return (
+        alarm["ComparisonOperator"] == "GreaterThanThreshold"
+        and alarm["Threshold"] == 0
+        and alarm["EvaluationPeriods"] == 1
+        and alarm["TreatMissingData"] == "notBreaching"
+    )
+
+
+def test_a_message_in_either_dead_letter_queue_alerts_the_team_topic():
+    for queue in ("TriggerDeadLetterQueue", "ReconcileDeadLetterQueue"):
+        alarm = alarm_on(
+            "AWS/SQS", "ApproximateNumberOfMessagesVisible", ("QueueName", {"Fn::GetAtt": [queue, "QueueName"]})
+        )
+        assert fires_on_first(alarm), queue
+        assert alarm["AlarmActions"] == [{"Ref": "NoticeTopic"}]
+
+
+def test_a_run_failed_internally_alerts_the_team_topic():
+    from nsclient_common.alerts import INTERNAL_FAILURE_METRIC
+
+    # The metric the functions emit: powertools' namespace and service dimension from the Globals
+    environment = TPL["Globals"]["Function"]["Environment"]["Variables"]
+    dimension = ("service", environment["POWERTOOLS_SERVICE_NAME"])
+    alarm = alarm_on(environment["POWERTOOLS_METRICS_NAMESPACE"], INTERNAL_FAILURE_METRIC, dimension)
+    assert fires_on_first(alarm) and alarm["Statistic"] == "Sum"
+    assert alarm["AlarmActions"] == [{"Ref": "NoticeTopic"}]
+
+
+def test_alarms_can_publish_to_the_encrypted_topic():
+    # A customer-managed key (CloudWatch cannot use the AWS-managed alias/aws/sns), rotated
+    assert props("NoticeTopic")["KmsMasterKeyId"] == {"Ref": "NoticeTopicKey"}
+    key = props("NoticeTopicKey")
+    assert key["EnableKeyRotation"] is True
+    statements = key["KeyPolicy"]["Statement"]
+    [cloudwatch] = [s for s in statements if s["Principal"] == {"Service": "cloudwatch.amazonaws.com"}]
+    assert set(cloudwatch["Action"]) == {"kms:GenerateDataKey*", "kms:Decrypt"}
+    assert cloudwatch["Condition"]["StringEquals"]["aws:SourceAccount"] == {"Ref": "AWS::AccountId"}
+
+
+def test_functions_that_publish_notices_may_use_the_topic_key():
+    for function in ("NotifyRunFunction", "ReconcileRunFunction"):
+        statements = [s for p in props(function)["Policies"] if "Statement" in p for s in p["Statement"]]
+        grants = [s for s in statements if s["Resource"] == {"Fn::GetAtt": ["NoticeTopicKey", "Arn"]}]
+        assert [set(s["Action"]) for s in grants] == [{"kms:GenerateDataKey", "kms:Decrypt"}], function
+
+
 # --- state machine -----------------------------------------------------------------------------------------
 
 
