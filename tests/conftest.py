@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import Backend
+from tests.support import NOTIFY_FROM, Backend
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -35,14 +35,19 @@ def aws_credentials() -> None:
 def local_backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backend]:
     """The local backend, in this process. Limits are lowered so that limit tests stay small;
     a job asking for more than 8 cpus waits RUNNABLE (as with too small a compute environment)
-    and is cancelled after 3 s."""
+    and is cancelled after 3 s. Notices are emailed through SES from NOTIFY_FROM, verified as a
+    deployment's sender must be."""
     from nsclient.local import moto_patches
     from nsclient.local.daemon import LocalBackend
 
-    backend = LocalBackend(tmp_path_factory.mktemp("local-backend"), strict_iam=True)
+    backend = LocalBackend(
+        tmp_path_factory.mktemp("local-backend"), parameters={"NotifyFrom": NOTIFY_FROM}, strict_iam=True
+    )
     info = backend.start()
+    looking_on = Backend(info, backend.admin_credentials)
+    looking_on.client("ses").verify_email_identity(EmailAddress=NOTIFY_FROM)
     assert moto_patches.JOB_RUNTIME is not None
     moto_patches.JOB_RUNTIME.max_vcpus = 8
     moto_patches.JOB_RUNTIME.runnable_timeout_seconds = 3
-    yield Backend(info, backend.admin_credentials)
+    yield looking_on
     backend.stop()

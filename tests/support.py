@@ -20,6 +20,9 @@ from nsclient_common.layout import log_key, notice_key, record_key
 from nsclient_common.record import RunRecord
 from nsclient_common.runid import run_id_for_upload
 
+# The SES sender the pipeline tests' backend is deployed with (its NotifyFrom parameter).
+NOTIFY_FROM = "nsclient@example.org"
+
 SNAKEFILE_OK = """\
 rule all:
     input: "results/out.txt"
@@ -174,6 +177,17 @@ class Backend:
 
         topic = sns_backends["123456789012"][self.info.region].topics[self.info.topic_arn]
         return [(n[2] or "", n[1]) for n in topic.sent_notifications if run_id in (n[2] or "")]
+
+    def emails_sent(self, run_id: str) -> list[tuple[str, list[str], str]]:
+        """(sender, recipients, subject) of every email SES accepted for this run."""
+        from moto.ses.models import ses_backends
+
+        sent = ses_backends["123456789012"][self.info.region].sent_messages
+        return [
+            (m.source, [a for addresses in m.destinations.values() for a in addresses], m.subject)
+            for m in sent
+            if run_id in (getattr(m, "subject", "") or "")
+        ]
 
     def keys(self, prefix: str) -> list[str]:
         listing = self.client("s3").list_objects_v2(Bucket=self.info.bucket, Prefix=prefix)

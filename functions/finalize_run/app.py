@@ -11,9 +11,10 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools import Logger
+from aws_lambda_powertools import Logger, Metrics
 from pydantic import BaseModel
 
+from nsclient_common.alerts import count_finalized
 from nsclient_common.aws import client
 from nsclient_common.finish import finalize, load_or_placeholder, save
 from nsclient_common.jobfacts import JobFacts, latest_job_facts
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
 logger = Logger()
+metrics = Metrics()
 
 
 class FinalizeInput(BaseModel):
@@ -81,10 +83,12 @@ def finalize_run(event: FinalizeInput, settings: Settings, *, s3: Any) -> Finali
     final = finalize(record, facts, log, bucket=settings.bucket, internal_error=internal, note=note)
     if final is not record:
         save(s3, settings.bucket, final)
+        count_finalized(metrics, final)
     return FinalizeOutput(record=final, notice=compose_notice(final, log.tail if log else []))
 
 
 @logger.inject_lambda_context
+@metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     parsed = FinalizeInput.model_validate(event)
     logger.append_keys(run_id=parsed.run_id)

@@ -1,7 +1,8 @@
 """NotifyRun: send the run's notice, once.
 
 State input: notice (run_id, status, failure_class, subject, body, to).
-Output: sent (false when this run's notice had been sent already).
+Output: sent (false when this run's notice had been sent already) and email (null when none was due;
+else to, delivered and, when SES refused it, error_code and error_message).
 """
 
 from __future__ import annotations
@@ -32,6 +33,9 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     logger.append_keys(run_id=notice.run_id)
     settings = Settings.from_env()
     ses = client("ses") if settings.notify_from else None
-    sent = deliver_notice(notice, settings, s3=client("s3"), sns=client("sns"), ses=ses)
-    logger.info("notice", extra={"sent": sent, "subject": notice.subject})
-    return {"sent": sent}
+    delivery = deliver_notice(notice, settings, s3=client("s3"), sns=client("sns"), ses=ses)
+    logger.info("notice", extra={"sent": delivery.sent, "subject": notice.subject})
+    if delivery.email is not None and not delivery.email.delivered:
+        # Recorded in the notice marker; the step still succeeds, as sending again would repeat the notice.
+        logger.warning("notice email not delivered", extra=delivery.email.model_dump())
+    return delivery.model_dump(mode="json")

@@ -18,9 +18,10 @@ import json
 import time
 from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools import Logger
+from aws_lambda_powertools import Logger, Metrics
 from pydantic import BaseModel, ConfigDict, Field
 
+from nsclient_common.alerts import count_finalized
 from nsclient_common.aws import client
 from nsclient_common.delivery import deliver_notice
 from nsclient_common.failure import CANCEL_REASON, STUCK_RUNNABLE_REASON
@@ -36,12 +37,18 @@ if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
 logger = Logger()
+metrics = Metrics()
 
 ACTIVE_JOB_STATUSES = ("SUBMITTED", "PENDING", "RUNNABLE", "STARTING", "RUNNING")
 NOT_STARTED_JOB_STATUSES = ("SUBMITTED", "PENDING", "RUNNABLE")
 # A terminated container gets ECS's stop timeout (30 s by default) before SIGKILL; wait a little
-# longer so that the log is complete and the exit code known. The function's timeout is 300 s.
+# longer so that the log is complete and the exit code known.
 JOB_STOP_WAIT_SECONDS = 90.0
+# Kept back from every wait for what follows it (saving run.json, publishing, marking the notice sent).
+# The worst case, a job to stop (JOB_STOP_WAIT_SECONDS), a whole log to archive and another sender's
+# notice claim to wait for (delivery.CLAIM_TTL_SECONDS), fits the function's 900 s timeout; past the
+# deadline a wait gives up and the invocation fails, to be retried (then dead-lettered) by Lambda.
+FINISH_RESERVE_SECONDS = 30.0
 
 
 class ExecutionDetail(BaseModel):
@@ -108,8 +115,12 @@ def reconcile(
     logs: Any,
     sns: Any,
     ses: Any,
-    wait_seconds: float = JOB_STOP_WAIT_SECONDS,
+    deadline: float | None = None,
 ) -> ReconcileOutput:
+    """Wrap the run up; `deadline` (time.monotonic()) bounds every wait, None for no bound."""
+    stop_wait = JOB_STOP_WAIT_SECONDS
+    if deadline is not None:
+        stop_wait = max(0.0, min(stop_wait, deadline - time.monotonic()))
     run_id = detail.name
     upload = json.loads(detail.input).get("upload") if detail.input else None
     record = load_or_placeholder(s3, settings.bucket, run_id, detail.execution_arn, upload)
@@ -121,7 +132,7 @@ def reconcile(
         queues = [record.job_queue or "", settings.job_queue, settings.on_demand_job_queue]
         job = find_job(batch, queues, run_id)
         if job is not None and job["status"] in ACTIVE_JOB_STATUSES:
-            job = stop_job(batch, job, termination_reason(detail.status, job), wait_seconds)
+            job = stop_job(batch, job, termination_reason(detail.status, job), stop_wait)
         facts = facts_from_description(job) if job else JobFacts()
         log = archive_log(
             logs, s3, group=facts.log_group, stream=facts.log_stream, bucket=settings.bucket, key=log_key(run_id)
@@ -142,16 +153,22 @@ def reconcile(
                 internal_error=internal.strip()[:500] if internal else None,
             ),
         )
+        count_finalized(metrics, record)
     tail = log.tail if log else read_log_tail(s3, settings.bucket, log_key(run_id))
-    sent = deliver_notice(compose_notice(record, tail), settings, s3=s3, sns=sns, ses=ses)
-    return ReconcileOutput(run_id=run_id, action=f"finalized {record.status.value}" + (", notified" if sent else ""))
+    delivery = deliver_notice(compose_notice(record, tail), settings, s3=s3, sns=sns, ses=ses, deadline=deadline)
+    if delivery.email is not None and not delivery.email.delivered:
+        logger.warning("notice email not delivered", extra=delivery.email.model_dump())
+    notified = ", notified" if delivery.sent else ""
+    return ReconcileOutput(run_id=run_id, action=f"finalized {record.status.value}{notified}")
 
 
 @logger.inject_lambda_context
+@metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     detail = ExecutionEvent.model_validate(event).detail
     logger.append_keys(run_id=detail.name)
     settings = Settings.from_env()
+    deadline = time.monotonic() + context.get_remaining_time_in_millis() / 1000 - FINISH_RESERVE_SECONDS
     result = reconcile(
         detail,
         settings,
@@ -160,6 +177,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         logs=client("logs"),
         sns=client("sns"),
         ses=client("ses") if settings.notify_from else None,
+        deadline=deadline,
     )
     logger.info("reconciled", extra=result.model_dump())
     return result.model_dump(mode="json")

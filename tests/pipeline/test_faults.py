@@ -580,7 +580,7 @@ def test_racing_senders_send_one_notice(local_backend: Backend) -> None:
     def send() -> None:
         s3, sns = local_backend.client("s3"), local_backend.client("sns")
         start.wait()
-        sent.append(deliver_notice(compose_notice(record, []), settings, s3=s3, sns=sns, ses=None))
+        sent.append(deliver_notice(compose_notice(record, []), settings, s3=s3, sns=sns, ses=None).sent)
 
     threads = [threading.Thread(target=send) for _ in range(6)]
     for thread in threads:

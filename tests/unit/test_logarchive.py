@@ -92,6 +92,36 @@ def test_paging_follows_forward_tokens_to_the_end() -> None:
     assert logs.calls == 4  # three pages, then the page that returns the token it was given
 
 
+class ScriptedLogs:
+    """GetLogEvents answering a fixed list of pages, some empty, as CloudWatch does for a stream whose
+    events are spread over time: page i carries the token of page i + 1; past the last page the token
+    given comes back."""
+
+    def __init__(self, pages: list[list[str]]):
+        self.pages = pages
+
+    def get_log_events(self, **kwargs: Any) -> dict[str, Any]:
+        given = kwargs.get("nextToken")
+        index = int(given[2:]) if given else 0
+        if index >= len(self.pages):
+            return {"events": [], "nextForwardToken": given, "nextBackwardToken": "b/0"}
+        events = [{"timestamp": index, "message": message} for message in self.pages[index]]
+        return {"events": events, "nextForwardToken": f"f/{index + 1}", "nextBackwardToken": f"b/{index}"}
+
+
+def test_paging_reads_past_empty_pages_until_the_token_stops_changing() -> None:
+    logs = ScriptedLogs([[], ["first"], [], [], ["second", "third"], [], ["last"]])
+    assert list(iter_log_messages(logs, "g", "s")) == ["first", "second", "third", "last"]
+
+
+def test_archive_keeps_the_lines_after_an_empty_page() -> None:
+    logs = ScriptedLogs([["Building DAG of jobs..."], [], ["Error in rule align:", "Exiting"]])
+    s3 = FakeS3()
+    summary = archive_log(logs, s3, group="g", stream="s", bucket="b", key="k")
+    assert (summary.lines, summary.failed_rule) == (3, "align")
+    assert summary.tail == ["Building DAG of jobs...", "Error in rule align:", "Exiting"]
+
+
 def test_summary_names_the_failed_rule_and_memory_errors() -> None:
     lines = ["Building DAG of jobs...", "Error in rule align:", "    jobid: 3", "MemoryError", "Exiting"]
     logs = FakeLogs({"s": (len(lines), lines.__getitem__)})

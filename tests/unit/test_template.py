@@ -180,6 +180,92 @@ def test_backstop_rule_reacts_to_failed_executions():
     assert set(pattern["detail"]["status"]) == {"FAILED", "TIMED_OUT", "ABORTED"}
 
 
+def test_backstop_events_are_retried_then_dead_lettered():
+    reconcile = props("ReconcileRunFunction")
+    rule = reconcile["Events"]["ExecutionEndedBadly"]["Properties"]
+    queue = {"Fn::GetAtt": ["ReconcileDeadLetterQueue", "Arn"]}
+    # An event the rule cannot deliver, and one whose invocation keeps failing, both land in the queue
+    assert rule["RetryPolicy"] == {"MaximumRetryAttempts": 185, "MaximumEventAgeInSeconds": 86400}
+    assert rule["DeadLetterConfig"]["Arn"] == queue
+    assert reconcile["EventInvokeConfig"]["MaximumRetryAttempts"] == 2
+    assert reconcile["EventInvokeConfig"]["DestinationConfig"]["OnFailure"] == {"Type": "SQS", "Destination": queue}
+    # And only that rule may send to it
+    [statement] = props("ReconcileDeadLetterQueuePolicy")["PolicyDocument"]["Statement"]
+    assert statement["Principal"] == {"Service": "events.amazonaws.com"}
+    source = statement["Condition"]["ArnEquals"]["aws:SourceArn"]["Fn::Sub"]
+    assert source.endswith(":rule/" + rule["RuleName"]["Fn::Sub"])
+
+
+def test_backstop_has_time_for_its_worst_case():
+    # Stopping a job (90 s), a whole log (CollectLogs' budget) and another sender's claim (120 s) in one run
+    reconcile, collect = props("ReconcileRunFunction"), props("CollectLogsFunction")
+    assert reconcile["Timeout"] == 900 == collect["Timeout"]
+    assert reconcile["MemorySize"] >= collect["MemorySize"]
+
+
+# --- alarms ------------------------------------------------------------------------------------------------
+
+
+def alarm_on(namespace: str, metric: str, dimension: tuple[str, Any]) -> dict[str, Any]:
+    [alarm] = [
+        props(logical)
+        for logical, resource in RESOURCES.items()
+        if resource["Type"] == "AWS::CloudWatch::Alarm"
+        and props(logical)["Namespace"] == namespace
+        and props(logical)["MetricName"] == metric
+        and props(logical)["Dimensions"] == [{"Name": dimension[0], "Value": dimension[1]}]
+    ]
+    return alarm
+
+
+def fires_on_first(alarm: dict[str, Any]) -> bool:
+    """One datapoint above zero (one message, one failure) sets the alarm off; quiet periods do not."""
+    return (
+        alarm["ComparisonOperator"] == "GreaterThanThreshold"
+        and alarm["Threshold"] == 0
+        and alarm["EvaluationPeriods"] == 1
+        and alarm["TreatMissingData"] == "notBreaching"
+    )
+
+
+def test_a_message_in_either_dead_letter_queue_alerts_the_team_topic():
+    for queue in ("TriggerDeadLetterQueue", "ReconcileDeadLetterQueue"):
+        alarm = alarm_on(
+            "AWS/SQS", "ApproximateNumberOfMessagesVisible", ("QueueName", {"Fn::GetAtt": [queue, "QueueName"]})
+        )
+        assert fires_on_first(alarm), queue
+        assert alarm["AlarmActions"] == [{"Ref": "NoticeTopic"}]
+
+
+def test_a_run_failed_internally_alerts_the_team_topic():
+    from nsclient_common.alerts import INTERNAL_FAILURE_METRIC
+
+    # The metric the functions emit: powertools' namespace and service dimension from the Globals
+    environment = TPL["Globals"]["Function"]["Environment"]["Variables"]
+    dimension = ("service", environment["POWERTOOLS_SERVICE_NAME"])
+    alarm = alarm_on(environment["POWERTOOLS_METRICS_NAMESPACE"], INTERNAL_FAILURE_METRIC, dimension)
+    assert fires_on_first(alarm) and alarm["Statistic"] == "Sum"
+    assert alarm["AlarmActions"] == [{"Ref": "NoticeTopic"}]
+
+
+def test_alarms_can_publish_to_the_encrypted_topic():
+    # A customer-managed key (CloudWatch cannot use the AWS-managed alias/aws/sns), rotated
+    assert props("NoticeTopic")["KmsMasterKeyId"] == {"Ref": "NoticeTopicKey"}
+    key = props("NoticeTopicKey")
+    assert key["EnableKeyRotation"] is True
+    statements = key["KeyPolicy"]["Statement"]
+    [cloudwatch] = [s for s in statements if s["Principal"] == {"Service": "cloudwatch.amazonaws.com"}]
+    assert set(cloudwatch["Action"]) == {"kms:GenerateDataKey*", "kms:Decrypt"}
+    assert cloudwatch["Condition"]["StringEquals"]["aws:SourceAccount"] == {"Ref": "AWS::AccountId"}
+
+
+def test_functions_that_publish_notices_may_use_the_topic_key():
+    for function in ("NotifyRunFunction", "ReconcileRunFunction"):
+        statements = [s for p in props(function)["Policies"] if "Statement" in p for s in p["Statement"]]
+        grants = [s for s in statements if s["Resource"] == {"Fn::GetAtt": ["NoticeTopicKey", "Arn"]}]
+        assert [set(s["Action"]) for s in grants] == [{"kms:GenerateDataKey", "kms:Decrypt"}], function
+
+
 # --- state machine -----------------------------------------------------------------------------------------
 
 
@@ -317,6 +403,7 @@ def test_outputs_present():
         "JobDefinitionName",
         "UsersGroupName",
         "TriggerDeadLetterQueueUrl",
+        "ReconcileDeadLetterQueueUrl",
     }
 
 

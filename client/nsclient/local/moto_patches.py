@@ -76,6 +76,7 @@ class LocalFunction:
     handler: str  # module.function, as in the template's Handler
     environment: dict[str, str]
     credentials: Credentials | None = None  # of the function's role, as Lambda gives them
+    timeout_seconds: int = 300  # the template's Timeout: what get_remaining_time_in_millis counts down from
     _module: ModuleType | None = None
 
     def load(self) -> Callable[[Any, Any], Any]:
@@ -184,9 +185,11 @@ class _Context:
     function_version: str = "$LATEST"
     log_group_name: str = ""
     log_stream_name: str = ""
+    timeout_seconds: int = 300
+    started: float = field(default_factory=time.monotonic)
 
     def get_remaining_time_in_millis(self) -> int:
-        return 300_000
+        return max(0, int((self.started + self.timeout_seconds - time.monotonic()) * 1000))
 
 
 def install() -> None:
@@ -260,7 +263,12 @@ def invoke_local_function(name: str, event: Any, arn: str = "") -> tuple[str, bo
     """Run a handler in-process; (payload, errored) as Lambda would report them."""
     function = FUNCTIONS[name]
     os.environ.update(function.environment)
-    context = _Context(function_name=name, invoked_function_arn=arn, aws_request_id=str(uuid.uuid4()))
+    context = _Context(
+        function_name=name,
+        invoked_function_arn=arn,
+        aws_request_id=str(uuid.uuid4()),
+        timeout_seconds=function.timeout_seconds,
+    )
     token = _INVOCATION_CREDENTIALS.set(function.credentials)
     try:
         result = function.load()(event, context)

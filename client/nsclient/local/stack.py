@@ -271,6 +271,7 @@ class LocalStack:
             environment = self._function_environment(logical, outbox)
             handler = properties.get("Handler", globals_.get("Handler", "app.lambda_handler"))
             role = self.principals.role_of(logical)
+            timeout = int(properties.get("Timeout", globals_.get("Timeout", 300)))
             lam.create_function(
                 FunctionName=name,
                 Runtime=properties.get("Runtime", globals_.get("Runtime", "python3.12")),
@@ -278,13 +279,14 @@ class LocalStack:
                 Handler=handler,
                 Code={"ZipFile": _dummy_code()},
                 Environment={"Variables": environment},
-                Timeout=int(properties.get("Timeout", globals_.get("Timeout", 300))),
+                Timeout=timeout,
             )
             moto_patches.FUNCTIONS[name] = moto_patches.LocalFunction(
                 code_dir=self.root / properties["CodeUri"],
                 handler=handler,
                 environment=environment,
                 credentials=self.principals.assume(role, name),
+                timeout_seconds=timeout,
             )
 
     def definition(self, logical: str) -> dict[str, Any]:

@@ -53,12 +53,12 @@ def iter_log_pages(logs: Any, group: str, stream: str) -> Iterator[list[str]]:
         if token:
             kwargs["nextToken"] = token
         page = logs.get_log_events(**kwargs)
-        events = page.get("events", [])
-        if events:
+        if events := page.get("events", []):
             yield [event["message"] for event in events]
-        # The API signals the end by returning the token it was given.
+        # The end is the token it was given coming back: a page can be empty before the end of a stream
+        # (events spread over time), so an empty page with a new token means keep reading.
         next_token = page.get("nextForwardToken")
-        if not events or next_token == token or not next_token:
+        if not next_token or next_token == token:
             return
         token = next_token
 
