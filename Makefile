@@ -7,7 +7,19 @@ STAMP := $(VENV)/.installed
 # The IAM policy evaluator the tests' strict local backend uses (Node.js, package-lock.json pinned).
 EVALUATOR := client/nsclient/local/iam_evaluator
 
-.PHONY: install dev demo test unit lint format validate build deploy benchmark pr clean
+# The SAM CLI and checkov pin their own boto3, pydantic etc., so each lives in its own environment.
+SAM_CLI_VERSION := 1.170.0
+CHECKOV_VERSION := 3.3.30
+TOOLS := .venv-tools
+SAM := $(TOOLS)/sam/bin/sam
+CHECKOV := $(TOOLS)/checkov/bin/checkov
+SAM_STAMP := $(TOOLS)/sam/.installed-$(SAM_CLI_VERSION)
+CHECKOV_STAMP := $(TOOLS)/checkov/.installed-$(CHECKOV_VERSION)
+BUILD_DIR ?= .aws-sam/build
+CHECKOV_DIR := .aws-sam/checkov
+export SAM_CLI_TELEMETRY := 0
+
+.PHONY: install dev tools demo test unit lint format validate build deploy benchmark pr clean
 
 $(STAMP): pyproject.toml $(EVALUATOR)/package-lock.json
 	$(PYTHON) -m venv $(VENV)
@@ -16,7 +28,21 @@ $(STAMP): pyproject.toml $(EVALUATOR)/package-lock.json
 	npm ci --prefix $(EVALUATOR) --no-audit --no-fund --loglevel=error
 	touch $(STAMP)
 
-install: $(STAMP)
+$(SAM_STAMP):
+	rm -rf $(TOOLS)/sam
+	$(PYTHON) -m venv $(TOOLS)/sam
+	$(TOOLS)/sam/bin/python -m pip install --quiet aws-sam-cli==$(SAM_CLI_VERSION)
+	touch $@
+
+$(CHECKOV_STAMP):
+	rm -rf $(TOOLS)/checkov
+	$(PYTHON) -m venv $(TOOLS)/checkov
+	$(TOOLS)/checkov/bin/python -m pip install --quiet checkov==$(CHECKOV_VERSION)
+	touch $@
+
+install: $(STAMP) tools
+
+tools: $(SAM_STAMP) $(CHECKOV_STAMP)
 
 dev: install
 
@@ -37,20 +63,29 @@ format: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-validate: $(STAMP)
+# checkov evaluates conditions with the parameters' defaults, so the CreateBatchEnvironment=true shape is
+# checked in a copy whose defaults take it.
+validate: $(STAMP) $(SAM_STAMP) $(CHECKOV_STAMP)
 	$(BIN)/cfn-lint template.yaml
+	$(SAM) validate --lint
+	$(BIN)/python tools/template_variant.py template.yaml --output $(CHECKOV_DIR)/create-batch.json \
+		CreateBatchEnvironment=true SubnetIds=subnet-0123456789abcdef0 SecurityGroupIds=sg-0123456789abcdef0
+	$(CHECKOV) --quiet --compact --skip-download --framework cloudformation -f template.yaml
+	$(CHECKOV) --quiet --compact --skip-download --framework cloudformation -f $(CHECKOV_DIR)/create-batch.json
 
 benchmark: $(STAMP)
 	$(BIN)/python benchmarks/run.py
 
-# AWS: needs the SAM CLI (pip install aws-sam-cli, in its own environment) and credentials.
-build:
-	sam build
+# The Lambda artifacts, without a container: SAM's pip builder needs a real python3.12 (the functions'
+# runtime) first on PATH. tests/artifacts imports every handler from them.
+build: $(SAM_STAMP)
+	PY312_DIR="$$(tools/find-python312)" && PATH="$$PY312_DIR:$$PATH" $(SAM) build --build-dir $(BUILD_DIR)
 
+# Needs AWS credentials.
 deploy: build
-	sam deploy --guided
+	$(SAM) deploy --guided
 
 pr: test
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .aws-sam
+	rm -rf $(VENV) $(TOOLS) .pytest_cache .mypy_cache .ruff_cache .aws-sam

@@ -99,12 +99,13 @@ def connect(option: str | None, *, start_local: bool = True) -> Backend:
             access_key_id=keys.get("access_key_id", "local"),
             secret_access_key=keys.get("secret_access_key", "local"),
         )
-    bucket = config.value("aws-batch", "s3-bucket")
+    # Never [aws-batch] s3-bucket: that is the Nextstrain CLI's jobs bucket, not the stack's builds bucket.
+    bucket = config.value("nsclient", "bucket")
     if not bucket:
         raise UserError(
             """
             No builds bucket is configured for the aws backend.
-            Run `nsclient setup --stack NAME` after `sam deploy`, or set NEXTSTRAIN_AWS_BATCH_S3_BUCKET.
+            Run `nsclient setup --stack NAME` after `sam deploy`, or set NSCLIENT_BUCKET.
             """
         )
     region = config.value("nsclient", "region") or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
@@ -114,7 +115,7 @@ def connect(option: str | None, *, start_local: bool = True) -> Backend:
         region=region or boto3.session.Session().region_name or "us-east-1",
         state_machine_arn=config.value("nsclient", "state-machine"),
         topic_arn=config.value("nsclient", "topic"),
-        job_queue=config.value("aws-batch", "queue"),
+        job_queue=config.value("nsclient", "queue"),
     )
 
 

@@ -2,13 +2,16 @@
 
     command-line option > environment variable > ~/.nextstrain/config > built-in default
 
-Nextstrain CLI keys are read where that tool keeps them, so an existing config works unchanged:
+The Nextstrain CLI's default resources are read where that tool keeps them, and never written:
 
-    [aws-batch]  s3-bucket, job, queue, cpus, memory   NEXTSTRAIN_AWS_BATCH_{S3_BUCKET,JOB,QUEUE,CPUS,MEMORY}
+    [aws-batch]  cpus, memory   NEXTSTRAIN_AWS_BATCH_{CPUS,MEMORY}
 
-nsclient's own keys, written by `nsclient setup --stack NAME`:
+Its other [aws-batch] keys (s3-bucket, queue, job) name that tool's own jobs bucket and Batch setup, which
+`nextstrain build --aws-batch` goes on using, so they are not ours to read or change. nsclient's own keys,
+written by `nsclient setup --stack NAME` to its own section only:
 
-    [nsclient]   backend (local | aws), stack, state-machine, topic, region   NSCLIENT_{BACKEND,STACK,...}
+    [nsclient]   backend (local | aws), stack, region, bucket, queue, job, state-machine, topic, notify
+                 NSCLIENT_{BACKEND,STACK,...}
 """
 
 from __future__ import annotations
@@ -18,14 +21,20 @@ import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from configupdater import ConfigUpdater
+
 from nsclient.paths import config_file
 
 if TYPE_CHECKING:
     from pathlib import Path
 
+# The section nsclient owns: the only one it ever writes.
+OWN_SECTION = "nsclient"
+
+# The stack's own defaults for an existing Nextstrain Batch setup (template.yaml JobQueue, JobDefinition).
 DEFAULTS = {
-    ("aws-batch", "job"): "nextstrain-job",
-    ("aws-batch", "queue"): "nextstrain-job-queue",
+    (OWN_SECTION, "job"): "nextstrain-job",
+    (OWN_SECTION, "queue"): "nextstrain-job-queue",
 }
 
 
@@ -69,29 +78,34 @@ def value(section: str, key: str, option: str | None = None) -> str | None:
     return resolve(section, key, option).value
 
 
-def write_settings(values: dict[tuple[str, str], str], path: Path | None = None) -> Path:
-    """Update keys in the config file, keeping everything else in it."""
+def write_settings(values: dict[str, str], path: Path | None = None) -> Path:
+    """Set keys of the [nsclient] section. Every other byte of the file (other tools' sections, comments,
+    layout) is written back as it was read, so the Nextstrain CLI's own settings stay exactly its own."""
     target = path or config_file()
-    parser = read_config(target)
-    for (section, key), setting in values.items():
-        if not parser.has_section(section):
-            parser.add_section(section)
-        parser.set(section, key, setting)
+    updater = ConfigUpdater()
+    if target.exists():
+        updater.read(target, encoding="utf-8")
+    if not updater.has_section(OWN_SECTION):
+        if updater.sections() and not str(updater).endswith("\n\n"):
+            updater.section_blocks()[-1].add_after.space()
+        updater.add_section(OWN_SECTION)
+    section = updater[OWN_SECTION]
+    for key, setting in values.items():
+        section[key] = setting
     target.parent.mkdir(parents=True, exist_ok=True)
-    with target.open("w", encoding="utf-8") as handle:
-        parser.write(handle)
+    target.write_text(str(updater), encoding="utf-8")
     return target
 
 
 ALL_KEYS = (
-    ("nsclient", "backend"),
-    ("nsclient", "stack"),
-    ("nsclient", "region"),
-    ("nsclient", "state-machine"),
-    ("nsclient", "topic"),
-    ("aws-batch", "s3-bucket"),
-    ("aws-batch", "job"),
-    ("aws-batch", "queue"),
+    (OWN_SECTION, "backend"),
+    (OWN_SECTION, "stack"),
+    (OWN_SECTION, "region"),
+    (OWN_SECTION, "bucket"),
+    (OWN_SECTION, "queue"),
+    (OWN_SECTION, "job"),
+    (OWN_SECTION, "state-machine"),
+    (OWN_SECTION, "topic"),
     ("aws-batch", "cpus"),
     ("aws-batch", "memory"),
 )

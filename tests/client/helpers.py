@@ -44,6 +44,9 @@ USER_SETTINGS = (
     "NSCLIENT_BACKEND",
     "NSCLIENT_STACK",
     "NSCLIENT_REGION",
+    "NSCLIENT_BUCKET",
+    "NSCLIENT_QUEUE",
+    "NSCLIENT_JOB",
     "NSCLIENT_STATE_MACHINE",
     "NSCLIENT_TOPIC",
     "NSCLIENT_NOTIFY",
@@ -252,13 +255,11 @@ def aws_config(backend: Backend, bucket: str | None = None) -> str:
 [nsclient]
 backend = aws
 region = {info.region}
-state-machine = {info.state_machine_arn}
-topic = {info.topic_arn}
-
-[aws-batch]
-s3-bucket = {bucket or info.bucket}
+bucket = {bucket or info.bucket}
 queue = {info.job_queue}
 job = {info.job_definition}
+state-machine = {info.state_machine_arn}
+topic = {info.topic_arn}
 """
 
 

@@ -1,5 +1,6 @@
 """Settings: option > NEXTSTRAIN_AWS_BATCH_* / NSCLIENT_* > ~/.nextstrain/config > default, as the
-Nextstrain CLI reads them; `nsclient config` shows each value and its source; `setup` writes them."""
+Nextstrain CLI reads them; `nsclient config` shows each value and its source; `setup` writes ours, and
+only ours: the Nextstrain CLI's [aws-batch] section is read for cpus and memory and never changed."""
 
 from __future__ import annotations
 
@@ -17,17 +18,18 @@ if TYPE_CHECKING:
 
     from tests.support import Backend
 
+# (section, key) -> its environment variable: the Nextstrain CLI's resources, and nsclient's own names.
 ENV = {
-    "cpus": "NEXTSTRAIN_AWS_BATCH_CPUS",
-    "memory": "NEXTSTRAIN_AWS_BATCH_MEMORY",
-    "queue": "NEXTSTRAIN_AWS_BATCH_QUEUE",
-    "job": "NEXTSTRAIN_AWS_BATCH_JOB",
-    "s3-bucket": "NEXTSTRAIN_AWS_BATCH_S3_BUCKET",
+    ("aws-batch", "cpus"): "NEXTSTRAIN_AWS_BATCH_CPUS",
+    ("aws-batch", "memory"): "NEXTSTRAIN_AWS_BATCH_MEMORY",
+    ("nsclient", "bucket"): "NSCLIENT_BUCKET",
+    ("nsclient", "queue"): "NSCLIENT_QUEUE",
+    ("nsclient", "job"): "NSCLIENT_JOB",
 }
-DEFAULTS = {"queue": "nextstrain-job-queue", "job": "nextstrain-job"}
-KEYS = sorted(ENV)
+DEFAULTS = {("nsclient", "queue"): "nextstrain-job-queue", ("nsclient", "job"): "nextstrain-job"}
+KEYS = [pytest.param(key, id=f"{key[0]}-{key[1]}") for key in sorted(ENV)]
 
-# (option, environment variable, [aws-batch] in the config file) -> which one wins; None is absent.
+# (option, environment variable, the config file) -> which one wins; None is absent.
 PRECEDENCE = [
     pytest.param("from-option", "from-env", "from-config", "option", id="option-beats-env-and-config"),
     pytest.param("from-option", None, "from-config", "option", id="option-beats-config"),
@@ -46,7 +48,7 @@ def setting(result_json: dict[str, Any], section: str, key: str) -> dict[str, An
     return rows[0]
 
 
-def expected(winner: str, key: str, cli: Cli, value: str | None) -> tuple[str | None, str]:
+def expected(winner: str, key: tuple[str, str], cli: Cli, value: str | None) -> tuple[str | None, str]:
     """(value, source) as `nsclient config` reports them."""
     if winner == "env":
         return value, f"env {ENV[key]}"
@@ -58,21 +60,26 @@ def expected(winner: str, key: str, cli: Cli, value: str | None) -> tuple[str | 
 
 
 def write_aws_batch(cli: Cli, values: dict[str, str]) -> None:
-    cli.write_config("[aws-batch]\n" + "".join(f"{k} = {v}\n" for k, v in values.items()))
+    write_section(cli, "aws-batch", values)
+
+
+def write_section(cli: Cli, section: str, values: dict[str, str]) -> None:
+    cli.write_config(f"[{section}]\n" + "".join(f"{k} = {v}\n" for k, v in values.items()))
 
 
 @pytest.mark.parametrize("key", KEYS)
 @pytest.mark.parametrize(("option", "env", "configured", "winner"), PRECEDENCE)
 def test_resolve_takes_the_first_layer_that_has_a_value(
-    key: str, option: str | None, env: str | None, configured: str | None, winner: str, cli: Cli
+    key: tuple[str, str], option: str | None, env: str | None, configured: str | None, winner: str, cli: Cli
 ) -> None:
+    section, name = key
     if configured is not None:
-        write_aws_batch(cli, {key: configured})
+        write_section(cli, section, {name: configured})
     values = {"option": option, "env": env, "config": configured}
 
     with_env = {ENV[key]: env} if env is not None else {}
     with environ({**cli.env, **with_env}):
-        resolved = config.resolve("aws-batch", key, option)
+        resolved = config.resolve(section, name, option)
 
     assert (resolved.value, resolved.source) == expected(winner, key, cli, values.get(winner))
 
@@ -82,30 +89,31 @@ def test_resolve_takes_the_first_layer_that_has_a_value(
     ("option", "env", "configured", "winner"), [p for p in PRECEDENCE if p.values[0] is None or p.values[0] == ""]
 )
 def test_config_json_reports_value_and_source(
-    key: str, option: str | None, env: str | None, configured: str | None, winner: str, cli: Cli
+    key: tuple[str, str], option: str | None, env: str | None, configured: str | None, winner: str, cli: Cli
 ) -> None:
     del option  # `nsclient config` has no option for these; push's --cpus/--memory are below
+    section, name = key
     if configured is not None:
-        write_aws_batch(cli, {key: configured})
+        write_section(cli, section, {name: configured})
 
     result = cli("config", "--json", env={ENV[key]: env} if env is not None else {})
 
     assert result.code == 0, result.err
-    row = setting(result.json(), "aws-batch", key)
+    row = setting(result.json(), section, name)
     values = {"env": env, "config": configured}
     assert (row["value"], row["source"]) == expected(winner, key, cli, values.get(winner))
 
 
 def test_config_text_names_each_source_and_variable(cli: Cli) -> None:
-    write_aws_batch(cli, {"queue": "my-queue"})
+    write_section(cli, "nsclient", {"queue": "my-queue"})
 
     result = cli("config", env={"NEXTSTRAIN_AWS_BATCH_CPUS": "6"})
 
     assert result.code == 0
-    lines = {line.split()[1]: line for line in result.out.splitlines() if line.startswith("  [aws-batch]")}
-    assert "my-queue" in lines["queue"] and f"config {cli.config_file}" in lines["queue"]
-    assert "6" in lines["cpus"] and "env NEXTSTRAIN_AWS_BATCH_CPUS" in lines["cpus"]
-    assert "nextstrain-job " in lines["job"] and "(default;" in lines["job"]
+    lines = {tuple(line.split()[:2]): line for line in result.out.splitlines() if line.startswith("  [")}
+    assert "my-queue" in lines["[nsclient]", "queue"] and f"config {cli.config_file}" in lines["[nsclient]", "queue"]
+    assert "6" in lines["[aws-batch]", "cpus"] and "env NEXTSTRAIN_AWS_BATCH_CPUS" in lines["[aws-batch]", "cpus"]
+    assert "nextstrain-job " in lines["[nsclient]", "job"] and "(default;" in lines["[nsclient]", "job"]
 
 
 # --- backend choice -------------------------------------------------------------------------------
@@ -199,7 +207,7 @@ def test_push_uploads_cpus_from_the_first_layer_that_has_them(
     quiet_bucket: str,
     tmp_path: Path,
 ) -> None:
-    text = quiet_cli.config_file.read_text() + (f"cpus = {configured}\n" if configured else "")
+    text = quiet_cli.config_file.read_text() + (f"\n[aws-batch]\ncpus = {configured}\n" if configured else "")
     quiet_cli.write_config(text)
     folder = build_folder(tmp_path / "cpus-build", SNAKEFILE_OK)
     args = ["--cpus", option] if option else []
@@ -227,7 +235,7 @@ def test_push_uploads_memory_in_mib_from_every_form(
     layer: str, text: str, mib: str, quiet_cli: Cli, local_backend: Backend, quiet_bucket: str, tmp_path: Path
 ) -> None:
     if layer == "config":
-        quiet_cli.write_config(quiet_cli.config_file.read_text() + f"memory = {text}\n")
+        quiet_cli.write_config(quiet_cli.config_file.read_text() + f"\n[aws-batch]\nmemory = {text}\n")
     folder = build_folder(tmp_path / "memory-build", SNAKEFILE_OK)
     args = ["--memory", text] if layer == "option" else []
     env = {"NEXTSTRAIN_AWS_BATCH_MEMORY": text} if layer == "env" else {}
@@ -286,11 +294,13 @@ def test_unreadable_memory_in_a_real_process_has_no_traceback(cli: Cli, tmp_path
 # --- an existing Nextstrain CLI config ---------------------------------------------------------
 
 NEXTSTRAIN_CLI_CONFIG = """\
+# The team's `nextstrain build --aws-batch` settings.
 [core]
 runner = aws-batch
 
 [aws-batch]
-s3-bucket = {bucket}
+; the Nextstrain CLI's jobs bucket, not nsclient's builds bucket
+s3-bucket = team-nextstrain-jobs
 job = nextstrain-job
 queue = nextstrain-job-queue
 cpus = 4
@@ -301,10 +311,10 @@ image = nextstrain/base:latest
 """
 
 
-def test_an_existing_nextstrain_cli_config_works_unchanged(
+def test_an_existing_nextstrain_cli_config_lends_its_resources_but_not_its_bucket(
     cli: Cli, local_backend: Backend, quiet_bucket: str, tmp_path: Path
 ) -> None:
-    text = NEXTSTRAIN_CLI_CONFIG.format(bucket=quiet_bucket)
+    text = NEXTSTRAIN_CLI_CONFIG + f"\n[nsclient]\nbucket = {quiet_bucket}\n"
     cli.write_config(text)
     cli.env["AWS_ENDPOINT_URL"] = local_backend.info.endpoint_url
 
@@ -313,17 +323,28 @@ def test_an_existing_nextstrain_cli_config_works_unchanged(
 
     assert shown.code == 0
     settings = shown.json()
-    expected = {"s3-bucket": quiet_bucket, "cpus": "4", "memory": "7GiB", "queue": "nextstrain-job-queue"}
-    for key, value in expected.items():
-        assert setting(settings, "aws-batch", key) == {
-            "section": "aws-batch",
+    from_config = {("aws-batch", "cpus"): "4", ("aws-batch", "memory"): "7GiB", ("nsclient", "bucket"): quiet_bucket}
+    for (section, key), value in from_config.items():
+        assert setting(settings, section, key) == {
+            "section": section,
             "key": key,
             "value": value,
             "source": f"config {cli.config_file}",
         }
-    assert settings["backend"] == "local"  # no nsclient stack set up yet
+    assert not [row for row in settings["settings"] if row["key"] == "s3-bucket"]
     assert (metadata["cpus"], metadata["memory"]) == ("4", "7168")
     assert cli.config_file.read_text() == text
+
+
+def test_the_nextstrain_cli_bucket_alone_is_not_taken_as_the_builds_bucket(cli: Cli, tmp_path: Path) -> None:
+    cli.write_config(NEXTSTRAIN_CLI_CONFIG)
+
+    result = cli("push", str(build_folder(tmp_path / "b", SNAKEFILE_OK)), "--backend", "aws")
+
+    assert result.code == 1
+    assert "No builds bucket is configured for the aws backend" in result.err
+    assert "nsclient setup --stack NAME" in result.err
+    assert cli.config_file.read_text() == NEXTSTRAIN_CLI_CONFIG
 
 
 def test_nextstrain_config_variable_names_the_file(cli: Cli, tmp_path: Path) -> None:
@@ -356,6 +377,52 @@ def create_stack(backend: Backend, name: str, outputs: dict[str, str]) -> None:
     backend.client("cloudformation").create_stack(StackName=name, TemplateBody=json.dumps(template))
 
 
+def our_section(stack: str) -> dict[str, str]:
+    """[nsclient] as setup writes it for a stack with STACK_OUTPUTS."""
+    return {
+        "backend": "aws",
+        "stack": stack,
+        "region": "us-east-1",
+        "bucket": "team-builds",
+        "queue": "team-queue",
+        "job": "team-job",
+        "state-machine": STACK_OUTPUTS["StateMachineArn"],
+        "topic": STACK_OUTPUTS["TopicArn"],
+    }
+
+
+def section_text(text: str, section: str) -> str:
+    """The lines of one section as written, from its header up to the next header."""
+    lines = text.splitlines(keepends=True)
+    start = lines.index(f"[{section}]\n")
+    end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("[")), len(lines))
+    return "".join(lines[start:end])
+
+
+def test_setup_in_a_real_process_leaves_the_nextstrain_cli_settings_byte_for_byte(
+    cli: Cli, local_backend: Backend
+) -> None:
+    create_stack(local_backend, "team-cli-stack", STACK_OUTPUTS)
+    before = NEXTSTRAIN_CLI_CONFIG + "\n[nsclient]\n# who hears about runs\nnotify = me@example.org\n"
+    cli.write_config(before)
+
+    result = cli.process(
+        "setup", "--stack", "team-cli-stack", "--region", "us-east-1", "--endpoint-url", local_backend.info.endpoint_url
+    )
+
+    assert result.code == 0, result.err
+    after = cli.config_file.read_text()
+    assert after.startswith(before.split("[nsclient]")[0])  # comments, [core], [aws-batch], [docker]
+    assert section_text(after, "aws-batch") == section_text(before, "aws-batch")
+    assert "s3-bucket = team-nextstrain-jobs\n" in after and "team-builds" not in section_text(after, "aws-batch")
+    ours = config.read_config(cli.config_file)["nsclient"]
+    assert dict(ours) == {"notify": "me@example.org", **our_section("team-cli-stack")}
+    assert "# who hears about runs\n" in section_text(after, "nsclient")
+    shown = cli("config", "--json").json()
+    assert setting(shown, "nsclient", "bucket")["value"] == "team-builds"
+    assert setting(shown, "aws-batch", "cpus")["value"] == "4"
+
+
 def test_setup_writes_the_stack_outputs_keeping_the_rest(cli: Cli, local_backend: Backend) -> None:
     create_stack(local_backend, "team-stack", STACK_OUTPUTS)
     cli.write_config("[core]\nrunner = docker\n\n[aws-batch]\ncpus = 4\nqueue = old-queue\n")
@@ -368,14 +435,8 @@ def test_setup_writes_the_stack_outputs_keeping_the_rest(cli: Cli, local_backend
     written = config.read_config(cli.config_file)
     assert {k: dict(written[k]) for k in written.sections()} == {
         "core": {"runner": "docker"},
-        "aws-batch": {"cpus": "4", "queue": "team-queue", "s3-bucket": "team-builds", "job": "team-job"},
-        "nsclient": {
-            "backend": "aws",
-            "stack": "team-stack",
-            "region": "us-east-1",
-            "state-machine": STACK_OUTPUTS["StateMachineArn"],
-            "topic": STACK_OUTPUTS["TopicArn"],
-        },
+        "aws-batch": {"cpus": "4", "queue": "old-queue"},
+        "nsclient": our_section("team-stack"),
     }
     assert f"Saved to {cli.config_file}" in result.err
     assert cli("config", "--json").json()["backend"] == "aws"

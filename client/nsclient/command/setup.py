@@ -1,7 +1,8 @@
 """Point nsclient at a deployed stack: read its outputs into ~/.nextstrain/config.
 
-Writes [aws-batch] s3-bucket, queue and job (the Nextstrain CLI's own keys) and [nsclient]
-backend = aws, stack, region, state-machine and topic.
+Writes only nsclient's own section, [nsclient]: backend = aws, stack, region, bucket, queue, job,
+state-machine and topic. The Nextstrain CLI's [aws-batch] keys are left exactly as they are: their
+s3-bucket is that tool's jobs bucket, which `nextstrain build --aws-batch` goes on using.
 """
 
 from __future__ import annotations
@@ -21,12 +22,13 @@ EXAMPLES = """
   nsclient setup --stack nsclient
   nsclient setup --stack nsclient --region eu-west-1
 """
+# Stack output -> [nsclient] key.
 OUTPUTS = {
-    "BucketName": ("aws-batch", "s3-bucket"),
-    "JobQueueName": ("aws-batch", "queue"),
-    "JobDefinitionName": ("aws-batch", "job"),
-    "StateMachineArn": ("nsclient", "state-machine"),
-    "TopicArn": ("nsclient", "topic"),
+    "BucketName": "bucket",
+    "JobQueueName": "queue",
+    "JobDefinitionName": "job",
+    "StateMachineArn": "state-machine",
+    "TopicArn": "topic",
 }
 
 
@@ -52,9 +54,9 @@ def run(opts: argparse.Namespace) -> int:
     if missing:
         raise UserError(f"Stack {opts.stack!r} has no {', '.join(missing)} output: is it an nsclient stack?")
     values = {key: outputs[name] for name, key in OUTPUTS.items() if name in outputs}
-    values |= {("nsclient", "backend"): "aws", ("nsclient", "stack"): opts.stack, ("nsclient", "region"): region}
+    values |= {"backend": "aws", "stack": opts.stack, "region": region}
     path = config.write_settings(values)
-    for (section, key), value in sorted(values.items()):
-        info(f"[{section}] {key} = {value}", opts.quiet)
+    for key, value in sorted(values.items()):
+        info(f"[{config.OWN_SECTION}] {key} = {value}", opts.quiet)
     info(f"Saved to {path}. nsclient now uses stack {opts.stack} ({region}).", opts.quiet)
     return 0
