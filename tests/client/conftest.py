@@ -43,7 +43,8 @@ def quiet_bucket(local_backend: Backend) -> str:
 
 @pytest.fixture
 def quiet_cli(local_backend: Backend, quiet_bucket: str, tmp_path: Path) -> Cli:
-    """A machine configured for the aws backend kind, whose bucket is the quiet one."""
-    machine = Cli(tmp_path / "nextstrain-home", env=aws_env(local_backend))
+    """A machine configured for the aws backend kind, whose bucket is the quiet one. The quiet bucket
+    is not the stack's, so the users' policy does not reach it: this machine has the account admin's keys."""
+    machine = Cli(tmp_path / "nextstrain-home", env=aws_env(local_backend, local_backend.admin))
     machine.write_config(aws_config(local_backend, bucket=quiet_bucket))
     return machine

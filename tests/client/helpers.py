@@ -36,6 +36,7 @@ from nsclient.local import control
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping
 
+    from nsclient.local.principals import Credentials
     from tests.support import Backend
 
 # Settings a developer's shell may carry, which would leak into the tests.
@@ -263,8 +264,16 @@ topic = {info.topic_arn}
 """
 
 
-def aws_env(backend: Backend) -> dict[str, str | None]:
-    return {"AWS_ENDPOINT_URL": backend.info.endpoint_url}
+def aws_env(backend: Backend, credentials: Credentials | None = None) -> dict[str, str | None]:
+    """The aws backend kind reaching the local backend (boto3 honours AWS_ENDPOINT_URL) as a person
+    in the stack's users group, or with other credentials."""
+    keys = credentials or backend.user
+    return {
+        "AWS_ENDPOINT_URL": backend.info.endpoint_url,
+        "AWS_ACCESS_KEY_ID": keys.access_key_id,
+        "AWS_SECRET_ACCESS_KEY": keys.secret_access_key,
+        "AWS_SESSION_TOKEN": keys.session_token,
+    }
 
 
 def build_folder(path: Path, snakefile: str, files: dict[str, str] | None = None) -> Path:

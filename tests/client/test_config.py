@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from nsclient import config
-from tests.client.helpers import Cli, build_folder, environ
+from tests.client.helpers import Cli, aws_env, build_folder, environ
 from tests.support import SNAKEFILE_OK
 
 if TYPE_CHECKING:
@@ -316,7 +316,7 @@ def test_an_existing_nextstrain_cli_config_lends_its_resources_but_not_its_bucke
 ) -> None:
     text = NEXTSTRAIN_CLI_CONFIG + f"\n[nsclient]\nbucket = {quiet_bucket}\n"
     cli.write_config(text)
-    cli.env["AWS_ENDPOINT_URL"] = local_backend.info.endpoint_url
+    cli.env.update(aws_env(local_backend, local_backend.admin))  # the quiet bucket is not the stack's
 
     shown = cli("config", "--json")
     metadata = pushed_metadata(cli, local_backend, quiet_bucket, build_folder(tmp_path / "b", SNAKEFILE_OK))

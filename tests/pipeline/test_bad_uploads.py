@@ -72,7 +72,7 @@ CASES = [
         zip_bytes({"mybuild/Snakefile": SNAKEFILE_OK, "mybuild/data/x.txt": "x"}),
         ["no Snakefile at its top level", "contents"],
     ),
-    Case("cpus-over-limit", GOOD, ["options are invalid", "cpus 10000", "limit of 96"], {"cpus": "10000"}),
+    Case("cpus-over-limit", GOOD, ["options are invalid", "cpus 10000", "limit of 64"], {"cpus": "10000"}),
     Case("cpus-not-a-number", GOOD, ["options are invalid", "cpus", "whole number", "'four'"], {"cpus": "four"}),
     Case("memory-unreadable", GOOD, ["options are invalid", "memory", "'lots'", "14GiB"], {"memory": "lots"}),
     Case("memory-over-limit", GOOD, ["options are invalid", "memory", "limit of 786432 MiB"], {"memory": "1000GiB"}),

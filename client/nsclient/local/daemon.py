@@ -208,8 +208,8 @@ class LocalBackend:
             self.enforcement.evaluator.close()
 
 
-def serve(data_dir: Path, port: int = 0) -> None:
-    backend = LocalBackend(data_dir, port)
+def serve(data_dir: Path, port: int = 0, parameters: dict[str, str] | None = None) -> None:
+    backend = LocalBackend(data_dir, port, parameters)
     info = backend.start()
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -230,8 +230,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--data-dir", type=Path, required=True)
     parser.add_argument("--port", type=int, default=0)
+    parser.add_argument(
+        "--parameter",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a template parameter, as sam deploy --parameter-overrides takes it (e.g. CreateBatchEnvironment=true)",
+    )
     options = parser.parse_args()
-    serve(options.data_dir, options.port)
+    malformed = [p for p in options.parameter if "=" not in p]
+    if malformed:
+        parser.error(f"--parameter takes NAME=VALUE, not {malformed[0]!r}")
+    serve(options.data_dir, options.port, dict(p.split("=", 1) for p in options.parameter))
 
 
 if __name__ == "__main__":

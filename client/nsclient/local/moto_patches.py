@@ -403,6 +403,10 @@ def _run_job(self: Any) -> None:
             return
         if fault is not None and fault.attempt_duration_seconds:
             self.timeout = {"attemptDurationSeconds": fault.attempt_duration_seconds}
+        # Batch's awslogs driver writes where the definition says (moto always uses /aws/batch/job).
+        log_options = (self._get_container_property("logConfiguration", None) or {}).get("options") or {}
+        if log_options.get("awslogs-group"):
+            self._log_group = log_options["awslogs-group"]
         self.status = "STARTING"
         self.job_started_at = datetime.now()
         self.log_stream_name = self._stream_name
@@ -507,6 +511,9 @@ def _patch_batch() -> None:
             details["exitCode"] = self.exit_code  # moto drops it from DescribeJobs
         if getattr(self, "nsclient_container_reason", ""):
             details["reason"] = self.nsclient_container_reason  # e.g. the OOM killer's
+        log_configuration = (self.job_definition.container_properties or {}).get("logConfiguration")
+        if log_configuration:
+            details["logConfiguration"] = log_configuration  # moto leaves out where the job logs
         # moto leaves out what the job was given: the definition's requirements, as overridden at submission
         requirements = {
             r["type"]: r

@@ -140,6 +140,14 @@ class LocalStack:
             name = r.resolve(resource["Properties"].get("LogGroupName", f"{STACK_NAME}-{logical}"))
             r.names[logical] = name
             r.arns[logical] = f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{name}:*"
+        # Ref of a Batch queue or job definition is its ARN (the first revision, for a new definition).
+        for kind, arn_kind, name_key, suffix in (
+            ("AWS::Batch::JobQueue", "job-queue", "JobQueueName", ""),
+            ("AWS::Batch::JobDefinition", "job-definition", "JobDefinitionName", ":1"),
+        ):
+            for logical, resource in resources_of_type(self.expanded, kind).items():
+                name = r.resolve(resource["Properties"].get(name_key, f"{STACK_NAME}-{logical}"))
+                r.names[logical] = f"arn:aws:batch:{REGION}:{ACCOUNT}:{arn_kind}/{name}{suffix}"
         for logical, resource in self.machines.items():
             name = r.resolve(resource["Properties"].get("Name", f"{STACK_NAME}-{logical}"))
             r.arns[logical] = f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{name}"
