@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import NOTIFY_FROM, Backend
+from tests.support import NOTIFY_FROM, ON_DEMAND_QUEUE, Backend
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -41,7 +41,9 @@ def local_backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backend]
     from nsclient.local.daemon import LocalBackend
 
     backend = LocalBackend(
-        tmp_path_factory.mktemp("local-backend"), parameters={"NotifyFrom": NOTIFY_FROM}, strict_iam=True
+        tmp_path_factory.mktemp("local-backend"),
+        parameters={"NotifyFrom": NOTIFY_FROM, "OnDemandJobQueue": ON_DEMAND_QUEUE},
+        strict_iam=True,
     )
     info = backend.start()
     looking_on = Backend(info, backend.admin_credentials)

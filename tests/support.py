@@ -21,6 +21,9 @@ from nsclient_common.record import RunRecord
 from nsclient_common.runid import run_id_for_upload
 
 # The SES sender the pipeline tests' backend is deployed with (its NotifyFrom parameter).
+# The team's on-demand queue, named in the stack's OnDemandJobQueue parameter (so its grants cover it).
+# Runs use it only after a Spot reclaim, which only the fault tests inject.
+ON_DEMAND_QUEUE = "nsclient-local-on-demand"
 NOTIFY_FROM = "nsclient@example.org"
 
 SNAKEFILE_OK = """\

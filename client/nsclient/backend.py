@@ -22,7 +22,13 @@ from nsclient_common.runid import execution_arn
 BACKENDS = ("local", "aws")
 _CLIENT_CONFIG = Config(retries={"mode": "adaptive", "max_attempts": 8})
 # boto3-stubs types clients per literal service name; these helpers take any service.
-_new_client: Any = boto3.client
+
+
+def _new_client(service: str, **kwargs: Any) -> Any:
+    """A client from a session of its own: boto3's default session keeps the credentials it first
+    found, which would outlive a change of AWS_PROFILE or keys within one process."""
+    session: Any = boto3.session.Session()
+    return session.client(service, **kwargs)
 
 
 @dataclass(frozen=True)

@@ -402,6 +402,7 @@ def section_text(text: str, section: str) -> str:
 def test_setup_in_a_real_process_leaves_the_nextstrain_cli_settings_byte_for_byte(
     cli: Cli, local_backend: Backend
 ) -> None:
+    cli.env.update(aws_env(local_backend, local_backend.admin))  # who deployed the stack sets it up
     create_stack(local_backend, "team-cli-stack", STACK_OUTPUTS)
     before = NEXTSTRAIN_CLI_CONFIG + "\n[nsclient]\n# who hears about runs\nnotify = me@example.org\n"
     cli.write_config(before)
@@ -424,6 +425,7 @@ def test_setup_in_a_real_process_leaves_the_nextstrain_cli_settings_byte_for_byt
 
 
 def test_setup_writes_the_stack_outputs_keeping_the_rest(cli: Cli, local_backend: Backend) -> None:
+    cli.env.update(aws_env(local_backend, local_backend.admin))  # who deployed the stack sets it up
     create_stack(local_backend, "team-stack", STACK_OUTPUTS)
     cli.write_config("[core]\nrunner = docker\n\n[aws-batch]\ncpus = 4\nqueue = old-queue\n")
 
@@ -443,6 +445,7 @@ def test_setup_writes_the_stack_outputs_keeping_the_rest(cli: Cli, local_backend
 
 
 def test_setup_refuses_a_stack_without_nsclient_outputs(cli: Cli, local_backend: Backend) -> None:
+    cli.env.update(aws_env(local_backend, local_backend.admin))  # who deployed the stack sets it up
     create_stack(local_backend, "other-stack", {"Something": "else"})
 
     result = cli("setup", "--stack", "other-stack", "--endpoint-url", local_backend.info.endpoint_url)
@@ -455,6 +458,7 @@ def test_setup_refuses_a_stack_without_nsclient_outputs(cli: Cli, local_backend:
 
 
 def test_setup_of_a_missing_stack_is_one_clear_line(cli: Cli, local_backend: Backend) -> None:
+    cli.env.update(aws_env(local_backend, local_backend.admin))  # who deployed the stack sets it up
     result = cli("setup", "--stack", "no-such-stack", "--endpoint-url", local_backend.info.endpoint_url)
 
     assert result.code == 1

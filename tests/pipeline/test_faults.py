@@ -35,7 +35,7 @@ from nsclient_common.failure import ADVICE, CANCEL_REASON, TIMEOUT_REASON
 from nsclient_common.layout import log_key, record_key
 from nsclient_common.record import FailureClass, RunRecord
 from nsclient_common.runid import run_id_for_upload
-from tests.support import SNAKEFILE_FAILS, SNAKEFILE_OK, Backend, zip_bytes
+from tests.support import ON_DEMAND_QUEUE, SNAKEFILE_FAILS, SNAKEFILE_OK, Backend, zip_bytes
 
 EVENTS = Path(__file__).resolve().parents[1] / "events"
 
@@ -196,7 +196,6 @@ def wait_until(condition: Callable[[], Any], timeout: float = 60, what: str = "c
     raise TimeoutError(f"timed out waiting for {what}")
 
 
-ON_DEMAND_QUEUE = "nsclient-local-on-demand"
 SPOT_QUEUE = "nextstrain-job-queue"  # the stack's JobQueue (the template's default)
 
 
@@ -690,6 +689,7 @@ def test_a_million_line_log_is_archived_in_parts(local_backend: Backend) -> None
         endpoint_url=local_backend.info.endpoint_url,
         region_name=local_backend.info.region,
         config=Config(parameter_validation=False),
+        **local_backend.admin.client_kwargs(),
     )
     putter.create_log_stream(logGroupName=group, logStreamName=stream)
     now = int(time.time() * 1000)
@@ -697,12 +697,19 @@ def test_a_million_line_log_is_archived_in_parts(local_backend: Backend) -> None
         events = [{"timestamp": now, "message": f"line {i:07d}"} for i in range(start, start + 10_000)]
         putter.put_log_events(logGroupName=group, logStreamName=stream, logEvents=events)
 
-    # When the archive copies it (with the clients the handlers use)
+    # When the archive copies it (as CollectLogs does, with its role)
     key = "runs/fault-million-0000000000/logs/build.log"
-    s3 = local_backend.client("s3")
+    collector = local_function("CollectLogsFunction").credentials
+    assert collector is not None
     summary = archive_log(
-        local_backend.client("logs"), s3, group=group, stream=stream, bucket=local_backend.info.bucket, key=key
+        local_backend.client_as("logs", collector),
+        local_backend.client_as("s3", collector),
+        group=group,
+        stream=stream,
+        bucket=local_backend.info.bucket,
+        key=key,
     )
+    s3 = local_backend.client("s3")
 
     # Then every line is there, in order, sent as a multipart upload
     assert (summary.lines, summary.bytes) == (count, count * len("line 0000000\n"))

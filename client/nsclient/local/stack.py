@@ -221,12 +221,15 @@ class LocalStack:
         )["computeEnvironmentArn"]
         queue_name = str(r.resolve(self._global_environment()["JOB_QUEUE"]))
         definition_name = str(r.resolve(self._global_environment()["JOB_DEFINITION"]))
-        batch.create_job_queue(
-            jobQueueName=queue_name,
-            state="ENABLED",
-            priority=1,
-            computeEnvironmentOrder=[{"order": 1, "computeEnvironment": environment}],
-        )
+        # The stack's queue, and the team's on-demand queue for reruns after a Spot reclaim if one is named.
+        for name in dict.fromkeys([queue_name, r.parameters.get("OnDemandJobQueue", "")]):
+            if name:
+                batch.create_job_queue(
+                    jobQueueName=name,
+                    state="ENABLED",
+                    priority=1,
+                    computeEnvironmentOrder=[{"order": 1, "computeEnvironment": environment}],
+                )
         if self.creates_batch:
             definition = resources_of_type(self.template, "AWS::Batch::JobDefinition")
             properties = _camel(r.resolve(next(iter(definition.values()))["Properties"]))
