@@ -157,7 +157,7 @@ def _bucket_policy(account: str, resource: str) -> dict[str, Any] | None:
     return policy
 
 
-def _principal_context(principal: str, access_key: Any) -> dict[str, str]:
+def principal_context(principal: str) -> dict[str, str]:
     """The global condition keys AWS sets from who is calling (policy variables use them)."""
     account = principal.split(":")[4]
     context = {"aws:PrincipalArn": principal, "aws:PrincipalAccount": account}
@@ -198,8 +198,13 @@ def check_action_permitted(self: Any, resource: str) -> None:
     principal = self._access_key.arn
     policies = _policy_documents(self._access_key)
     denied: list[Decision] = []
-    for call in calls_for(request):
-        decision = _decide(enforcement, principal, policies, call, self.account_id, self._access_key)
+    calls = calls_for(request)
+    for call in list(calls):
+        missing = _missing_object_listing(call, self.account_id)
+        if missing is not None:
+            calls.append(missing)
+    for call in calls:
+        decision = _decide(enforcement, principal, policies, call, self.account_id)
         enforcement.record(decision)
         if not decision.allowed:
             denied.append(decision)
@@ -209,8 +214,25 @@ def check_action_permitted(self: Any, resource: str) -> None:
         self._raise_access_denied()
 
 
+_OBJECT_READS = ("s3:GetObject", "s3:GetObjectVersion")
+
+
+def _missing_object_listing(call: Call, account: str) -> Call | None:
+    """S3 answers a read of a missing object with 404 only to a caller who may list the bucket, and
+    with 403 AccessDenied to anyone else: that check, as a call of its own, when the object is missing."""
+    if call.action not in _OBJECT_READS or not call.resource.startswith("arn:aws:s3:::"):
+        return None
+    from moto.s3.models import s3_backends
+
+    bucket_name, _, key = call.resource.removeprefix("arn:aws:s3:::").partition("/")
+    bucket = s3_backends[account]["aws"].buckets.get(bucket_name)
+    if bucket is None or not key or bucket.keys.get(key) is not None:
+        return None
+    return Call("s3:ListBucket", f"arn:aws:s3:::{bucket_name}", {**call.context, "s3:prefix": key})
+
+
 def _decide(
-    enforcement: Enforcement, principal: str, policies: list[dict[str, Any]], call: Call, account: str, access_key: Any
+    enforcement: Enforcement, principal: str, policies: list[dict[str, Any]], call: Call, account: str
 ) -> Decision:
     query: dict[str, Any] = {
         "principal": principal,
@@ -218,7 +240,7 @@ def _decide(
         "resource": call.resource,
         "account": account,
         "identityPolicies": policies,
-        "context": {**_principal_context(principal, access_key), **call.context},
+        "context": {**principal_context(principal), **call.context},
     }
     if call.resource.startswith("arn:aws:s3:::"):
         query["resourcePolicy"] = _bucket_policy(account, call.resource)
