@@ -187,7 +187,7 @@ class LocalBackend:
                 evaluator,
                 frozenset({self.admin_credentials.access_key_id}),
                 record_to=decisions,
-                host=self.endpoint_url.removeprefix("http://"),
+                port=self.port,
             )
             iam_enforcement.enforce(self.enforcement)
         self._watcher = ExecutionWatcher(self.info, self.data_dir, self.admin_credentials)

@@ -109,9 +109,13 @@ class Enforcement:
     evaluator: Evaluator
     trusted_keys: frozenset[str]  # the administrator's: AWS itself and tests looking on
     record_to: Path | None = None
-    # The local backend's host:port: only requests to it are checked (moto mocks in the same process,
-    # as unit tests use them, are not the backend).
-    host: str = ""
+    # The local backend's port: only requests to it (on the loopback, by any name) are checked; moto
+    # mocks in the same process, as unit tests use them, are not the backend.
+    port: int = 0
+
+    def covers(self, host_header: str) -> bool:
+        host, _, port = host_header.rpartition(":")
+        return host in ("127.0.0.1", "localhost", "[::1]") and port == str(self.port)
 
     def __post_init__(self) -> None:
         self.decisions: list[Decision] = []
@@ -267,7 +271,7 @@ def enforce(enforcement: Enforcement) -> None:
 
             def authenticate_and_authorize(self: Any, iam_request_cls: type, resource: str = "*") -> None:
                 current = ENFORCEMENT
-                if current is None or self.headers.get("Host", "") != current.host:
+                if current is None or not current.covers(self.headers.get("Host", "")):
                     return
                 checked(self, iam_request_cls, resource)
 
