@@ -19,7 +19,7 @@ BUILD_DIR ?= .aws-sam/build
 CHECKOV_DIR := .aws-sam/checkov
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: install dev tools demo test unit lint format validate build deploy benchmark pr clean
+.PHONY: install dev tools demo test quick unit lint format validate build deploy benchmark pr clean
 
 $(STAMP): pyproject.toml $(EVALUATOR)/package-lock.json
 	$(PYTHON) -m venv $(VENV)
@@ -53,6 +53,10 @@ test: lint validate unit
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest
+
+# The fast loop: unit tests and static checks of the template and state machine, no builds.
+quick: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not slow" tests/unit
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -376,7 +376,7 @@ def test_logs_follow_prints_the_log_and_ends_when_the_run_ends(held_run: Held, m
     assert lines.count("holding") == 1
     assert lines.count("released") == 1
     assert lines.index("holding") < lines.index("released")
-    assert any(line.startswith("+ uploaded") for line in lines)  # the very end of the job's log
+    assert any(line.startswith("upload: /nextstrain/build.zip to s3://") for line in lines)  # the job's last step
     assert machine("status", run_id, "--json").json()["status"] == "SUCCEEDED"
 
 

@@ -233,6 +233,7 @@ def test_run_build_job_follows_the_nextstrain_cli_contract(local_backend: Backen
         "--cores=2",
         "--resources=mem_mb=1024",
         "--printshellcmds",
+        "--benchmark-extended",
         "--rerun-incomplete",
     ]
     environment = {e["name"]: e["value"] for e in container["environment"]}

@@ -361,20 +361,22 @@ def test_created_job_definition_logs_to_the_stacks_group():
 
 
 def test_job_log_readers_may_read_the_group_of_either_shape():
+    # Only the streams of the job log group: the created one, or Batch's default an existing setup logs to.
     group = {"Fn::If": ["CreateBatch", {"Ref": "BatchJobLogGroup"}, "/aws/batch/job"]}
-    prefix = "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:${Group}"
-    expected = [{"Fn::Sub": [prefix, {"Group": group}]}, {"Fn::Sub": [prefix + ":*", {"Group": group}]}]
-    statements = {
-        "CollectLogsFunction": props("CollectLogsFunction")["Policies"][1]["Statement"],
-        "ReconcileRunFunction": props("ReconcileRunFunction")["Policies"][2]["Statement"],
+    streams = {
+        "Fn::Sub": [
+            "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:${Group}:log-stream:*",
+            {"Group": group},
+        ]
     }
-    for reader, policy in statements.items():
-        reads = [s for s in policy if "logs:GetLogEvents" in s["Action"]]
-        assert [s["Resource"] for s in reads] == [expected], reader
-    # People read the live stream of a run's job only (the client's `logs` while it runs).
-    users = props("NsclientUserPolicy")["PolicyDocument"]["Statement"]
-    [reads] = [s for s in users if "logs:GetLogEvents" in s["Action"]]
-    assert reads["Resource"] == {"Fn::Sub": [prefix + ":log-stream:*", {"Group": group}]}
+    readers = {
+        "CollectLogsFunction": props("CollectLogsFunction")["Policies"][0]["Statement"],
+        "ReconcileRunFunction": props("ReconcileRunFunction")["Policies"][1]["Statement"],
+        "NsclientUserPolicy": props("NsclientUserPolicy")["PolicyDocument"]["Statement"],
+    }
+    for reader, statements in readers.items():
+        reads = [s for s in statements if "logs:GetLogEvents" in s["Action"]]
+        assert [s["Resource"] for s in reads] == [streams], reader
 
 
 def test_launch_template_requires_imdsv2_with_hop_limit_1():

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import boto3
+from botocore.exceptions import ClientError
 
 from nsclient.local import moto_patches, snapshot
 from nsclient.local import strict_iam as iam_enforcement
@@ -193,7 +194,10 @@ class LocalBackend:
             decisions = self.data_dir / DECISIONS_FILE
             decisions.unlink(missing_ok=True)
             self.enforcement = iam_enforcement.Enforcement(
-                evaluator, frozenset({self.admin_credentials.access_key_id}), record_to=decisions
+                evaluator,
+                frozenset({self.admin_credentials.access_key_id}),
+                record_to=decisions,
+                port=self.port,
             )
             iam_enforcement.enforce(self.enforcement)
         self._watcher = ExecutionWatcher(self.info, self.data_dir, self.admin_credentials)
@@ -210,12 +214,16 @@ class LocalBackend:
     def stop(self) -> None:
         if self._watcher is not None:
             self._watcher.stop()
-        if self.info is not None:
-            snapshot.save_prefix(self.s3(), self.info.bucket, "runs/", self.data_dir / "s3")
-        if self._server is not None:
-            self._server.stop()
-        if self.enforcement is not None:
-            self.enforcement.evaluator.close()
+        try:
+            if self.info is not None:
+                snapshot.save_prefix(self.s3(), self.info.bucket, "runs/", self.data_dir / "s3")
+        except ClientError as error:  # the server stops all the same; the runs saved as they ended remain
+            print(f"local backend: runs/ not saved on stop: {error}", file=sys.stderr, flush=True)
+        finally:
+            if self._server is not None:
+                self._server.stop()
+            if self.enforcement is not None:
+                self.enforcement.evaluator.close()
 
 
 def serve(data_dir: Path, port: int = 0, parameters: dict[str, str] | None = None) -> None:

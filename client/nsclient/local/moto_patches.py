@@ -31,20 +31,24 @@ import functools
 import importlib.util
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import traceback
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from nsclient.local.entrypoint import ROOT_VAR
 
 if TYPE_CHECKING:
     from collections.abc import Callable
-    from pathlib import Path
     from types import ModuleType
 
     from nsclient.local.principals import Credentials
@@ -433,6 +437,16 @@ def _run_process(job: Any, runtime: LocalJobRuntime, fault: JobFault | None = No
         "AWS_BATCH_JOB_ID": job.job_id,
         "PYTHONUNBUFFERED": "1",
     }
+    # The container's / (removed after the job, however it ended) and its clock's zone.
+    scratch = Path(tempfile.mkdtemp(prefix="nsclient-job-"))
+    environment |= {ROOT_VAR: str(scratch), "TZ": "UTC"}
+    try:
+        return _watch_process(job, command, environment, fault)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _watch_process(job: Any, command: list[str], environment: dict[str, str], fault: JobFault | None) -> int | None:
     shipper = _LogShipper(job)
     process = subprocess.Popen(
         command,

@@ -109,6 +109,13 @@ class Enforcement:
     evaluator: Evaluator
     trusted_keys: frozenset[str]  # the administrator's: AWS itself and tests looking on
     record_to: Path | None = None
+    # The local backend's port: only requests to it (on the loopback, by any name) are checked; moto
+    # mocks in the same process, as unit tests use them, are not the backend.
+    port: int = 0
+
+    def covers(self, host_header: str) -> bool:
+        host, _, port = host_header.rpartition(":")
+        return host in ("127.0.0.1", "localhost", "[::1]") and port == str(self.port)
 
     def __post_init__(self) -> None:
         self.decisions: list[Decision] = []
@@ -262,6 +269,15 @@ def enforce(enforcement: Enforcement) -> None:
         ENFORCEMENT = enforcement
         if not _installed:
             IAMRequestBase.check_action_permitted = check_action_permitted  # type: ignore[method-assign]
+            checked = ActionAuthenticatorMixin._authenticate_and_authorize_action
+
+            def authenticate_and_authorize(self: Any, iam_request_cls: type, resource: str = "*") -> None:
+                current = ENFORCEMENT
+                if current is None or not current.covers(self.headers.get("Host", "")):
+                    return
+                checked(self, iam_request_cls, resource)
+
+            ActionAuthenticatorMixin._authenticate_and_authorize_action = authenticate_and_authorize  # type: ignore[method-assign]
             _installed = True
         # As moto's set_initial_no_auth_action_count does: the set-up requests are behind us.
         settings.INITIAL_NO_AUTH_ACTION_COUNT = 0
