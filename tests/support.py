@@ -8,7 +8,7 @@ import struct
 import time
 import zipfile
 import zlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,7 +16,7 @@ import boto3
 
 from nsclient.local.principals import Credentials
 from nsclient.local.stack import StackInfo
-from nsclient_common.layout import log_key, notice_key, record_key
+from nsclient_common.layout import RUNS_PREFIX, log_key, notice_key, record_key, record_location
 from nsclient_common.record import RunRecord
 from nsclient_common.runid import run_id_for_upload
 
@@ -155,23 +155,36 @@ class Backend:
             time.sleep(0.2)
         raise TimeoutError(f"run {run_id} did not end with a record and a notice in {timeout} s")
 
+    def owner_of(self, run_id: str) -> str | None:
+        """The folder a run is in (its owner's id; None for a run outside any person's folder)."""
+        for key in self.keys(RUNS_PREFIX):
+            location = record_location(key)
+            if location is not None and location[1] == run_id:
+                return location[0]
+        return None
+
+    def run_key(self, run_id: str, key_of: Callable[[str, str | None], str]) -> str:
+        """A key of the run's folder, wherever that is: run_key(run_id, workdir_key)."""
+        return key_of(run_id, self.owner_of(run_id))
+
     def record(self, run_id: str) -> RunRecord | None:
         try:
-            body = self.client("s3").get_object(Bucket=self.info.bucket, Key=record_key(run_id))["Body"].read()
+            body = self.client("s3").get_object(Bucket=self.info.bucket, Key=self.run_key(run_id, record_key))
         except Exception:
             return None
-        return RunRecord.from_json(body)
+        return RunRecord.from_json(body["Body"].read())
 
     def notice(self, run_id: str) -> dict[str, Any]:
         try:
-            body = self.client("s3").get_object(Bucket=self.info.bucket, Key=notice_key(run_id))["Body"].read()
+            body = self.client("s3").get_object(Bucket=self.info.bucket, Key=self.run_key(run_id, notice_key))
         except Exception:
             return {}
-        notice: dict[str, Any] = json.loads(body)
+        notice: dict[str, Any] = json.loads(body["Body"].read())
         return notice
 
     def archived_log(self, run_id: str) -> str:
-        body: bytes = self.client("s3").get_object(Bucket=self.info.bucket, Key=log_key(run_id))["Body"].read()
+        key = self.run_key(run_id, log_key)
+        body: bytes = self.client("s3").get_object(Bucket=self.info.bucket, Key=key)["Body"].read()
         return body.decode()
 
     def topic_messages(self, run_id: str) -> list[tuple[str, str]]:
@@ -193,8 +206,8 @@ class Backend:
         ]
 
     def keys(self, prefix: str) -> list[str]:
-        listing = self.client("s3").list_objects_v2(Bucket=self.info.bucket, Prefix=prefix)
-        return [entry["Key"] for entry in listing.get("Contents", [])]
+        pages = self.client("s3").get_paginator("list_objects_v2").paginate(Bucket=self.info.bucket, Prefix=prefix)
+        return [entry["Key"] for page in pages for entry in page.get("Contents", [])]
 
     def batch_jobs(self, run_id: str) -> list[dict[str, Any]]:
         batch = self.client("batch")

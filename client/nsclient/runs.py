@@ -26,7 +26,17 @@ from nsclient.workdir import PullPlan, extract, has_snakefile, member_crcs, plan
 from nsclient_common.envdir import Env, to_archive
 from nsclient_common.failure import CANCEL_REASON
 from nsclient_common.jobfacts import log_group_of
-from nsclient_common.layout import RUNS_PREFIX, inbox_envd_key, inbox_key, log_key, record_key, workdir_key
+from nsclient_common.layout import (
+    RUNS_PREFIX,
+    cancel_request_key,
+    inbox_envd_key,
+    inbox_key,
+    log_key,
+    record_key,
+    record_location,
+    runs_prefix,
+    workdir_key,
+)
 from nsclient_common.record import RunRecord, RunStatus, iso_from_millis
 from nsclient_common.request import BuildRequest, InvalidRequest, parse_request
 from nsclient_common.runid import is_run_id, new_upload_name, run_id_for_upload
@@ -72,7 +82,8 @@ def push(
     metadata = check_request(request.model_copy(update={"envd_version": _VERSION_ID_ROOM}) if env else request)
     envd = to_archive(env) if env else None
     name = new_upload_name(directory.resolve().name)
-    key = inbox_key(name)
+    owner = backend.caller_id()
+    key = inbox_key(name, owner)
     s3 = backend.client("s3")
     with tempfile.TemporaryDirectory(prefix="nsclient-push-") as scratch:
         archive = Path(scratch) / "build.zip"
@@ -81,7 +92,7 @@ def push(
         size = archive.stat().st_size
         # The variables go first, beside the build and under a name that starts no run; the build's
         # metadata names their version, and the backend moves them into the run's folder.
-        envd_key = inbox_envd_key(name)
+        envd_key = inbox_envd_key(name, owner)
         if envd is not None:
             sent = s3.put_object(Bucket=backend.bucket, Key=envd_key, Body=envd, ContentType="application/zip")
             metadata = check_request(request.model_copy(update={"envd_version": sent.get("VersionId") or "null"}))
@@ -130,14 +141,50 @@ def check_run_id(run_id: str) -> str:
     return run_id
 
 
-def read_record(backend: Backend, run_id: str) -> RunRecord | None:
+def _read_record_at(backend: Backend, run_id: str, owner: str | None) -> RunRecord | None:
     try:
-        body = backend.client("s3").get_object(Bucket=backend.bucket, Key=record_key(run_id))["Body"].read()
+        body = backend.client("s3").get_object(Bucket=backend.bucket, Key=record_key(run_id, owner))["Body"].read()
     except ClientError as error:
-        if _missing(error):
+        if _missing(error) or _denied(error):
             return None
         raise
     return RunRecord.from_json(body)
+
+
+def _denied(error: ClientError) -> bool:
+    return str(error.response.get("Error", {}).get("Code")) in ("AccessDenied", "403")
+
+
+def _other_folders(backend: Backend) -> list[str]:
+    """The folders under runs/ (each person's, and the runs made before folders): only an admin may list
+    them; a person's listing is refused, and then there are none to look in."""
+    s3 = backend.client("s3")
+    folders: list[str] = []
+    try:
+        for page in s3.get_paginator("list_objects_v2").paginate(
+            Bucket=backend.bucket, Prefix=RUNS_PREFIX, Delimiter="/"
+        ):
+            folders += [p["Prefix"][len(RUNS_PREFIX) : -1] for p in page.get("CommonPrefixes", [])]
+    except ClientError as error:
+        if _denied(error):
+            return []
+        raise
+    return folders
+
+
+def read_record(backend: Backend, run_id: str) -> RunRecord | None:
+    """The run's record: in the caller's own folder, else (for an admin) wherever it is."""
+    record = _read_record_at(backend, run_id, backend.caller_id())
+    if record is not None:
+        return record
+    for folder in _other_folders(backend):
+        owner = None if folder == run_id else folder
+        if owner == backend.caller_id():
+            continue
+        record = _read_record_at(backend, run_id, owner)
+        if record is not None:
+            return record
+    return None
 
 
 def find_job(backend: Backend, run_id: str, queue: str | None) -> dict[str, Any] | None:
@@ -159,6 +206,7 @@ def find_job(backend: Backend, run_id: str, queue: str | None) -> dict[str, Any]
 
 
 def execution_status(backend: Backend, run_id: str) -> str | None:
+    """The execution's status, to an admin; a person may not describe executions (they are everyone's)."""
     if not backend.state_machine_arn:
         return None
     sfn = backend.client("stepfunctions")
@@ -166,6 +214,10 @@ def execution_status(backend: Backend, run_id: str) -> str | None:
         return str(sfn.describe_execution(executionArn=backend.execution_arn(run_id))["status"])
     except sfn.exceptions.ExecutionDoesNotExist:
         return None
+    except ClientError as error:
+        if _denied(error):
+            return None
+        raise
 
 
 def status(backend: Backend, run_id: str) -> RunRecord:
@@ -173,7 +225,8 @@ def status(backend: Backend, run_id: str) -> RunRecord:
     check_run_id(run_id)
     record = read_record(backend, run_id)
     if record is None:
-        if execution_status(backend, run_id) is None:
+        # This machine's push whose record the backend has not written yet, or (to an admin) an execution.
+        if pushed_directory(run_id) is None and execution_status(backend, run_id) is None:
             raise RunNotFoundError(run_id)
         # Started but not yet prepared: say so rather than 'not found'.
         return RunRecord(
@@ -202,15 +255,22 @@ def parse_since(text: str) -> timedelta:
     return timedelta(seconds=int(text[:-1]) * units[text[-1]])
 
 
-def list_runs(backend: Backend, since: timedelta | None) -> list[RunRecord]:
-    """Every run in the bucket (newest first), from the run records alone."""
+def list_runs(backend: Backend, since: timedelta | None, everyone: bool = False) -> list[RunRecord]:
+    """The caller's runs (newest first), or with everyone every run in the bucket (for admins), from
+    the run records alone."""
     s3 = backend.client("s3")
     keys: list[str] = []
     cutoff = datetime.now(UTC) - since if since else None
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=backend.bucket, Prefix=RUNS_PREFIX):
-        for entry in page.get("Contents", []):
-            if entry["Key"].endswith("/run.json") and (cutoff is None or entry["LastModified"] >= cutoff):
-                keys.append(entry["Key"])
+    prefix = RUNS_PREFIX if everyone else runs_prefix(backend.caller_id())
+    try:
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=backend.bucket, Prefix=prefix):
+            for entry in page.get("Contents", []):
+                if record_location(entry["Key"]) and (cutoff is None or entry["LastModified"] >= cutoff):
+                    keys.append(entry["Key"])
+    except ClientError as error:
+        if everyone and _denied(error):
+            raise UserError("Listing everyone's runs needs the stack's admin policy (NsclientAdminPolicy).") from None
+        raise
 
     def fetch(key: str) -> RunRecord:
         return RunRecord.from_json(s3.get_object(Bucket=backend.bucket, Key=key)["Body"].read())
@@ -227,9 +287,9 @@ def list_runs(backend: Backend, since: timedelta | None) -> list[RunRecord]:
 # --- logs -----------------------------------------------------------------------------------------
 
 
-def archived_log(backend: Backend, run_id: str) -> Iterator[str]:
+def archived_log(backend: Backend, run_id: str, owner: str | None) -> Iterator[str]:
     try:
-        body = backend.client("s3").get_object(Bucket=backend.bucket, Key=log_key(run_id))["Body"]
+        body = backend.client("s3").get_object(Bucket=backend.bucket, Key=log_key(run_id, owner))["Body"]
     except ClientError as error:
         if _missing(error):
             return
@@ -270,7 +330,7 @@ def log_lines(
     if on_status:
         on_status(record)
     if record.status.is_final:
-        yield from archived_log(backend, run_id)
+        yield from archived_log(backend, run_id, record.owner)
         return
     logs = backend.client("logs")
     token: str | None = None
@@ -300,7 +360,7 @@ def log_lines(
                 lines, token = _live_events(logs, group, stream, token)
                 yield from lines
             else:
-                yield from archived_log(backend, run_id)
+                yield from archived_log(backend, run_id, record.owner)
             return
         time.sleep(poll)
 
@@ -309,28 +369,32 @@ def log_lines(
 
 
 def cancel(backend: Backend, run_id: str) -> list[str]:
-    """Stop the run's execution. The backend then terminates its job (ReconcileRun, reacting to the
-    stopped execution), records CANCELLED and notifies: users need no Batch permissions."""
+    """Cancel a run. A person asks the backend, with a request object in their own inbox folder: the
+    backend checks the run is theirs and stops its execution (then ReconcileRun terminates the job,
+    records CANCELLED and notifies), so people need no Step Functions or Batch permissions. An admin
+    cancelling someone else's run stops the execution itself."""
     record = status(backend, run_id)
     if record.status.is_final:
         raise UserError(f"Run {run_id} already ended {record.status.value}; there is nothing to cancel.")
-    done = []
+    me = backend.caller_id()
+    if record.owner == me or (record.owner is None and pushed_directory(run_id) is not None):
+        backend.client("s3").put_object(Bucket=backend.bucket, Key=cancel_request_key(run_id, me), Body=b"")
+        return ["asked the backend to stop it; it terminates the Batch job"]
     sfn = backend.client("stepfunctions")
     try:
         sfn.stop_execution(executionArn=backend.execution_arn(run_id), error="Cancelled", cause=CANCEL_REASON)
-        done.append("stopped the execution; the backend terminates its Batch job")
     except sfn.exceptions.ExecutionDoesNotExist:
-        pass
-    return done
+        return []
+    return ["stopped the execution; the backend terminates its Batch job"]
 
 
 # --- pull -----------------------------------------------------------------------------------------
 
 
-def input_crcs(backend: Backend, run_id: str) -> dict[str, int] | None:
+def input_crcs(backend: Backend, run_id: str, owner: str | None) -> dict[str, int] | None:
     """The CRCs of what was uploaded: the first version of workdir.zip (read from its central directory alone)."""
     s3 = backend.client("s3")
-    key = workdir_key(run_id)
+    key = workdir_key(run_id, owner)
     try:
         versions = s3.list_object_versions(Bucket=backend.bucket, Prefix=key).get("Versions", [])
     except ClientError:
@@ -353,12 +417,14 @@ def pull(
     if not record.status.is_final:
         raise UserError(f"Run {run_id} is {record.status.value}; pull its results once it has ended (nsclient status).")
     destination.mkdir(parents=True, exist_ok=True)
-    inputs = input_crcs(backend, run_id)
+    inputs = input_crcs(backend, run_id, record.owner)
     s3 = backend.client("s3")
     with tempfile.TemporaryDirectory(prefix="nsclient-pull-") as scratch:
         local_zip = Path(scratch) / "results.zip"
         try:
-            download_file(s3, backend.bucket, workdir_key(run_id), local_zip, "Downloading results", quiet)
+            download_file(
+                s3, backend.bucket, workdir_key(run_id, record.owner), local_zip, "Downloading results", quiet
+            )
         except ClientError as error:
             if _missing(error):
                 raise UserError(f"Run {run_id} has no results archive (it may have expired from the bucket).") from None

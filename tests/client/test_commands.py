@@ -254,14 +254,18 @@ def inbox_metadata(backend: Backend, run_id: str) -> dict[str, str]:
 def wait_for_log(backend: Backend, run_id: str, timeout: float = 60) -> str:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if backend.keys(log_key(run_id)):
+        if backend.keys(backend.run_key(run_id, log_key)):
             return backend.archived_log(run_id)
         time.sleep(0.3)
     raise TimeoutError(f"no archived log for {run_id}")
 
 
 def stored_record(backend: Backend, run_id: str) -> dict[str, Any]:
-    body = backend.client("s3").get_object(Bucket=backend.info.bucket, Key=record_key(run_id))["Body"].read()
+    body = (
+        backend.client("s3")
+        .get_object(Bucket=backend.info.bucket, Key=backend.run_key(run_id, record_key))["Body"]
+        .read()
+    )
     return RunRecord.from_json(body).model_dump(mode="json")
 
 
@@ -454,7 +458,7 @@ def test_status_json_prints_the_run_record(ok_run: Pushed, machine: Cli, local_b
     assert (shown["run_id"], shown["status"], shown["exit_code"]) == (ok_run.run_id, "SUCCEEDED", 0)
     assert (shown["cpus"], shown["memory_mib"], shown["notify"]) == (2, 1024, "me@example.org")
     assert shown["snakemake_args"] == ["--forceall"]
-    assert shown["workdir_url"].endswith(workdir_key(ok_run.run_id))
+    assert shown["workdir_url"].endswith(local_backend.run_key(ok_run.run_id, workdir_key))
 
 
 @pytest.mark.slow
@@ -569,9 +573,9 @@ def test_pull_of_a_rejected_run_says_it_has_no_results(
 
 def put_run(backend: Backend, bucket: str, record: RunRecord, workdir: bytes | None = None) -> None:
     s3 = backend.client("s3")
-    s3.put_object(Bucket=bucket, Key=record_key(record.run_id), Body=record.to_json())
+    s3.put_object(Bucket=bucket, Key=record_key(record.run_id, None), Body=record.to_json())
     if workdir is not None:
-        s3.put_object(Bucket=bucket, Key=workdir_key(record.run_id), Body=workdir)
+        s3.put_object(Bucket=bucket, Key=workdir_key(record.run_id, None), Body=workdir)
 
 
 def test_pull_refuses_hostile_members_and_writes_nothing_outside(

@@ -22,9 +22,9 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from nsclient.local import moto_patches, nextstrain_guide, strict_iam
-from nsclient.local.principals import LOCAL_USER
+from nsclient.local.principals import ADMINS_GROUP, LOCAL_USER, Credentials
 from nsclient.local.stack import STACK_NAME
-from tests.client.helpers import SNAKEFILE_HELD, Cli, build_folder, wait_for_status
+from tests.client.helpers import SNAKEFILE_HELD, Cli, aws_config, aws_env, build_folder, wait_for_status
 from tests.support import ON_DEMAND_QUEUE, SNAKEFILE_FAILS, SNAKEFILE_OK, zip_bytes
 
 if TYPE_CHECKING:
@@ -33,14 +33,14 @@ if TYPE_CHECKING:
     from tests.support import Backend
 
 TIMEOUT = 120
+ADMIN_PERSON = "least-privilege-admin"
 
 # (principal, action) -> why no call of ours uses it. Principals as named below (see `principals`).
+DEAD_LETTERS = "Lambda sends a failed asynchronous invocation to the dead-letter queue"
 USED_BY_AWS_ITSELF = {
-    ("StartRunFunction", "sqs:SendMessage"): "Lambda sends a failed asynchronous invocation to the dead-letter queue",
-    (
-        "ReconcileRunFunction",
-        "sqs:SendMessage",
-    ): "Lambda sends a failed asynchronous invocation to the dead-letter queue",
+    ("StartRunFunction", "sqs:SendMessage"): DEAD_LETTERS,
+    ("ReconcileRunFunction", "sqs:SendMessage"): DEAD_LETTERS,
+    ("CancelRunFunction", "sqs:SendMessage"): DEAD_LETTERS,
     ("NotifyRunFunction", "kms:GenerateDataKey"): "SNS encrypts the message with the topic's key as the publisher",
     ("NotifyRunFunction", "kms:Decrypt"): "SNS encrypts the message with the topic's key as the publisher",
     ("ReconcileRunFunction", "kms:GenerateDataKey"): "SNS encrypts the message with the topic's key as the publisher",
@@ -78,6 +78,11 @@ RARE_PATHS = {
     ("NsclientUserPolicy", "s3:DeleteObject"): "push removing its variables when the build's own upload fails",
     ("NsclientUserPolicy", "cloudformation:DescribeStacks"): "nsclient setup; the local backend is no stack",
     ("ExistingJobRole", "s3:AbortMultipartUpload"): "the job's upload of a results zip over 8 MiB that fails",
+    ("NsclientAdminPolicy", "s3:AbortMultipartUpload"): "push of a build over 64 MiB interrupted (Ctrl-C) or failing",
+    ("NsclientAdminPolicy", "s3:DeleteObject"): "push removing its variables when the build's own upload fails",
+    ("NsclientAdminPolicy", "cloudformation:DescribeStacks"): "nsclient setup; the local backend is no stack",
+    ("NsclientAdminPolicy", "states:DescribeExecution"): "status of another's run whose record is not written yet",
+    ("NsclientAdminPolicy", "logs:GetLogEvents"): "following another person's running build",
 }
 
 
@@ -150,11 +155,15 @@ def principals(backend: Backend) -> list[Grant]:
             for statement in _statements(document):
                 if statement["Effect"] == "Allow":
                     grants += [Grant(logical, role["Arn"], a, statement) for a in _actions(statement)]
-    user = iam.get_user(UserName=LOCAL_USER)["User"]["Arn"]
+    people = {
+        "NsclientUserPolicy": iam.get_user(UserName=LOCAL_USER)["User"]["Arn"],
+        "NsclientAdminPolicy": iam.get_user(UserName=ADMIN_PERSON)["User"]["Arn"],
+    }
     for policy in iam.list_policies(Scope="Local")["Policies"]:
-        if policy["PolicyName"].endswith("NsclientUserPolicy"):
-            for statement in _statements(_managed(iam, policy["Arn"])):
-                grants += [Grant("NsclientUserPolicy", user, a, statement) for a in _actions(statement)]
+        for name, person in people.items():
+            if policy["PolicyName"].endswith(name):
+                for statement in _statements(_managed(iam, policy["Arn"])):
+                    grants += [Grant(name, person, a, statement) for a in _actions(statement)]
     bucket_policy = json.loads(backend.client("s3").get_bucket_policy(Bucket=backend.info.bucket)["Policy"])
     job_role = iam.get_role(RoleName=nextstrain_guide.JOB_ROLE)["Role"]["Arn"]
     for statement in _statements(bucket_policy):
@@ -184,7 +193,22 @@ def person(local_backend: Backend, tmp_path_factory: pytest.TempPathFactory) -> 
 
 
 @pytest.fixture(scope="module")
-def exercised(local_backend: Backend, person: Cli, tmp_path_factory: pytest.TempPathFactory) -> list[str]:
+def admin(local_backend: Backend, tmp_path_factory: pytest.TempPathFactory) -> Cli:
+    """A team admin: an IAM user in the stack's admins group, using the aws backend kind."""
+    iam = local_backend.client("iam")
+    iam.create_user(UserName=ADMIN_PERSON)
+    iam.add_user_to_group(GroupName=f"{STACK_NAME}-{ADMINS_GROUP}", UserName=ADMIN_PERSON)
+    key = iam.create_access_key(UserName=ADMIN_PERSON)["AccessKey"]
+    machine = Cli(
+        tmp_path_factory.mktemp("least-privilege-admin"),
+        env=aws_env(local_backend, Credentials(key["AccessKeyId"], key["SecretAccessKey"])),
+    )
+    machine.write_config(aws_config(local_backend))
+    return machine
+
+
+@pytest.fixture(scope="module")
+def exercised(local_backend: Backend, person: Cli, admin: Cli, tmp_path_factory: pytest.TempPathFactory) -> list[str]:
     """Runs that together use every grant; their ids."""
     folders = tmp_path_factory.mktemp("least-privilege-builds")
     barrier = folders / "release"
@@ -220,9 +244,27 @@ def exercised(local_backend: Backend, person: Cli, tmp_path_factory: pytest.Temp
     for run_id in run_ids:
         local_backend.wait_for_record(run_id, timeout=TIMEOUT)
     ok_id = ok.out.strip()
-    for command in (("status", ok_id), ("logs", ok_id), ("pull", ok_id), ("list",)):
+    person_commands: list[tuple[str, ...]] = [("status", ok_id), ("logs", ok_id), ("pull", ok_id), ("list",)]
+    for command in person_commands:
         result = person(*command)
         assert result.code == 0, (command, result.err)
+    # An admin pushes, lists everyone's runs, reads and pulls another's, and cancels another's running build
+    admin_barrier = folders / "release-admin"
+    others = person("push", str(build_folder(folders / "others", SNAKEFILE_HELD.format(barrier=admin_barrier))))
+    own = admin("push", str(build_folder(folders / "admins", SNAKEFILE_OK)))
+    assert others.code == 0 and own.code == 0, (others.err, own.err)
+    wait_for_status(admin, others.out.strip(), "RUNNING", timeout=TIMEOUT)
+    admin_commands: list[tuple[str, ...]] = [
+        ("list", "--everyone"),
+        ("status", ok_id),
+        ("pull", ok_id, str(folders / "a")),
+    ]
+    for admin_command in admin_commands:
+        result = admin(*admin_command)
+        assert result.code == 0, (admin_command, result.err)
+    assert admin("cancel", others.out.strip()).code == 0
+    for run_id in (others.out.strip(), own.out.strip()):
+        local_backend.wait_for_record(run_id, timeout=TIMEOUT)
     return run_ids
 
 

@@ -170,7 +170,7 @@ def test_start_run_concurrent_deliveries_start_one_run(local_backend: Backend, b
 
 def test_start_run_ignores_objects_outside_the_inbox(local_backend: Backend, builds: Builds) -> None:
     event = object_created_event(local_backend, builds.succeeds)
-    event["detail"]["object"]["key"] = workdir_key(builds.succeeds.run_id)  # the job writing its results back
+    event["detail"]["object"]["key"] = workdir_key(builds.succeeds.run_id, None)  # the job writing its results back
     answer = deliver(local_backend, event)
     assert answer["started"] is False and answer["run_id"] is None
     assert answer["reason"].startswith("not an upload")
@@ -247,7 +247,7 @@ def test_run_build_results_are_written_back_to_the_workdir(local_backend: Backen
     upload = builds.succeeds
     local_backend.wait_for_record(upload.run_id)
 
-    body = local_backend.client("s3").get_object(Bucket=local_backend.info.bucket, Key=workdir_key(upload.run_id))
+    body = local_backend.client("s3").get_object(Bucket=local_backend.info.bucket, Key=workdir_key(upload.run_id, None))
     with zipfile.ZipFile(io.BytesIO(body["Body"].read())) as workdir:
         assert workdir.read("results/out.txt") == b"built\n"
         assert workdir.read("data/input.txt") == b"input\n"  # the build folder as uploaded, plus results

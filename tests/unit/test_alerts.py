@@ -101,7 +101,7 @@ def test_finalize_safely_counts_an_internal_failure(s3: Any, capsys: pytest.Capt
 
     app.lambda_handler(event, Context())
 
-    assert read_record(s3, BUCKET, "crashed-0123456789").failure_class == FailureClass.INTERNAL
+    assert read_record(s3, BUCKET, "crashed-0123456789", None).failure_class == FailureClass.INTERNAL
     [(value, namespace, dimensions)] = internal_failures(capsys.readouterr().out)
     # What InternalFailureAlarm watches: one count, in the stack's namespace, for the service
     assert (value, namespace, dimensions) == ([1.0], NAMESPACE, {"service": "nsclient"})
@@ -135,7 +135,7 @@ def test_backstop_counts_the_internal_failure_it_records(s3: Any, capsys: pytest
 
     app.lambda_handler({"detail": {**detail, "error": "States.Runtime", "cause": "boom"}}, Context())
 
-    assert read_record(s3, BUCKET, run_id).failure_class == FailureClass.INTERNAL
+    assert read_record(s3, BUCKET, run_id, None).failure_class == FailureClass.INTERNAL
     assert [value for value, _, _ in internal_failures(capsys.readouterr().out)] == [[1.0]]
 
 
@@ -150,7 +150,7 @@ def test_a_cancelled_run_counts_nothing(s3: Any, capsys: pytest.CaptureFixture[s
 
     app.lambda_handler({"detail": detail}, Context())
 
-    assert read_record(s3, BUCKET, run_id).status == RunStatus.CANCELLED
+    assert read_record(s3, BUCKET, run_id, None).status == RunStatus.CANCELLED
     assert internal_failures(capsys.readouterr().out) == []
 
 

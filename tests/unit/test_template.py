@@ -18,6 +18,7 @@ STATE_MACHINE_DEFINITION = ROOT / "statemachine" / "run_build.asl.yaml"
 
 FUNCTIONS = {
     "StartRunFunction": "start_run",
+    "CancelRunFunction": "cancel_run",
     "PrepareRunFunction": "prepare_run",
     "CollectLogsFunction": "collect_logs",
     "FinalizeRunFunction": "finalize_run",
@@ -91,7 +92,7 @@ def test_bucket_lifecycle_expires_uploads_and_runs_after_30_days():
 # --- functions ---------------------------------------------------------------------------------------------
 
 
-def test_six_functions_point_at_existing_code():
+def test_every_function_points_at_existing_code():
     functions = {k: v for k, v in RESOURCES.items() if v["Type"] == "AWS::Serverless::Function"}
     assert set(functions) == set(FUNCTIONS)
     for logical_id, directory in FUNCTIONS.items():
@@ -133,14 +134,14 @@ def test_function_environment_matches_the_contract():
     assert "LOG_GROUP" not in variables  # each job's description names its group (jobfacts.log_group_of)
     assert variables["POWERTOOLS_SERVICE_NAME"] == "nsclient"
     with_arn = {k for k in FUNCTIONS if "STATE_MACHINE_ARN" in props(k).get("Environment", {}).get("Variables", {})}
-    assert with_arn == {"StartRunFunction", "ReconcileRunFunction"}
+    assert with_arn == {"StartRunFunction", "CancelRunFunction", "ReconcileRunFunction"}
 
 
 def test_state_machine_arn_is_taken_from_the_state_machine():
     # Unnamed (a long stack name would overflow its 80 characters), so everything refers to it by Ref.
     assert "Name" not in props("RunBuildStateMachine")
     expected = {"Ref": "RunBuildStateMachine"}
-    for logical_id in ("StartRunFunction", "ReconcileRunFunction"):
+    for logical_id in ("StartRunFunction", "CancelRunFunction", "ReconcileRunFunction"):
         assert props(logical_id)["Environment"]["Variables"]["STATE_MACHINE_ARN"] == expected
     rule = props("ReconcileRunFunction")["Events"]["ExecutionEndedBadly"]["Properties"]["Pattern"]
     assert rule["detail"]["stateMachineArn"] == [expected]

@@ -23,8 +23,11 @@ from botocore.exceptions import ClientError
 from nsclient.local import moto_patches, snapshot
 from nsclient.local import strict_iam as iam_enforcement
 from nsclient.local.stack import REGION, LocalStack, StackInfo
+from nsclient_common.layout import owner_of_inbox_key
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from nsclient.local.principals import Credentials
 
 EXECUTION_STATUS_CHANGE = "Step Functions Execution Status Change"
@@ -107,7 +110,13 @@ class ExecutionWatcher(threading.Thread):
                 if status != "SUCCEEDED":
                     self.publish(arn)
                 else:
-                    snapshot.save_run(self.s3, self.info.bucket, execution["name"], self.data_dir / "s3")
+                    owner = self.owner_of(self.sfn.describe_execution(executionArn=arn))
+                    snapshot.save_run(self.s3, self.info.bucket, execution["name"], owner, self.data_dir / "s3")
+
+    @staticmethod
+    def owner_of(described: Mapping[str, Any]) -> str | None:
+        upload = json.loads(described.get("input") or "{}").get("upload") or {}
+        return owner_of_inbox_key(str(upload.get("key", "")))
 
     def publish(self, arn: str) -> None:
         described = self.sfn.describe_execution(executionArn=arn)
@@ -130,8 +139,9 @@ class ExecutionWatcher(threading.Thread):
                 }
             ]
         )
+        owner = self.owner_of(described)
         timer = threading.Timer(
-            5.0, snapshot.save_run, args=(self.s3, self.info.bucket, described["name"], self.data_dir / "s3")
+            5.0, snapshot.save_run, args=(self.s3, self.info.bucket, described["name"], owner, self.data_dir / "s3")
         )
         self._timers = [t for t in self._timers if t.is_alive()] + [timer]
         timer.start()

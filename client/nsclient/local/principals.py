@@ -17,6 +17,9 @@ if TYPE_CHECKING:
 
 ADMIN_USER = "nsclient-local-admin"
 LOCAL_USER = "nsclient-local-user"
+# The template's groups: people, and team admins who see every run.
+USERS_GROUP = "NsclientUsersGroup"
+ADMINS_GROUP = "NsclientAdminsGroup"
 ADMINISTRATOR_ACCESS = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
 # IAM names are at most 64 characters.
 _NAME_LIMIT = 64
@@ -150,8 +153,6 @@ class StackPrincipals:
         key = self.iam.create_access_key(UserName=name)["AccessKey"]
         return Credentials(key["AccessKeyId"], key["SecretAccessKey"])
 
-    def users_groups(self) -> list[str]:
-        """The groups a person joins to use the stack (the template's, by its output)."""
-        return [
-            self.name_for(logical) for logical in _of_type(self.expanded["Resources"], "AWS::IAM::Group", self.resolver)
-        ]
+    def group(self, logical: str) -> str:
+        """The name of one of the template's IAM groups (NsclientUsersGroup, NsclientAdminsGroup)."""
+        return self.name_for(logical)

@@ -14,7 +14,14 @@ import boto3
 import yaml
 
 from nsclient.local import moto_patches, nextstrain_guide, sam
-from nsclient.local.principals import ADMIN_USER, ADMINISTRATOR_ACCESS, LOCAL_USER, Credentials, StackPrincipals
+from nsclient.local.principals import (
+    ADMIN_USER,
+    ADMINISTRATOR_ACCESS,
+    LOCAL_USER,
+    USERS_GROUP,
+    Credentials,
+    StackPrincipals,
+)
 from nsclient.local.template import Resolver, load_template, resources_of_type
 
 ACCOUNT = "123456789012"
@@ -163,7 +170,7 @@ class LocalStack:
         guide_role = None if self.creates_batch else nextstrain_guide.create(iam, s3, logs)
         self.principals.create()
         self.admin_credentials = self.principals.user(ADMIN_USER, [], inline=ADMINISTRATOR_ACCESS)
-        user = self.principals.user(LOCAL_USER, self.principals.users_groups())
+        user = self.principals.user(LOCAL_USER, [self.principals.group(USERS_GROUP)])
 
         s3.create_bucket(Bucket=LOCAL_BUCKET)
         s3.put_bucket_versioning(Bucket=LOCAL_BUCKET, VersioningConfiguration={"Status": "Enabled"})

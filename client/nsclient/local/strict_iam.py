@@ -165,22 +165,24 @@ def _bucket_policy(account: str, resource: str) -> dict[str, Any] | None:
 
 
 def principal_context(principal: str) -> dict[str, str]:
-    """The global condition keys AWS sets from who is calling (policy variables use them)."""
+    """The global condition keys AWS sets from who is calling (policy variables use them). aws:userid is
+    the IAM unique id, as GetCallerIdentity's UserId: AIDA... for a user, AROA...:session for a role."""
+    from moto.iam.models import iam_backends
+    from moto.sts.models import sts_backends
+
     account = principal.split(":")[4]
     context = {"aws:PrincipalArn": principal, "aws:PrincipalAccount": account}
     if ":user/" in principal:
         name = principal.rsplit("/", 1)[1]
-        context.update({"aws:username": name, "aws:userid": f"AIDA{name.upper()}", "aws:PrincipalType": "User"})
+        user = iam_backends[account]["aws"].get_user(name)
+        context.update({"aws:username": name, "aws:userid": user.id, "aws:PrincipalType": "User"})
     elif ":assumed-role/" in principal:
-        _, role, session = principal.rsplit("/", 2)
-        role_arn = f"arn:aws:iam::{account}:role/{role}"
-        context.update(
-            {
-                "aws:PrincipalArn": role_arn,
-                "aws:userid": f"AROA{role.upper()}:{session}",
-                "aws:PrincipalType": "AssumedRole",
-            }
-        )
+        role = principal.rsplit("/", 2)[1]
+        context["aws:PrincipalArn"] = f"arn:aws:iam::{account}:role/{role}"
+        context["aws:PrincipalType"] = "AssumedRole"
+        session = next((r for r in sts_backends[account]["aws"].assumed_roles if r.arn == principal), None)
+        if session is not None:
+            context["aws:userid"] = session.user_id
     return context
 
 

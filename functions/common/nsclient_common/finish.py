@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from nsclient_common.failure import JobOutcome, classify
-from nsclient_common.layout import log_key, s3_url
+from nsclient_common.layout import log_key, owner_of_inbox_key, s3_url
 from nsclient_common.record import RunRecord, RunStatus, iso_from_millis, utc_now
 from nsclient_common.runstore import find_record, write_record
 
@@ -23,6 +23,7 @@ def placeholder_record(run_id: str, execution_arn: str | None, upload: dict[str,
             "submitted_at": utc_now(),
             "execution_arn": execution_arn,
             "upload": upload,
+            "owner": owner_of_inbox_key(str((upload or {}).get("key", ""))),
         }
     )
 
@@ -72,14 +73,16 @@ def finalize(
         "updated_at": utc_now(),
     }
     if log is not None:
-        update["log_url"] = s3_url(bucket, log_key(record.run_id))
+        update["log_url"] = s3_url(bucket, log_key(record.run_id, record.owner))
     return record.model_copy(update=update)
 
 
 def load_or_placeholder(
     s3: Any, bucket: str, run_id: str, execution_arn: str | None, upload: dict[str, Any] | None
 ) -> RunRecord:
-    return find_record(s3, bucket, run_id) or placeholder_record(run_id, execution_arn, upload)
+    """The run's record, or one made from the bare facts; its folder is the upload's owner's."""
+    owner = owner_of_inbox_key(str((upload or {}).get("key", "")))
+    return find_record(s3, bucket, run_id, owner) or placeholder_record(run_id, execution_arn, upload)
 
 
 def save(s3: Any, bucket: str, record: RunRecord) -> RunRecord:

@@ -15,6 +15,7 @@ _SUBJECT_MAX = 100  # SNS subjects must stay under 100 characters
 
 class Notice(BaseModel):
     run_id: str
+    owner: str | None = None  # whose folder the run's notice marker is in
     status: str
     failure_class: str | None
     subject: str
@@ -58,6 +59,7 @@ def compose_notice(record: RunRecord, log_tail: list[str], log_command: str = "n
         lines += ["", f"Last {len(log_tail)} lines of the log:", *(f"  {_CONTROL.sub('', line)}" for line in log_tail)]
     return Notice(
         run_id=record.run_id,
+        owner=record.owner,
         status=record.status.value,
         failure_class=record.failure_class.value if record.failure_class else None,
         subject=subject,
