@@ -16,7 +16,7 @@ import boto3
 
 from nsclient.local.principals import Credentials
 from nsclient.local.stack import StackInfo
-from nsclient_common.layout import RUNS_PREFIX, log_key, notice_key, record_key, record_location
+from nsclient_common.layout import RUNS_PREFIX, inbox_key, log_key, notice_key, record_key, record_location
 from nsclient_common.record import RunRecord
 from nsclient_common.runid import run_id_for_upload
 
@@ -123,6 +123,13 @@ class Backend:
         assert credentials is not None
         return credentials
 
+    def upload_as(self, credentials: Credentials, body: bytes, *, name: str) -> str:
+        """A person's drop into their own inbox folder, as any S3 tool would; returns the run id it starts."""
+        owner = self.client_as("sts", credentials).get_caller_identity()["UserId"]
+        key = inbox_key(name, owner)
+        response = self.client_as("s3", credentials).put_object(Bucket=self.info.bucket, Key=key, Body=body)
+        return run_id_for_upload(key, response.get("VersionId"))
+
     def upload(self, body: bytes, *, name: str, metadata: dict[str, str] | None = None) -> str:
         """Drop a zip into inbox/ as any S3 tool would; returns the run id it starts."""
         key = f"inbox/{name}.zip"
@@ -162,6 +169,19 @@ class Backend:
             if location is not None and location[1] == run_id:
                 return location[0]
         return None
+
+    def upload_key(self, run_id: str, bucket: str | None = None) -> str:
+        """The inbox key a run was uploaded as, in whichever person's folder (or none)."""
+        name = run_id.rsplit("-", 1)[0] + ".zip"
+        pages = (
+            self.client("s3")
+            .get_paginator("list_objects_v2")
+            .paginate(Bucket=bucket or self.info.bucket, Prefix="inbox/")
+        )
+        for key in (entry["Key"] for page in pages for entry in page.get("Contents", [])):
+            if key.rsplit("/", 1)[-1] == name:
+                return str(key)
+        raise KeyError(f"no upload of {run_id}")
 
     def run_key(self, run_id: str, key_of: Callable[[str, str | None], str]) -> str:
         """A key of the run's folder, wherever that is: run_key(run_id, workdir_key)."""

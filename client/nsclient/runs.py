@@ -175,7 +175,7 @@ def _other_folders(backend: Backend) -> list[str]:
 def read_record(backend: Backend, run_id: str) -> RunRecord | None:
     """The run's record: in the caller's own folder, else (for an admin) wherever it is."""
     record = _read_record_at(backend, run_id, backend.caller_id())
-    if record is not None:
+    if record is not None or pushed_directory(run_id) is not None:  # this machine's push is the caller's
         return record
     for folder in _other_folders(backend):
         owner = None if folder == run_id else folder

@@ -192,8 +192,10 @@ def wait_fails(aws_machine: Cli, folders: Path) -> Iterator[Waiting]:
 
 @pytest.fixture(scope="module")
 def rejected_run(local_backend: Backend) -> str:
-    """An upload the backend refuses (no Snakefile), dropped in as any S3 tool would."""
-    return local_backend.upload(zip_bytes({"README.md": "not a build"}), name="client-tests-rejected")
+    """An upload the backend refuses (no Snakefile), dropped into the person's inbox folder as any S3 tool would."""
+    return local_backend.upload_as(
+        local_backend.user, zip_bytes({"README.md": "not a build"}), name="client-tests-rejected"
+    )
 
 
 @dataclass
@@ -278,7 +280,7 @@ def check_cancelled(cli: Cli, backend: Backend, run_id: str) -> None:
     result = cli("cancel", run_id)
 
     assert result.code == 0, result.err
-    assert f"Cancelling run {run_id}: stopped the execution; the backend terminates its Batch job." in result.err
+    assert f"Cancelling run {run_id}: asked the backend to stop it; it terminates the Batch job." in result.err
     record = backend.wait_for_record(run_id, timeout=BUILD_TIMEOUT)
     assert record.status == RunStatus.CANCELLED
     assert [job["status"] for job in backend.batch_jobs(run_id)] == ["FAILED"]
@@ -572,10 +574,13 @@ def test_pull_of_a_rejected_run_says_it_has_no_results(
 
 
 def put_run(backend: Backend, bucket: str, record: RunRecord, workdir: bytes | None = None) -> None:
+    """A run of the admin's, as the quiet machine (which has the admin's keys) made it."""
     s3 = backend.client("s3")
-    s3.put_object(Bucket=bucket, Key=record_key(record.run_id, None), Body=record.to_json())
+    owner = backend.client("sts").get_caller_identity()["UserId"]
+    record = record.model_copy(update={"owner": owner})
+    s3.put_object(Bucket=bucket, Key=record_key(record.run_id, owner), Body=record.to_json())
     if workdir is not None:
-        s3.put_object(Bucket=bucket, Key=workdir_key(record.run_id, None), Body=workdir)
+        s3.put_object(Bucket=bucket, Key=workdir_key(record.run_id, owner), Body=workdir)
 
 
 def test_pull_refuses_hostile_members_and_writes_nothing_outside(

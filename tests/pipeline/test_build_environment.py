@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from nsclient_common.envdir import to_archive
-from nsclient_common.layout import envd_key, workdir_key
+from nsclient_common.layout import envd_key, record_key, workdir_key
 from tests.client.helpers import Cli
 from tests.support import SNAKEFILE_OK, zip_bytes
 
@@ -134,7 +134,7 @@ def test_the_secret_appears_nowhere_a_person_or_aws_can_see_it(local_backend: Ba
     history = local_backend.client("stepfunctions").get_execution_history(
         executionArn=local_backend.execution_arn(run_id), maxResults=1000
     )["events"]
-    record_body = s3.get_object(Bucket=bucket, Key=f"runs/{run_id}/run.json")["Body"].read().decode()
+    record_body = s3.get_object(Bucket=bucket, Key=local_backend.run_key(run_id, record_key))["Body"].read().decode()
     email = (Path(local_backend.info.outbox) / f"{run_id}.eml").read_text()
 
     seen_by = {
