@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import time
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
@@ -21,8 +20,10 @@ from botocore.exceptions import ClientError
 from nsclient.errors import RunNotFoundError, UserError
 from nsclient.paths import pushes_file
 from nsclient.progress import Progress
-from nsclient.transfer import download_file, upload_file
-from nsclient.workdir import PullPlan, extract, has_snakefile, member_crcs, plan_pull, write_zip
+from nsclient.rangedpull import fetch_members, fetch_size, plan_ranges
+from nsclient.transfer import StreamingUpload
+from nsclient.workdir import PullPlan, has_snakefile, member_crcs, plan_pull, upload_members
+from nsclient.zipstream import zip_stream
 from nsclient_common.envdir import Env, to_archive
 from nsclient_common.failure import CANCEL_REASON
 from nsclient_common.jobfacts import log_group_of
@@ -74,24 +75,25 @@ def push(
     name = new_upload_name(directory.resolve().name)
     key = inbox_key(name)
     s3 = backend.client("s3")
-    with tempfile.TemporaryDirectory(prefix="nsclient-push-") as scratch:
-        archive = Path(scratch) / "build.zip"
-        with archive.open("wb") as handle:
-            count = write_zip(directory, handle, exclude)
-        size = archive.stat().st_size
-        # The variables go first, beside the build and under a name that starts no run; the build's
-        # metadata names their version, and the backend moves them into the run's folder.
-        envd_key = inbox_envd_key(name)
-        if envd is not None:
-            sent = s3.put_object(Bucket=backend.bucket, Key=envd_key, Body=envd, ContentType="application/zip")
-            metadata = check_request(request.model_copy(update={"envd_version": sent.get("VersionId") or "null"}))
-        progress = Progress(f"Uploading {count} files", size, quiet=quiet)
-        try:
-            version = upload_file(s3, archive, backend.bucket, key, metadata, progress)
-        except BaseException:
-            if envd is not None:  # no run will read them
-                s3.delete_object(Bucket=backend.bucket, Key=envd_key)
-            raise
+    members = list(upload_members(directory, exclude))
+    total = sum(path.stat().st_size for path, _ in members)
+    # The variables go first, beside the build and under a name that starts no run; the build's
+    # metadata names their version, and the backend moves them into the run's folder.
+    envd_key = inbox_envd_key(name)
+    if envd is not None:
+        sent = s3.put_object(Bucket=backend.bucket, Key=envd_key, Body=envd, ContentType="application/zip")
+        metadata = check_request(request.model_copy(update={"envd_version": sent.get("VersionId") or "null"}))
+    progress = Progress(f"Uploading {len(members)} files", total, quiet=quiet)
+    try:
+        # Zipped while it uploads: parts go up as soon as they are compressed.
+        with StreamingUpload(s3, backend.bucket, key, metadata) as upload:
+            zip_stream(members, upload.write, written=progress.update)
+    except BaseException:
+        if envd is not None:  # no run will read them
+            s3.delete_object(Bucket=backend.bucket, Key=envd_key)
+        raise
+    progress.finish()
+    version = upload.version
     run_id = run_id_for_upload(key, version)
     remember_push(run_id, directory)
     return run_id
@@ -353,17 +355,24 @@ def pull(
     if not record.status.is_final:
         raise UserError(f"Run {run_id} is {record.status.value}; pull its results once it has ended (nsclient status).")
     destination.mkdir(parents=True, exist_ok=True)
-    inputs = input_crcs(backend, run_id)
     s3 = backend.client("s3")
-    with tempfile.TemporaryDirectory(prefix="nsclient-pull-") as scratch:
-        local_zip = Path(scratch) / "results.zip"
+    key = workdir_key(run_id)
+    with ThreadPoolExecutor(1) as pool:
+        inputs_read = pool.submit(input_crcs, backend, run_id)  # read alongside the results' own directory
         try:
-            download_file(s3, backend.bucket, workdir_key(run_id), local_zip, "Downloading results", quiet)
+            head = s3.head_object(Bucket=backend.bucket, Key=key)
         except ClientError as error:
             if _missing(error):
                 raise UserError(f"Run {run_id} has no results archive (it may have expired from the bucket).") from None
             raise
-        with zipfile.ZipFile(local_zip) as results:
-            plan = plan_pull(results, destination, inputs=inputs, downloads=downloads, exclusions=exclusions)
-            written = [extract(results, member, destination) for member in plan.extract]
+        version = head.get("VersionId")
+        # Only the central directory is read here; the members to write are fetched by range below.
+        with open_s3_object(s3, backend.bucket, key, version, head["ContentLength"]) as handle:
+            with zipfile.ZipFile(handle) as results:
+                inputs = inputs_read.result()
+                plan = plan_pull(results, destination, inputs=inputs, downloads=downloads, exclusions=exclusions)
+                groups = plan_ranges(results, plan.extract)
+    progress = Progress("Downloading results", fetch_size(groups), quiet=quiet)
+    written = fetch_members(s3, backend.bucket, key, version, groups, destination, progress)
+    progress.finish()
     return plan, written
