@@ -85,18 +85,24 @@ def push(
         metadata = check_request(request.model_copy(update={"envd_version": sent.get("VersionId") or "null"}))
     progress = Progress(f"Uploading {len(members)} files", total, quiet=quiet)
     try:
-        # Zipped while it uploads: parts go up as soon as they are compressed.
-        with StreamingUpload(s3, backend.bucket, key, metadata) as upload:
-            zip_stream(members, upload.write, written=progress.update)
+        version = upload_build(s3, backend.bucket, key, members, metadata, progress)
     except BaseException:
         if envd is not None:  # no run will read them
             s3.delete_object(Bucket=backend.bucket, Key=envd_key)
         raise
     progress.finish()
-    version = upload.version
     run_id = run_id_for_upload(key, version)
     remember_push(run_id, directory)
     return run_id
+
+
+def upload_build(
+    s3: Any, bucket: str, key: str, members: list[tuple[Path, str]], metadata: dict[str, str], progress: Progress
+) -> str | None:
+    """Zip the members while uploading them (parts go up as soon as they are compressed); the new VersionId."""
+    with StreamingUpload(s3, bucket, key, metadata) as upload:
+        zip_stream(members, upload.write, written=progress.update)
+    return upload.version
 
 
 def _read_pushes(path: Path) -> dict[str, str]:
@@ -329,19 +335,17 @@ def cancel(backend: Backend, run_id: str) -> list[str]:
 # --- pull -----------------------------------------------------------------------------------------
 
 
-def input_crcs(backend: Backend, run_id: str) -> dict[str, int] | None:
+def input_crcs(s3: Any, bucket: str, key: str) -> dict[str, int] | None:
     """The CRCs of what was uploaded: the first version of workdir.zip (read from its central directory alone)."""
-    s3 = backend.client("s3")
-    key = workdir_key(run_id)
     try:
-        versions = s3.list_object_versions(Bucket=backend.bucket, Prefix=key).get("Versions", [])
+        versions = s3.list_object_versions(Bucket=bucket, Prefix=key).get("Versions", [])
     except ClientError:
         return None
     versions = [v for v in versions if v["Key"] == key]
     if len(versions) < 2:
         return None
     first = min(versions, key=lambda v: v["LastModified"])
-    with open_s3_object(s3, backend.bucket, key, first["VersionId"], first["Size"]) as handle:
+    with open_s3_object(s3, bucket, key, first["VersionId"], first["Size"]) as handle:
         with zipfile.ZipFile(handle) as archive:
             return member_crcs(archive)
 
@@ -354,25 +358,32 @@ def pull(
         raise UserError(f"Run {run_id} was rejected ({record.reason}); it has no results.")
     if not record.status.is_final:
         raise UserError(f"Run {run_id} is {record.status.value}; pull its results once it has ended (nsclient status).")
+    try:
+        return pull_workdir(
+            backend.client("s3"), backend.bucket, workdir_key(run_id), destination, downloads, exclusions, quiet
+        )
+    except ClientError as error:
+        if _missing(error):
+            raise UserError(f"Run {run_id} has no results archive (it may have expired from the bucket).") from None
+        raise
+
+
+def pull_workdir(
+    s3: Any, bucket: str, key: str, destination: Path, downloads: list[str], exclusions: list[str], quiet: bool
+) -> tuple[PullPlan, list[Path]]:
+    """Write what the results zip at `key` holds that the run produced and differs locally."""
     destination.mkdir(parents=True, exist_ok=True)
-    s3 = backend.client("s3")
-    key = workdir_key(run_id)
     with ThreadPoolExecutor(1) as pool:
-        inputs_read = pool.submit(input_crcs, backend, run_id)  # read alongside the results' own directory
-        try:
-            head = s3.head_object(Bucket=backend.bucket, Key=key)
-        except ClientError as error:
-            if _missing(error):
-                raise UserError(f"Run {run_id} has no results archive (it may have expired from the bucket).") from None
-            raise
+        inputs_read = pool.submit(input_crcs, s3, bucket, key)  # read alongside the results' own directory
+        head = s3.head_object(Bucket=bucket, Key=key)
         version = head.get("VersionId")
         # Only the central directory is read here; the members to write are fetched by range below.
-        with open_s3_object(s3, backend.bucket, key, version, head["ContentLength"]) as handle:
+        with open_s3_object(s3, bucket, key, version, head["ContentLength"]) as handle:
             with zipfile.ZipFile(handle) as results:
                 inputs = inputs_read.result()
                 plan = plan_pull(results, destination, inputs=inputs, downloads=downloads, exclusions=exclusions)
                 groups = plan_ranges(results, plan.extract)
     progress = Progress("Downloading results", fetch_size(groups), quiet=quiet)
-    written = fetch_members(s3, backend.bucket, key, version, groups, destination, progress)
+    written = fetch_members(s3, bucket, key, version, groups, destination, progress)
     progress.finish()
     return plan, written
