@@ -77,8 +77,17 @@ validate: $(STAMP) $(SAM_STAMP) $(CHECKOV_STAMP)
 	$(CHECKOV) --quiet --compact --skip-download --framework cloudformation -f template.yaml
 	$(CHECKOV) --quiet --compact --skip-download --framework cloudformation -f $(CHECKOV_DIR)/create-batch.json
 
-benchmark: $(STAMP)
+# The transfer benchmark's baseline is the Nextstrain CLI from PyPI, in its own venv; shaped links need root.
+NEXTSTRAIN_CLI_VERSION := 11.1.2
+BENCH_VENV ?= .venv-bench
+$(BENCH_VENV)/.installed-$(NEXTSTRAIN_CLI_VERSION):
+	$(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/python -m pip install --quiet nextstrain-cli==$(NEXTSTRAIN_CLI_VERSION) s3fs
+	touch $@
+
+benchmark: $(STAMP) $(BENCH_VENV)/.installed-$(NEXTSTRAIN_CLI_VERSION)
 	$(BIN)/python benchmarks/run.py
+	$(BIN)/python benchmarks/transfer.py --baseline-python $(BENCH_VENV)/bin/python
 
 # The Lambda artifacts, without a container: SAM's pip builder needs a real python3.12 (the functions'
 # runtime) first on PATH. tests/artifacts imports every handler from them.
@@ -92,4 +101,4 @@ deploy: build
 pr: test
 
 clean:
-	rm -rf $(VENV) $(TOOLS) .pytest_cache .mypy_cache .ruff_cache .aws-sam
+	rm -rf $(VENV) $(TOOLS) $(BENCH_VENV) .pytest_cache .mypy_cache .ruff_cache .aws-sam

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import time
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
@@ -21,8 +20,10 @@ from botocore.exceptions import ClientError
 from nsclient.errors import RunNotFoundError, UserError
 from nsclient.paths import pushes_file
 from nsclient.progress import Progress
-from nsclient.transfer import download_file, upload_file
-from nsclient.workdir import PullPlan, extract, has_snakefile, member_crcs, plan_pull, write_zip
+from nsclient.rangedpull import fetch_members, fetch_size, plan_ranges
+from nsclient.transfer import StreamingUpload
+from nsclient.workdir import PullPlan, has_snakefile, member_crcs, plan_pull, upload_members
+from nsclient.zipstream import zip_stream
 from nsclient_common.envdir import Env, to_archive
 from nsclient_common.failure import CANCEL_REASON
 from nsclient_common.jobfacts import log_group_of
@@ -85,27 +86,34 @@ def push(
     owner = backend.caller_id()
     key = inbox_key(name, owner)
     s3 = backend.client("s3")
-    with tempfile.TemporaryDirectory(prefix="nsclient-push-") as scratch:
-        archive = Path(scratch) / "build.zip"
-        with archive.open("wb") as handle:
-            count = write_zip(directory, handle, exclude)
-        size = archive.stat().st_size
-        # The variables go first, beside the build and under a name that starts no run; the build's
-        # metadata names their version, and the backend moves them into the run's folder.
-        envd_key = inbox_envd_key(name, owner)
-        if envd is not None:
-            sent = s3.put_object(Bucket=backend.bucket, Key=envd_key, Body=envd, ContentType="application/zip")
-            metadata = check_request(request.model_copy(update={"envd_version": sent.get("VersionId") or "null"}))
-        progress = Progress(f"Uploading {count} files", size, quiet=quiet)
-        try:
-            version = upload_file(s3, archive, backend.bucket, key, metadata, progress)
-        except BaseException:
-            if envd is not None:  # no run will read them
-                s3.delete_object(Bucket=backend.bucket, Key=envd_key)
-            raise
+    members = list(upload_members(directory, exclude))
+    total = sum(path.stat().st_size for path, _ in members)
+    # The variables go first, beside the build and under a name that starts no run; the build's
+    # metadata names their version, and the backend moves them into the run's folder.
+    envd_key = inbox_envd_key(name, owner)
+    if envd is not None:
+        sent = s3.put_object(Bucket=backend.bucket, Key=envd_key, Body=envd, ContentType="application/zip")
+        metadata = check_request(request.model_copy(update={"envd_version": sent.get("VersionId") or "null"}))
+    progress = Progress(f"Uploading {len(members)} files", total, quiet=quiet)
+    try:
+        version = upload_build(s3, backend.bucket, key, members, metadata, progress)
+    except BaseException:
+        if envd is not None:  # no run will read them
+            s3.delete_object(Bucket=backend.bucket, Key=envd_key)
+        raise
+    progress.finish()
     run_id = run_id_for_upload(key, version)
     remember_push(run_id, directory)
     return run_id
+
+
+def upload_build(
+    s3: Any, bucket: str, key: str, members: list[tuple[Path, str]], metadata: dict[str, str], progress: Progress
+) -> str | None:
+    """Zip the members while uploading them (parts go up as soon as they are compressed); the new VersionId."""
+    with StreamingUpload(s3, bucket, key, metadata) as upload:
+        zip_stream(members, upload.write, written=progress.update)
+    return upload.version
 
 
 def _read_pushes(path: Path) -> dict[str, str]:
@@ -391,19 +399,17 @@ def cancel(backend: Backend, run_id: str) -> list[str]:
 # --- pull -----------------------------------------------------------------------------------------
 
 
-def input_crcs(backend: Backend, run_id: str, owner: str | None) -> dict[str, int] | None:
+def input_crcs(s3: Any, bucket: str, key: str) -> dict[str, int] | None:
     """The CRCs of what was uploaded: the first version of workdir.zip (read from its central directory alone)."""
-    s3 = backend.client("s3")
-    key = workdir_key(run_id, owner)
     try:
-        versions = s3.list_object_versions(Bucket=backend.bucket, Prefix=key).get("Versions", [])
+        versions = s3.list_object_versions(Bucket=bucket, Prefix=key).get("Versions", [])
     except ClientError:
         return None
     versions = [v for v in versions if v["Key"] == key]
     if len(versions) < 2:
         return None
     first = min(versions, key=lambda v: v["LastModified"])
-    with open_s3_object(s3, backend.bucket, key, first["VersionId"], first["Size"]) as handle:
+    with open_s3_object(s3, bucket, key, first["VersionId"], first["Size"]) as handle:
         with zipfile.ZipFile(handle) as archive:
             return member_crcs(archive)
 
@@ -416,20 +422,38 @@ def pull(
         raise UserError(f"Run {run_id} was rejected ({record.reason}); it has no results.")
     if not record.status.is_final:
         raise UserError(f"Run {run_id} is {record.status.value}; pull its results once it has ended (nsclient status).")
+    try:
+        return pull_workdir(
+            backend.client("s3"),
+            backend.bucket,
+            workdir_key(run_id, record.owner),
+            destination,
+            downloads,
+            exclusions,
+            quiet,
+        )
+    except ClientError as error:
+        if _missing(error):
+            raise UserError(f"Run {run_id} has no results archive (it may have expired from the bucket).") from None
+        raise
+
+
+def pull_workdir(
+    s3: Any, bucket: str, key: str, destination: Path, downloads: list[str], exclusions: list[str], quiet: bool
+) -> tuple[PullPlan, list[Path]]:
+    """Write what the results zip at `key` holds that the run produced and differs locally."""
     destination.mkdir(parents=True, exist_ok=True)
-    inputs = input_crcs(backend, run_id, record.owner)
-    s3 = backend.client("s3")
-    with tempfile.TemporaryDirectory(prefix="nsclient-pull-") as scratch:
-        local_zip = Path(scratch) / "results.zip"
-        try:
-            download_file(
-                s3, backend.bucket, workdir_key(run_id, record.owner), local_zip, "Downloading results", quiet
-            )
-        except ClientError as error:
-            if _missing(error):
-                raise UserError(f"Run {run_id} has no results archive (it may have expired from the bucket).") from None
-            raise
-        with zipfile.ZipFile(local_zip) as results:
-            plan = plan_pull(results, destination, inputs=inputs, downloads=downloads, exclusions=exclusions)
-            written = [extract(results, member, destination) for member in plan.extract]
+    with ThreadPoolExecutor(1) as pool:
+        inputs_read = pool.submit(input_crcs, s3, bucket, key)  # read alongside the results' own directory
+        head = s3.head_object(Bucket=bucket, Key=key)
+        version = head.get("VersionId")
+        # Only the central directory is read here; the members to write are fetched by range below.
+        with open_s3_object(s3, bucket, key, version, head["ContentLength"]) as handle:
+            with zipfile.ZipFile(handle) as results:
+                inputs = inputs_read.result()
+                plan = plan_pull(results, destination, inputs=inputs, downloads=downloads, exclusions=exclusions)
+                groups = plan_ranges(results, plan.extract)
+    progress = Progress("Downloading results", fetch_size(groups), quiet=quiet)
+    written = fetch_members(s3, bucket, key, version, groups, destination, progress)
+    progress.finish()
     return plan, written

@@ -755,6 +755,21 @@ def _patch_credentials() -> None:
             module.boto_client_for = boto_client_for  # type: ignore[attr-defined]
 
 
+# --- IAM ------------------------------------------------------------------------------------
+
+
+def load_aws_managed_policies(account: str) -> None:
+    """AWS's managed policies in the account's IAM (SAM attaches some to the roles it makes). moto loads
+    them only into an IAM it creates after its config asks for them; one made earlier in this process
+    (an in-process mock) lacks them."""
+    from moto.iam.models import iam_backends
+
+    backend = iam_backends[account]["aws"]
+    if not backend.aws_managed_policies:
+        backend.aws_managed_policies = backend._init_aws_policies()
+        backend.managed_policies.update({p.arn: p for p in backend.aws_managed_policies})
+
+
 # --- S3 -------------------------------------------------------------------------------------
 
 

@@ -166,6 +166,7 @@ class LocalStack:
         """Everything the stack (and, in the default shape, the team's existing setup) has on AWS.
         Runs before IAM is checked; every principal gets its own credentials."""
         self._name_resources()
+        moto_patches.load_aws_managed_policies(ACCOUNT)
         iam, s3, logs = (_client(service, self.endpoint_url) for service in ("iam", "s3", "logs"))
         guide_role = None if self.creates_batch else nextstrain_guide.create(iam, s3, logs)
         self.principals.create()
