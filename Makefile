@@ -73,7 +73,8 @@ validate: $(STAMP) $(SAM_STAMP) $(CHECKOV_STAMP)
 	$(BIN)/cfn-lint template.yaml
 	$(SAM) validate --lint
 	$(BIN)/python tools/template_variant.py template.yaml --output $(CHECKOV_DIR)/create-batch.json \
-		CreateBatchEnvironment=true SubnetIds=subnet-0123456789abcdef0 SecurityGroupIds=sg-0123456789abcdef0
+		CreateBatchEnvironment=true SubnetIds=subnet-0123456789abcdef0 SecurityGroupIds=sg-0123456789abcdef0 \
+		VpcId=vpc-0123456789abcdef0
 	$(CHECKOV) --quiet --compact --skip-download --framework cloudformation -f template.yaml
 	$(CHECKOV) --quiet --compact --skip-download --framework cloudformation -f $(CHECKOV_DIR)/create-batch.json
 
