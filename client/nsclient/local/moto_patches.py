@@ -770,6 +770,14 @@ def load_aws_managed_policies(account: str) -> None:
         backend.managed_policies.update({p.arn: p for p in backend.aws_managed_policies})
 
 
+def fix_user_id(account: str, name: str, user_id: str) -> None:
+    """Give an IAM user a unique id of our choosing (moto draws a new one each time a user is made): the
+    local person's folders are named by it, so it must outlive a restart of the local backend."""
+    from moto.iam.models import iam_backends
+
+    iam_backends[account]["aws"].users[name].id = user_id
+
+
 # --- S3 -------------------------------------------------------------------------------------
 
 

@@ -30,6 +30,8 @@ STACK_NAME = "nsclient-local"
 STACK_UUID = "00000000-0000-4000-8000-000000000000"  # the last part of a stack id
 LOCAL_BUCKET = "nsclient-local-builds"
 LOCAL_MAX_VCPUS = 64
+# The local person's IAM unique id (aws:userid), the same at every start: their runs are in its folders.
+LOCAL_USER_ID = "AIDALOCALNSCLIENTUSER"
 
 
 @dataclass
@@ -172,6 +174,7 @@ class LocalStack:
         self.principals.create()
         self.admin_credentials = self.principals.user(ADMIN_USER, [], inline=ADMINISTRATOR_ACCESS)
         user = self.principals.user(LOCAL_USER, [self.principals.group(USERS_GROUP)])
+        moto_patches.fix_user_id(ACCOUNT, LOCAL_USER, LOCAL_USER_ID)
 
         s3.create_bucket(Bucket=LOCAL_BUCKET)
         s3.put_bucket_versioning(Bucket=LOCAL_BUCKET, VersioningConfiguration={"Status": "Enabled"})
