@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from botocore.exceptions import ClientError
 
+from nsclient.local import strict_iam
 from nsclient.local.principals import ADMINS_GROUP, USERS_GROUP, Credentials
 from nsclient.local.stack import STACK_NAME
 from nsclient_common.layout import cancel_request_key, inbox_key, record_key, workdir_key
@@ -93,6 +94,20 @@ def runs(local_backend: Backend, people: dict[str, Person], tmp_path_factory: py
 
 # How AWS says no: S3's code, the JSON protocols' one (moto answers those with the bare status).
 DENIED = {"AccessDenied", "AccessDeniedException", "403"}
+
+
+def wait_for_cancel_run_to_look_at(execution_arn: str, timeout: float = 30) -> None:
+    """Until CancelRunFunction has read the execution a request names (strict IAM records its every call)."""
+    enforcement = strict_iam.ENFORCEMENT
+    assert enforcement is not None
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if any(
+            "CancelRunFunctionRole/" in d.principal and d.resource == execution_arn for d in list(enforcement.decisions)
+        ):
+            return
+        time.sleep(0.2)
+    raise TimeoutError(f"CancelRunFunction never looked at {execution_arn}")
 
 
 def refused(call: Any, **kwargs: Any) -> str:
@@ -189,7 +204,12 @@ def test_bs_cancel_request_for_as_run_is_refused_by_the_backend(
     b = people["b"]
     key = cancel_request_key(runs.a_held, b.userid)  # in B's own folder: IAM allows it
     b.client(local_backend, "s3").put_object(Bucket=local_backend.info.bucket, Key=key, Body=b"")
-    time.sleep(3)  # the request's event is delivered and handled within a second here
+    arn = local_backend.execution_arn(runs.a_held)
+    wait_for_cancel_run_to_look_at(arn)
+    time.sleep(1)  # a stop would follow the look within milliseconds
+    assert strict_iam.ENFORCEMENT is not None
+    stops = [d for d in strict_iam.ENFORCEMENT.decisions if d.action == "states:StopExecution" and d.resource == arn]
+    assert stops == []
     record = local_backend.record(runs.a_held)
     assert record is not None and not record.status.is_final
     described = local_backend.client("stepfunctions").describe_execution(
