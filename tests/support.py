@@ -14,8 +14,8 @@ from typing import Any
 
 import boto3
 
-from nsclient.local.principals import Credentials
-from nsclient.local.stack import StackInfo
+from nsclient.local.principals import Credentials, create_user
+from nsclient.local.stack import STACK_NAME, StackInfo
 from nsclient_common.layout import RUNS_PREFIX, inbox_key, log_key, notice_key, record_key, record_location
 from nsclient_common.record import RunRecord
 from nsclient_common.runid import run_id_for_upload
@@ -115,6 +115,10 @@ class Backend:
             region_name=self.info.region,
             **credentials.client_kwargs(),
         )
+
+    def new_person(self, name: str, group: str) -> Credentials:
+        """Keys of a new IAM user in one of the stack's groups (USERS_GROUP, ADMINS_GROUP)."""
+        return create_user(self.client("iam"), name, [f"{STACK_NAME}-{group}"])
 
     @property
     def user(self) -> Credentials:

@@ -25,13 +25,12 @@ import pytest
 from nsclient_common.layout import log_key, record_key, workdir_key
 from nsclient_common.record import RunRecord, RunStatus
 from nsclient_common.runid import is_run_id, run_id_for_upload
+from tests.client import helpers
 from tests.client.helpers import (
     SNAKEFILE_HELD,
     SNAKEFILE_SLEEPS,
     Cli,
     Result,
-    aws_config,
-    aws_env,
     build_folder,
     wait_for_status,
 )
@@ -134,9 +133,7 @@ def machine(local_backend: Backend, tmp_path_factory: pytest.TempPathFactory) ->
 @pytest.fixture(scope="module")
 def aws_machine(local_backend: Backend, tmp_path_factory: pytest.TempPathFactory) -> Cli:
     """A machine set up for a deployed stack: the aws backend kind, from the config file alone."""
-    cli = Cli(tmp_path_factory.mktemp("aws-machine"), env=aws_env(local_backend))
-    cli.write_config(aws_config(local_backend))
-    return cli
+    return helpers.aws_machine(tmp_path_factory.mktemp("aws-machine"), local_backend)
 
 
 @pytest.fixture(scope="module")

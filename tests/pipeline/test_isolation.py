@@ -16,11 +16,10 @@ from botocore.exceptions import ClientError
 
 from nsclient.local import strict_iam
 from nsclient.local.principals import ADMINS_GROUP, USERS_GROUP, Credentials
-from nsclient.local.stack import STACK_NAME
 from nsclient_common.layout import cancel_request_key, inbox_key, record_key, workdir_key
 from nsclient_common.record import RunStatus
 from nsclient_common.runid import run_id_for_upload
-from tests.client.helpers import SNAKEFILE_HELD, Cli, aws_config, aws_env, build_folder, wait_for_status
+from tests.client.helpers import SNAKEFILE_HELD, Cli, aws_machine, build_folder, wait_for_status
 from tests.support import SNAKEFILE_OK, zip_bytes
 
 if TYPE_CHECKING:
@@ -44,16 +43,9 @@ class Person:
 
 
 def make_person(backend: Backend, name: str, group: str, home: Path) -> Person:
-    iam = backend.client("iam")
-    user = f"isolation-{name}-{uuid.uuid4().hex[:6]}"
-    iam.create_user(UserName=user)
-    iam.add_user_to_group(GroupName=f"{STACK_NAME}-{group}", UserName=user)
-    key = iam.create_access_key(UserName=user)["AccessKey"]
-    credentials = Credentials(key["AccessKeyId"], key["SecretAccessKey"])
+    credentials = backend.new_person(f"isolation-{name}-{uuid.uuid4().hex[:6]}", group)
     userid = backend.client_as("sts", credentials).get_caller_identity()["UserId"]
-    cli = Cli(home, env=aws_env(backend, credentials))
-    cli.write_config(aws_config(backend))
-    return Person(name, credentials, userid, cli)
+    return Person(name, credentials, userid, aws_machine(home, backend, credentials))
 
 
 @pytest.fixture(scope="module")

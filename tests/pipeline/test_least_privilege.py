@@ -22,9 +22,9 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from nsclient.local import moto_patches, nextstrain_guide, strict_iam
-from nsclient.local.principals import ADMINS_GROUP, LOCAL_USER, Credentials
+from nsclient.local.principals import ADMINS_GROUP, LOCAL_USER
 from nsclient.local.stack import STACK_NAME
-from tests.client.helpers import SNAKEFILE_HELD, Cli, aws_config, aws_env, build_folder, wait_for_status
+from tests.client.helpers import SNAKEFILE_HELD, Cli, aws_machine, build_folder, wait_for_status
 from tests.support import ON_DEMAND_QUEUE, SNAKEFILE_FAILS, SNAKEFILE_OK, zip_bytes
 
 if TYPE_CHECKING:
@@ -195,16 +195,8 @@ def person(local_backend: Backend, tmp_path_factory: pytest.TempPathFactory) -> 
 @pytest.fixture(scope="module")
 def admin(local_backend: Backend, tmp_path_factory: pytest.TempPathFactory) -> Cli:
     """A team admin: an IAM user in the stack's admins group, using the aws backend kind."""
-    iam = local_backend.client("iam")
-    iam.create_user(UserName=ADMIN_PERSON)
-    iam.add_user_to_group(GroupName=f"{STACK_NAME}-{ADMINS_GROUP}", UserName=ADMIN_PERSON)
-    key = iam.create_access_key(UserName=ADMIN_PERSON)["AccessKey"]
-    machine = Cli(
-        tmp_path_factory.mktemp("least-privilege-admin"),
-        env=aws_env(local_backend, Credentials(key["AccessKeyId"], key["SecretAccessKey"])),
-    )
-    machine.write_config(aws_config(local_backend))
-    return machine
+    credentials = local_backend.new_person(ADMIN_PERSON, ADMINS_GROUP)
+    return aws_machine(tmp_path_factory.mktemp("least-privilege-admin"), local_backend, credentials)
 
 
 @pytest.fixture(scope="module")

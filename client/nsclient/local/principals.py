@@ -73,6 +73,17 @@ def _document(value: Any) -> str:
     return json.dumps(value)
 
 
+def create_user(iam: Any, name: str, groups: list[str], inline: dict[str, Any] | None = None) -> Credentials:
+    """An IAM user in these groups (and with this inline policy), and its access key."""
+    iam.create_user(UserName=name)
+    for group in groups:
+        iam.add_user_to_group(GroupName=group, UserName=name)
+    if inline is not None:
+        iam.put_user_policy(UserName=name, PolicyName="inline", PolicyDocument=_document(inline))
+    key = iam.create_access_key(UserName=name)["AccessKey"]
+    return Credentials(key["AccessKeyId"], key["SecretAccessKey"])
+
+
 @dataclass
 class StackPrincipals:
     """The IAM side of the stack, created in moto while it does not yet check anything."""
@@ -145,13 +156,7 @@ class StackPrincipals:
         return Credentials(credentials["AccessKeyId"], credentials["SecretAccessKey"], credentials["SessionToken"])
 
     def user(self, name: str, groups: list[str], inline: dict[str, Any] | None = None) -> Credentials:
-        self.iam.create_user(UserName=name)
-        for group in groups:
-            self.iam.add_user_to_group(GroupName=group, UserName=name)
-        if inline is not None:
-            self.iam.put_user_policy(UserName=name, PolicyName="inline", PolicyDocument=_document(inline))
-        key = self.iam.create_access_key(UserName=name)["AccessKey"]
-        return Credentials(key["AccessKeyId"], key["SecretAccessKey"])
+        return create_user(self.iam, name, groups, inline)
 
     def group(self, logical: str) -> str:
         """The name of one of the template's IAM groups (NsclientUsersGroup, NsclientAdminsGroup)."""
