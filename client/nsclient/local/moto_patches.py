@@ -728,12 +728,11 @@ def _patch_credentials() -> None:
 
     original = sfn_boto_client.boto_client_for
 
-    def boto_client_for(region: str, service: str, state_credentials: Any = None) -> Any:
-        made = original(region, service, state_credentials)
-        credentials = STATE_MACHINE_CREDENTIALS
-        if credentials is None:
-            return made
-        # Same client settings (endpoint, no retries, timeouts), the state machine role's keys.
+    @functools.cache
+    def as_state_machine(region: str, service: str, credentials: Credentials) -> Any:
+        # moto's client settings (endpoint, no retries, timeouts), the state machine role's keys; made once,
+        # not at every task call (a .sync task polls every half second).
+        made = original(region, service)
         factory: Any = boto3.client
         return factory(
             service_name=service,
@@ -742,6 +741,12 @@ def _patch_credentials() -> None:
             config=made.meta.config,
             **credentials.client_kwargs(),
         )
+
+    def boto_client_for(region: str, service: str, state_credentials: Any = None) -> Any:
+        credentials = STATE_MACHINE_CREDENTIALS
+        if credentials is None:
+            return original(region, service, state_credentials)
+        return as_state_machine(region, service, credentials)
 
     import importlib
     import pkgutil
