@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
+from nsclient import pullstate
 from nsclient.errors import RunNotFoundError, UserError
 from nsclient.paths import pushes_file
 from nsclient.progress import Progress
@@ -443,10 +444,17 @@ def pull_workdir(
 ) -> tuple[PullPlan, list[Path]]:
     """Write what the results zip at `key` holds that the run produced and differs locally."""
     destination.mkdir(parents=True, exist_ok=True)
+    head = s3.head_object(Bucket=bucket, Key=key)
+    version = head.get("VersionId")
+    identity = f"{version}|{head['ETag']}"
+    known = pullstate.load(bucket, key, destination)
+    if known and pullstate.still_holds(known, destination, identity, downloads, exclusions):
+        kept = list(known.files)
+        plan = PullPlan(unchanged=len(kept), kept=kept, not_produced=known.not_produced, unselected=known.unselected)
+        return plan, []
+    pullstate.forget(bucket, key, destination)  # the folder is about to change: a failed pull leaves no state
     with ThreadPoolExecutor(1) as pool:
         inputs_read = pool.submit(input_crcs, s3, bucket, key)  # read alongside the results' own directory
-        head = s3.head_object(Bucket=bucket, Key=key)
-        version = head.get("VersionId")
         # Only the central directory is read here; the members to write are fetched by range below.
         with open_s3_object(s3, bucket, key, version, head["ContentLength"]) as handle:
             with zipfile.ZipFile(handle) as results:
@@ -456,4 +464,8 @@ def pull_workdir(
     progress = Progress("Downloading results", fetch_size(groups), quiet=quiet)
     written = fetch_members(s3, bucket, key, version, groups, destination, progress)
     progress.finish()
+    files = pullstate.observe(destination, plan.kept + [member.filename for member in plan.extract])
+    if files is not None and not plan.refused:
+        state = pullstate.PullState(identity, downloads, exclusions, plan.not_produced, plan.unselected, files)
+        pullstate.save(bucket, key, destination, state)
     return plan, written

@@ -106,6 +106,7 @@ def is_safe_member(name: str) -> bool:
 class PullPlan:
     extract: list[zipfile.ZipInfo] = field(default_factory=list)
     unchanged: int = 0
+    kept: list[str] = field(default_factory=list)  # the selected files already as the run left them
     not_produced: int = 0
     unselected: int = 0
     refused: list[str] = field(default_factory=list)
@@ -173,6 +174,7 @@ def plan_pull(
         for member, local_crc in zip(candidates, local_crcs, strict=True):
             if local_crc == member.CRC:
                 plan.unchanged += 1
+                plan.kept.append(member.filename)
             else:
                 plan.extract.append(member)
     return plan

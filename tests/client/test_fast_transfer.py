@@ -18,8 +18,9 @@ from moto import mock_aws
 from nsclient import rangedpull, zipstream
 from nsclient.progress import Progress
 from nsclient.rangedpull import fetch_members, plan_ranges
+from nsclient.runs import pull_workdir
 from nsclient.transfer import PART_SIZE, StreamingUpload
-from nsclient.workdir import extract, member_crcs, plan_pull, upload_members
+from nsclient.workdir import PullPlan, extract, member_crcs, plan_pull, upload_members
 from nsclient.zipstream import zip_stream
 from nsclient_common.s3io import open_s3_object
 
@@ -230,3 +231,53 @@ def test_ranged_repull_of_unchanged_results_fetches_no_member(tmp_path: Path, s3
     assert ranged_pull(s3, version, destination, None) == [destination / "data" / "sample0003.json"]
     assert tree(destination) == before
     assert ranged_pull(s3, version, destination, None) == []
+
+
+def test_repull_of_results_the_folder_still_holds_reads_only_their_head(
+    tmp_path: Path, s3: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NEXTSTRAIN_HOME", str(tmp_path / "home"))
+    root = make_build(tmp_path / "build", files=20)
+    put_results(s3, root, tmp_path)
+    destination = tmp_path / "pulled"
+
+    def pull() -> tuple[list[str], list[Path], PullPlan]:
+        calls: list[str] = []
+
+        def record(event_name: str, **_: Any) -> None:
+            calls.append(event_name.rsplit(".", 1)[-1])
+
+        s3.meta.events.register("before-call.s3", record)
+        try:
+            plan, written = pull_workdir(s3, BUCKET, "runs/r/workdir.zip", destination, [], [], quiet=True)
+        finally:
+            s3.meta.events.unregister("before-call.s3", record)
+        return calls, written, plan
+
+    _, written, _ = pull()
+    assert written
+    pulled = tree(destination)
+
+    calls, written, plan = pull()
+    assert (calls, written) == (["HeadObject"], [])
+    assert plan.unchanged == len(pulled)
+
+    # Edited (same size, new time), deleted: each is noticed and written again from the archive.
+    edited = destination / "data" / "sample0003.json"
+    edited.write_text(edited.read_text().swapcase())
+    (destination / "results" / "stored.bin").unlink()
+    calls, written, _ = pull()
+    assert "GetObject" in calls
+    assert sorted(written) == [destination / "data" / "sample0003.json", destination / "results" / "stored.bin"]
+    assert tree(destination) == pulled
+
+    # New results (another version of the object) are planned from their own directory.
+    (root / "data" / "sample0001.tsv").write_text("strain\tdate\nother\t2026-02-01\n")
+    put_results(s3, root, tmp_path)
+    _, written, _ = pull()
+    assert written == [destination / "data" / "sample0001.tsv"]
+
+    # Another selection is not that state: it plans from the archive and writes what it selects anew.
+    (destination / "data" / "sample0001.tsv").unlink()
+    plan, written = pull_workdir(s3, BUCKET, "runs/r/workdir.zip", destination, ["data/*.tsv"], [], quiet=True)
+    assert written == [destination / "data" / "sample0001.tsv"]
