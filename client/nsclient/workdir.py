@@ -36,13 +36,18 @@ def _parts_match(parts: tuple[str, ...], pattern: tuple[str, ...]) -> bool:
     return bool(parts) and fnmatch.fnmatchcase(parts[0], pattern[0]) and _parts_match(parts[1:], pattern[1:])
 
 
+def _parts(path: str) -> tuple[str, ...]:
+    # As PurePosixPath(path).parts, for a relative path, without its cost (it runs for every file and pattern).
+    return tuple(part for part in path.split("/") if part and part != ".")
+
+
 def glob_matches(path: str, pattern: str) -> bool:
     """Shell-style glob on a relative POSIX path; a pattern without / matches a name at any depth."""
     pattern = pattern.rstrip("/")
     if "/" not in pattern:
-        return any(fnmatch.fnmatchcase(part, pattern) for part in PurePosixPath(path).parts)
-    wanted = PurePosixPath(pattern.lstrip("/")).parts
-    parts = PurePosixPath(path).parts
+        return any(fnmatch.fnmatchcase(part, pattern) for part in _parts(path))
+    wanted = _parts(pattern.lstrip("/"))
+    parts = _parts(path)
     # The path itself, or a folder above it: a pattern naming a folder covers everything below it.
     return any(_parts_match(parts[:depth], wanted) for depth in range(1, len(parts) + 1))
 
@@ -60,17 +65,19 @@ def upload_members(root: Path, exclude: Iterable[str] = ()) -> Iterator[tuple[Pa
     patterns = list(exclude)
     for directory, dirnames, filenames in os.walk(root, followlinks=False):
         base = Path(directory)
+        folder = Path(directory).relative_to(root).as_posix()
+        prefix = "" if folder == "." else folder + "/"
         keep_dirs = []
         for name in sorted(dirnames):
-            relative = (base / name).relative_to(root).as_posix()
+            relative = prefix + name
             if not _excluded_always(relative) and not any(glob_matches(relative, p) for p in patterns):
                 keep_dirs.append(name)
         dirnames[:] = keep_dirs
         for name in sorted(filenames):
-            path = base / name
-            relative = path.relative_to(root).as_posix()
+            relative = prefix + name
             if _excluded_always(relative) or any(glob_matches(relative, p) for p in patterns):
                 continue
+            path = base / name
             if path.is_symlink() and not path.exists():
                 continue  # a dangling link has nothing to upload
             yield path, relative

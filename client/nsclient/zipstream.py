@@ -1,8 +1,9 @@
 """A build folder as a zip stream, compressed in parallel, for uploading while it is being made.
 
-Every file is cut into chunks that worker threads deflate independently (zlib releases the GIL);
-each chunk but a file's last ends on a byte boundary (Z_SYNC_FLUSH), so the chunks joined in order
-are one valid deflate stream, and their CRCs combine into the file's. The stock job entrypoint
+Every file is cut into chunks that worker threads deflate independently with ISA-L (igzip, several
+times zlib's speed at level 1 for the same size; it releases the GIL); each chunk but a file's last
+ends on a byte boundary (Z_SYNC_FLUSH), so the chunks joined in order are one valid deflate stream,
+and their CRCs combine into the file's. The stock job entrypoint
 runs `unzip`, so members are plain deflate or stored, with a data descriptor only for files of
 more than one chunk (their sizes are known once written). Zip64 records appear only when needed.
 """
@@ -14,10 +15,11 @@ import queue
 import struct
 import threading
 import time
-import zlib
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+from isal import isal_zlib
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
@@ -31,47 +33,6 @@ ZIP64_LIMIT = 0xFFFFFFFF
 FLAG_DATA_DESCRIPTOR = 0x08
 FLAG_UTF8 = 0x800
 DEFLATED, STORED = 8, 0
-
-
-# --- CRC-32 of two pieces joined, from their own CRCs (zlib's crc32_combine) ---
-
-
-def _gf2_times(matrix: list[int], vector: int) -> int:
-    total = 0
-    row = 0
-    while vector:
-        if vector & 1:
-            total ^= matrix[row]
-        vector >>= 1
-        row += 1
-    return total
-
-
-def _gf2_square(matrix: list[int]) -> list[int]:
-    return [_gf2_times(matrix, matrix[n]) for n in range(32)]
-
-
-def crc32_combine(crc1: int, crc2: int, length2: int) -> int:
-    """The CRC-32 of A+B from crc(A), crc(B) and len(B)."""
-    if length2 <= 0:
-        return crc1
-    odd = [0xEDB88320] + [1 << n for n in range(31)]  # the operator for one zero bit
-    even = _gf2_square(odd)  # two zero bits
-    odd = _gf2_square(even)  # four
-    while True:
-        even = _gf2_square(odd)
-        if length2 & 1:
-            crc1 = _gf2_times(even, crc1)
-        length2 >>= 1
-        if not length2:
-            break
-        odd = _gf2_square(even)
-        if length2 & 1:
-            crc1 = _gf2_times(odd, crc1)
-        length2 >>= 1
-        if not length2:
-            break
-    return crc1 ^ crc2
 
 
 # --- members ---
@@ -88,11 +49,11 @@ def _compress(path: Path, offset: int, size: int, last: bool) -> Chunk:
     with path.open("rb") as handle:
         handle.seek(offset)
         raw = handle.read(size)
-    compressor = zlib.compressobj(LEVEL, zlib.DEFLATED, -15)
-    data = compressor.compress(raw) + compressor.flush(zlib.Z_FINISH if last else zlib.Z_SYNC_FLUSH)
+    compressor = isal_zlib.compressobj(LEVEL, isal_zlib.DEFLATED, -15)
+    data = compressor.compress(raw) + compressor.flush(isal_zlib.Z_FINISH if last else isal_zlib.Z_SYNC_FLUSH)
     if last and offset == 0 and len(data) >= len(raw):
         data = raw  # a one-chunk member that does not shrink is stored
-    return Chunk(len(raw), zlib.crc32(raw), data)
+    return Chunk(len(raw), isal_zlib.crc32(raw), data)
 
 
 @dataclass
@@ -281,7 +242,7 @@ def zip_stream(
         emit(_local_header(entry, zip64))
         for _ in range(member.chunks):
             chunk = next_chunk()
-            entry.crc = crc32_combine(entry.crc, chunk.crc, chunk.size)
+            entry.crc = isal_zlib.crc32_combine(entry.crc, chunk.crc, chunk.size)
             entry.size += chunk.size
             entry.compressed += len(chunk.data)
             emit(chunk.data)
