@@ -113,7 +113,7 @@ def upload_build(
 ) -> str | None:
     """Zip the members while uploading them (parts go up as soon as they are compressed); the new VersionId."""
     with StreamingUpload(s3, bucket, key, metadata) as upload:
-        zip_stream(members, upload.write, written=progress.update)
+        zip_stream(members, upload.write, written=progress.update, backlog=upload.backlog)
     return upload.version
 
 

@@ -116,6 +116,33 @@ def test_streamed_zip_holds_what_zipfile_would(tmp_path: Path, monkeypatch: pyte
         assert os.access(unpacked / "run.sh", os.X_OK)
 
 
+def test_chunks_compressed_densely_while_the_link_lags_make_the_same_smaller_zip(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(zipstream, "CHUNK_SIZE", 64 * 1024)  # a large member mixes both encoders
+    root = make_build(tmp_path / "build")
+    calls = iter(range(10**6))
+    zips = {
+        "fast": None,
+        "dense": lambda: zipstream.DENSE_BACKLOG + 1,
+        "mixed": lambda: (zipstream.DENSE_BACKLOG + 1) * (next(calls) % 2),
+    }
+    for label, backlog in zips.items():
+        with (tmp_path / f"{label}.zip").open("wb") as handle:
+            zip_stream(upload_members(root), handle.write, backlog=backlog)
+    for label in zips:
+        with zipfile.ZipFile(tmp_path / f"{label}.zip") as archive:
+            assert archive.testzip() is None
+            assert {m.filename: archive.read(m) for m in archive.infolist()} == {
+                name: (root / name).read_bytes() for _, name in upload_members(root)
+            }
+        if shutil.which("unzip"):
+            checked = subprocess.run(["unzip", "-t", str(tmp_path / f"{label}.zip")], capture_output=True, text=True)
+            assert checked.returncode == 0, checked.stdout
+    sizes = {label: (tmp_path / f"{label}.zip").stat().st_size for label in zips}
+    assert sizes["dense"] < sizes["mixed"] < sizes["fast"]
+
+
 def test_streaming_upload_sends_parts_and_the_object_is_the_zip(tmp_path: Path, s3: Any) -> None:
     root = make_build(tmp_path / "build")
     (root / "data" / "reads.bin").write_bytes(random.Random(9).randbytes(2 * PART_SIZE))  # does not shrink
@@ -126,6 +153,7 @@ def test_streaming_upload_sends_parts_and_the_object_is_the_zip(tmp_path: Path, 
 
     with StreamingUpload(s3, BUCKET, "inbox/b.zip", {"cpus": "2"}) as upload:
         zip_stream(upload_members(root), upload.write)
+    assert upload.backlog() == 0  # every part stored
     head = s3.head_object(Bucket=BUCKET, Key="inbox/b.zip", VersionId=upload.version)
     assert head["Metadata"] == {"cpus": "2"}
     assert "-" in head["ETag"]  # a multipart upload
