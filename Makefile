@@ -89,6 +89,8 @@ $(BENCH_VENV)/.installed-$(NEXTSTRAIN_CLI_VERSION):
 benchmark: $(STAMP) $(BENCH_VENV)/.installed-$(NEXTSTRAIN_CLI_VERSION)
 	$(BIN)/python benchmarks/run.py
 	$(BIN)/python benchmarks/transfer.py --baseline-python $(BENCH_VENV)/bin/python
+	$(BIN)/python benchmarks/scale.py
+	$(BIN)/python benchmarks/summary.py
 
 # The Lambda artifacts, without a container: SAM's pip builder needs a real python3.12 (the functions'
 # runtime) first on PATH. tests/artifacts imports every handler from them.
