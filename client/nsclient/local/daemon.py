@@ -20,8 +20,9 @@ from typing import TYPE_CHECKING, Any
 import boto3
 from botocore.exceptions import ClientError
 
-from nsclient.local import moto_patches, snapshot
+from nsclient.local import invocation_credentials, moto_fixes, snapshot
 from nsclient.local import strict_iam as iam_enforcement
+from nsclient.local.runtime import LocalRuntime
 from nsclient.local.stack import REGION, LocalStack, StackInfo
 from nsclient_common.layout import owner_of_inbox_key
 
@@ -50,8 +51,9 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def configure_process(endpoint_url: str, port: int) -> None:
-    """The in-process handlers and moto's ASL executor talk to this server."""
+def configure_process(endpoint_url: str, port: int, runtime: LocalRuntime) -> None:
+    """The in-process handlers and moto's ASL executor talk to this server; moto runs functions and jobs
+    with the runtime."""
     from moto.core.config import default_user_config
 
     default_user_config["stepfunctions"] = {"execute_state_machine": True}
@@ -69,7 +71,8 @@ def configure_process(endpoint_url: str, port: int) -> None:
             "POWERTOOLS_METRICS_DISABLED": "true",
         }
     )
-    moto_patches.install()
+    moto_fixes.install(runtime)
+    invocation_credentials.install()
 
 
 class ExecutionWatcher(threading.Thread):
@@ -165,6 +168,7 @@ class LocalBackend:
         self.parameters = parameters or {}
         self.strict_iam = strict_iam_wanted() if strict_iam is None else strict_iam
         self.info: StackInfo | None = None
+        self.runtime = LocalRuntime.for_endpoint(self.endpoint_url, REGION)
         self.stack: LocalStack | None = None
         self.enforcement: iam_enforcement.Enforcement | None = None
         self._server: Any = None
@@ -179,11 +183,11 @@ class LocalBackend:
         from moto.server import ThreadedMotoServer
 
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        configure_process(self.endpoint_url, self.port)
+        configure_process(self.endpoint_url, self.port, self.runtime)
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
         self._server.start()
         evaluator = iam_enforcement.Evaluator() if self.strict_iam else None  # fail before anything starts
-        self.stack = LocalStack(self.endpoint_url, self.data_dir, parameters=self.parameters)
+        self.stack = LocalStack(self.endpoint_url, self.data_dir, self.runtime, parameters=self.parameters)
         self.info = self.stack.create()
         admin_file = self.data_dir / ADMIN_FILE
         admin_file.write_text(json.dumps(self.admin_credentials.to_dict()))
