@@ -115,6 +115,33 @@ class BatchRuntime:
     _process_groups: dict[str, int] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
+    # --- the jobs in progress ---
+
+    def jobs_in_progress(self) -> list[BatchJob]:
+        with self._lock:
+            return list(self._jobs.values())
+
+    def terminate_all(self, reason: str) -> None:
+        """TerminateJob every job in progress: a running one's process group is killed, a waiting one never starts."""
+        for job in self.jobs_in_progress():
+            job.terminate(reason)
+
+    def wait_until_idle(self, timeout: float) -> bool:
+        """Wait (bounded) until no job is in progress; whether none is."""
+        deadline = time.monotonic() + timeout
+        while self.jobs_in_progress():
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(POLL_SECONDS)
+        return True
+
+    def kill_all(self) -> None:
+        """The last resort: kill every job's process group at once."""
+        with self._lock:
+            groups = list(self._process_groups.values())
+        for group in groups:
+            _kill_group(group)
+
     # --- one job ---
 
     def run(self, job: BatchJob) -> None:
@@ -194,9 +221,10 @@ class BatchRuntime:
             "AWS_BATCH_JOB_ID": job.job_id,
             "PYTHONUNBUFFERED": "1",
         }
-        # The container's / (removed after the job, however it ended) and its clock's zone.
+        # The container's / (removed after the job, however it ended), its /tmp and its clock's zone.
         scratch = Path(tempfile.mkdtemp(prefix=SCRATCH_PREFIX))
-        environment |= {ROOT_VAR: str(scratch), "TZ": "UTC"}
+        (scratch / "tmp").mkdir()
+        environment |= {ROOT_VAR: str(scratch), "TMPDIR": str(scratch / "tmp"), "TZ": "UTC"}
         try:
             return self._watch_process(job, command, environment, disruption)
         finally:
