@@ -111,9 +111,10 @@ class BatchRuntime:
     role_credentials: dict[str, Credentials] = field(default_factory=dict)
     # Hooks given each job as it starts; the first disruption one returns is inflicted on it.
     disruptions: list[Callable[[BatchJob], Disruption | None]] = field(default_factory=list)
-    _jobs: dict[str, BatchJob] = field(default_factory=dict)
-    _process_groups: dict[str, int] = field(default_factory=dict)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
+    # The jobs in progress, and the process group of each one running, by job id.
+    _jobs: dict[str, BatchJob] = field(default_factory=dict, init=False, repr=False)
+    _process_groups: dict[str, int] = field(default_factory=dict, init=False, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     # --- the jobs in progress ---
 
