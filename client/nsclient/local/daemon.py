@@ -283,6 +283,8 @@ def serve(data_dir: Path, port: int = 0, parameters: dict[str, str] | None = Non
     partial.replace(state_file)
     try:
         stop.wait()
+        # While clients still find the backend: they can follow the runs in progress to their end.
+        backend.end_runs_in_progress()
     finally:
         state_file.unlink(missing_ok=True)
         backend.stop()
