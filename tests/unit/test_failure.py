@@ -135,6 +135,20 @@ def test_classify(outcome: JobOutcome, expected: FailureClass | None) -> None:
     assert verdict.reason.endswith(".")
 
 
+def test_a_cancel_reason_says_why_the_run_was_cancelled() -> None:
+    plain = classify(JobOutcome(job_status="FAILED", exit_code=137, status_reason=CANCEL_REASON, started=True))
+    said = classify(
+        JobOutcome(
+            job_status="FAILED",
+            exit_code=137,
+            status_reason=f"{CANCEL_REASON}: the local backend was stopped",
+            started=True,
+        )
+    )
+    assert (plain.status, plain.reason) == (RunStatus.CANCELLED, "The run was cancelled.")
+    assert (said.status, said.reason) == (RunStatus.CANCELLED, "The run was cancelled: the local backend was stopped.")
+
+
 def test_the_failed_rule_and_exit_code_are_in_the_sentence() -> None:
     verdict = classify(JobOutcome(job_status="FAILED", exit_code=3, failed_rule="align", started=True))
     assert verdict.reason == "The build failed in rule align (exit code 3)."

@@ -25,6 +25,7 @@ EXAMPLES = """
   nsclient local start
   nsclient local status --json
   nsclient local stop
+  nsclient local stop --force    # also when runs are in progress: they end CANCELLED, with their logs and notices
 """
 
 
@@ -35,6 +36,12 @@ def register_parser(subparsers: Any, parent: argparse.ArgumentParser) -> None:
         "--port", dest="port", type=int, default=0, metavar="<port>", help="Port for start (default: any free)"
     )
     parser.add_argument("--json", dest="json", action="store_true", help="status: print as JSON")
+    parser.add_argument(
+        "--force",
+        dest="force",
+        action="store_true",
+        help="stop: also when runs are in progress (each ends CANCELLED, with its log and a notice)",
+    )
 
 
 def run(opts: argparse.Namespace) -> int:
@@ -43,7 +50,7 @@ def run(opts: argparse.Namespace) -> int:
         info(f"Local backend running at {state['endpoint_url']} (bucket {state['bucket']}).", opts.quiet)
         return 0
     if opts.action == "stop":
-        stopped = control.stop()
+        stopped = control.stop(force=opts.force, quiet=opts.quiet)
         info(
             "Local backend stopped; its runs are kept." if stopped else "The local backend was not running.", opts.quiet
         )

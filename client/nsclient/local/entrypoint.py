@@ -18,6 +18,7 @@ Usage: python -m nsclient.local.entrypoint env --chdir /nextstrain/build -- snak
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import os
 import shutil
@@ -209,8 +210,9 @@ def main(argv: list[str]) -> int:
     os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     given = os.environ.get(ROOT_VAR)
-    with tempfile.TemporaryDirectory(prefix="nsclient-job-") as scratch:
-        container = Container(Path(given) if given else Path(scratch))
+    # The local backend gives the job its scratch folder (and removes it however the job ends); run alone, make one.
+    with contextlib.nullcontext(given) if given else tempfile.TemporaryDirectory(prefix="nsclient-job-") as scratch:
+        container = Container(Path(scratch))
         try:
             create_envd(container)
             export_envd(container)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import os
-
 from pydantic import BaseModel
+
+from nsclient_common.environment import function_environment
 
 
 class Limits(BaseModel):
@@ -38,7 +38,7 @@ class Settings(BaseModel):
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
-        env = dict(os.environ if env is None else env)
+        env = dict(function_environment() if env is None else env)
 
         def pick(name: str) -> dict[str, str]:
             return {name.lower(): env[name]} if env.get(name) else {}
