@@ -25,7 +25,7 @@ from nsclient_common.failure import CANCEL_REASON
 from nsclient_common.layout import cancel_request, owner_of_inbox_key
 from nsclient_common.observability import for_function
 from nsclient_common.runid import execution_arn, is_run_id
-from nsclient_common.settings import Settings, cold_start_settings
+from nsclient_common.settings import Settings, current_settings
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -33,7 +33,6 @@ if TYPE_CHECKING:
 
 observability = for_function("CancelRun")
 logger, tracer = observability.logger, observability.tracer
-function_settings = cold_start_settings()
 
 
 class CancelResult(BaseModel):
@@ -65,6 +64,6 @@ def cancel_run(detail: S3EventNotificationEventBridgeDetailModel, settings: Sett
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     detail = parse(event=event, model=S3EventNotificationEventBridgeModel).detail
-    result = cancel_run(detail, function_settings(), client("stepfunctions"))
+    result = cancel_run(detail, current_settings(), client("stepfunctions"))
     logger.info("cancel request", extra=result.model_dump())
     return result.model_dump(mode="json")

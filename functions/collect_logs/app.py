@@ -19,7 +19,7 @@ from nsclient_common.jobfacts import JobFacts, job_history, latest_job_facts
 from nsclient_common.layout import log_key, owner_of_inbox_key
 from nsclient_common.logarchive import LogSource, LogSummary, archive_log
 from nsclient_common.observability import for_function
-from nsclient_common.settings import Settings, cold_start_settings
+from nsclient_common.settings import Settings, current_settings
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -28,7 +28,6 @@ if TYPE_CHECKING:
 
 observability = for_function("CollectLogs")
 logger, tracer = observability.logger, observability.tracer
-function_settings = cold_start_settings()
 
 
 class CollectInput(BaseModel):
@@ -92,7 +91,7 @@ def collect(event: CollectInput, settings: Settings, *, logs: CloudWatchLogsClie
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     parsed = CollectInput.model_validate(event)
     logger.append_keys(run_id=parsed.run_id)
-    result = collect(parsed, function_settings(), logs=client("logs"), s3=client("s3"))
+    result = collect(parsed, current_settings(), logs=client("logs"), s3=client("s3"))
     logger.info(
         "archived log",
         extra={"lines": result.log.lines, "bytes": result.log.bytes, "retry_on": result.on_demand_job_queue},

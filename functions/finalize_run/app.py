@@ -20,7 +20,7 @@ from nsclient_common.logarchive import LogSummary
 from nsclient_common.notice import Notice, compose_notice
 from nsclient_common.observability import count_run_finished, for_function
 from nsclient_common.record import RunRecord
-from nsclient_common.settings import Settings, cold_start_settings
+from nsclient_common.settings import Settings, current_settings
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -28,7 +28,6 @@ if TYPE_CHECKING:
 
 observability = for_function("FinalizeRun")
 logger, tracer = observability.logger, observability.tracer
-function_settings = cold_start_settings()
 
 
 class FinalizeInput(BaseModel):
@@ -69,7 +68,7 @@ def finalize_run(event: FinalizeInput, settings: Settings, *, s3: S3Client) -> F
         facts = JobFacts()
         internal = _our_error(event.errors) or "the wrap-up failed"
     else:
-        collected = (event.results.get("CollectLogs") or {}).get("Payload")
+        collected = event.results.get("CollectLogs")
         if collected:
             log = LogSummary.model_validate(collected["log"])
             facts = JobFacts.model_validate(collected["job"])
@@ -93,6 +92,6 @@ def finalize_run(event: FinalizeInput, settings: Settings, *, s3: S3Client) -> F
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     parsed = FinalizeInput.model_validate(event)
     logger.append_keys(run_id=parsed.run_id)
-    result = finalize_run(parsed, function_settings(), s3=client("s3"))
+    result = finalize_run(parsed, current_settings(), s3=client("s3"))
     logger.info("finalized run", extra={"status": result.record.status, "failure_class": result.record.failure_class})
     return result.model_dump(mode="json")

@@ -15,14 +15,13 @@ from nsclient_common.aws import client
 from nsclient_common.delivery import deliver_notice
 from nsclient_common.notice import Notice
 from nsclient_common.observability import count_notice_delivery, for_function
-from nsclient_common.settings import cold_start_settings
+from nsclient_common.settings import current_settings
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
 observability = for_function("NotifyRun")
 logger, tracer = observability.logger, observability.tracer
-function_settings = cold_start_settings()
 
 
 class NotifyInput(BaseModel):
@@ -34,7 +33,7 @@ class NotifyInput(BaseModel):
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     notice = NotifyInput.model_validate(event).notice
     logger.append_keys(run_id=notice.run_id)
-    settings = function_settings()
+    settings = current_settings()
     ses = client("ses") if settings.notify_from else None
     delivery = deliver_notice(notice, settings, s3=client("s3"), sns=client("sns"), ses=ses)
     logger.info("notice", extra={"sent": delivery.sent, "subject": notice.subject})

@@ -24,7 +24,7 @@ from nsclient_common.record import FailureClass, RunRecord, RunStatus, UploadSou
 from nsclient_common.request import ENVD_VERSION, NOTIFY, SUBMITTER, BuildRequest, InvalidRequest, parse_request
 from nsclient_common.runstore import find_record, write_record
 from nsclient_common.s3io import open_s3_object
-from nsclient_common.settings import Limits, Settings, cold_start_settings
+from nsclient_common.settings import Limits, Settings, current_settings
 from nsclient_common.zipcheck import UploadRejected, check_build_archive
 
 if TYPE_CHECKING:
@@ -34,7 +34,6 @@ if TYPE_CHECKING:
 
 observability = for_function("PrepareRun")
 logger, tracer = observability.logger, observability.tracer
-function_settings = cold_start_settings()
 
 
 class Upload(BaseModel):
@@ -258,6 +257,6 @@ def prepare(event: PrepareInput, settings: Settings, *, s3: S3Client, batch: Bat
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     parsed = PrepareInput.model_validate(event)
     logger.append_keys(run_id=parsed.run_id)
-    result = prepare(parsed, function_settings(), s3=client("s3"), batch=client("batch"))
+    result = prepare(parsed, current_settings(), s3=client("s3"), batch=client("batch"))
     logger.info("prepared run", extra={"accepted": result.accepted, "reason": result.reason})
     return result.model_dump(mode="json")

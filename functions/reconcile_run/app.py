@@ -30,7 +30,7 @@ from nsclient_common.logarchive import LogSummary, archive_log, read_log_tail
 from nsclient_common.notice import compose_notice
 from nsclient_common.observability import count_notice_delivery, count_run_finished, for_function
 from nsclient_common.runstore import notice_sent
-from nsclient_common.settings import Settings, cold_start_settings
+from nsclient_common.settings import Settings, current_settings
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -42,7 +42,6 @@ if TYPE_CHECKING:
 
 observability = for_function("ReconcileRun")
 logger, tracer = observability.logger, observability.tracer
-function_settings = cold_start_settings()
 
 ACTIVE_JOB_STATUSES = ("SUBMITTED", "PENDING", "RUNNABLE", "STARTING", "RUNNING")
 NOT_STARTED_JOB_STATUSES = ("SUBMITTED", "PENDING", "RUNNABLE")
@@ -178,7 +177,7 @@ def reconcile(
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     detail = ExecutionEvent.model_validate(event).detail
     logger.append_keys(run_id=detail.name)
-    settings = function_settings()
+    settings = current_settings()
     deadline = time.monotonic() + context.get_remaining_time_in_millis() / 1000 - FINISH_RESERVE_SECONDS
     result = reconcile(
         detail,

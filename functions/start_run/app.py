@@ -23,7 +23,7 @@ from nsclient_common.aws import client
 from nsclient_common.layout import is_upload_key
 from nsclient_common.observability import count_run_started, for_function
 from nsclient_common.runid import execution_arn, run_id_for_upload
-from nsclient_common.settings import Settings, cold_start_settings
+from nsclient_common.settings import Settings, current_settings
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -31,7 +31,6 @@ if TYPE_CHECKING:
 
 observability = for_function("StartRun")
 logger, tracer = observability.logger, observability.tracer
-function_settings = cold_start_settings()
 
 
 class StartResult(BaseModel):
@@ -87,7 +86,7 @@ def start_run(
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     detail = parse(event=event, model=S3EventNotificationEventBridgeModel).detail
-    result = start_run(detail, function_settings(), client("stepfunctions"))
+    result = start_run(detail, current_settings(), client("stepfunctions"))
     logger.info("start run", extra=result.model_dump())
     if result.started:
         count_run_started()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from nsclient_common.settings import Settings, SettingsError, cold_start_settings
+from nsclient_common.settings import Settings, SettingsError, current_settings
 
 
 @pytest.mark.parametrize("environment", [{}, {"BUCKET_NAME": ""}, {"TOPIC_ARN": "arn:aws:sns:us-east-1:1:t"}])
@@ -26,10 +26,13 @@ def test_empty_variables_take_the_defaults() -> None:
     assert (settings.bucket, settings.limits.max_cpus, settings.job_queue) == ("builds", 64, "nextstrain-job-queue")
 
 
-def test_settings_are_read_at_the_first_invocation_and_kept(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("BUCKET_NAME", raising=False)
-    settings = cold_start_settings()  # a handler module's import: nothing is read yet
+def test_settings_are_checked_once_per_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("BUCKET_NAME", "builds")
-    assert settings().bucket == "builds"
+    first = current_settings()
+    assert first.bucket == "builds"
+    assert current_settings() is first  # a warm invocation reuses what its cold start checked
     monkeypatch.setenv("BUCKET_NAME", "another")
-    assert settings().bucket == "builds"  # a warm container keeps what its cold start read
+    assert current_settings().bucket == "another"
+    monkeypatch.setenv("BUCKET_NAME", "")
+    with pytest.raises(SettingsError):
+        current_settings()

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from pydantic import BaseModel, Field, ValidationError
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Mapping
 
 
 class SettingsError(ValueError):
@@ -91,9 +91,20 @@ class Settings(BaseModel):
             raise SettingsError(f"{', '.join(wrong)} in the function's environment is not valid.") from None
 
 
-def cold_start_settings() -> Callable[[], Settings]:
-    """A handler's settings: read and checked at its first invocation, kept while the container is warm.
+def current_settings() -> Settings:
+    """The invoked function's settings, checked when its environment is first seen and then reused.
 
-    Not at import, so that a handler module imports anywhere (a build check, a test) without the environment.
+    On Lambda a function's environment is fixed for the container's life, so this checks it once per cold
+    start; the local backend, running every function in one process, may give a function new variables
+    between invocations, and those are read then. Not at import, so a handler module imports anywhere.
     """
-    return functools.cache(lambda: Settings.from_env())
+    env = function_environment()
+    return _settings_of(tuple((name, env.get(name, "")) for name in _VARIABLES))
+
+
+_VARIABLES = tuple(SETTING_VARIABLES.values()) + tuple(LIMIT_VARIABLES.values())
+
+
+@functools.cache
+def _settings_of(variables: tuple[tuple[str, str], ...]) -> Settings:
+    return Settings.from_env(dict(variables))
