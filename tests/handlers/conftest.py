@@ -18,8 +18,6 @@ import pytest
 from moto import mock_aws
 from moto.core.config import default_user_config
 
-from nsclient_common import aws as aws_clients
-
 ROOT = Path(__file__).resolve().parents[2]
 EVENTS = ROOT / "tests" / "events"
 REGION = "us-east-1"
@@ -68,6 +66,16 @@ class Stack:
         return [str(message["Body"]) for message in received.get("Messages", [])]
 
 
+# One session for every test's clients: moto resets boto3's default session at each mock, and a new session
+# parses the services' models again (most of a test's time). The handlers' own clients are cached likewise
+# (nsclient_common.aws); moto intercepts any client's requests while a mock is active.
+_SESSION: Any = boto3.session.Session(region_name=REGION)
+
+
+def client(service: str) -> Any:
+    return _SESSION.client(service)
+
+
 def event(path: str) -> dict[str, Any]:
     """The sample event tests/events/<path>.json."""
     loaded: dict[str, Any] = json.loads((EVENTS / f"{path}.json").read_text())
@@ -106,11 +114,8 @@ def stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
     monkeypatch.delenv("POWERTOOLS_METRICS_DISABLED", raising=False)
     monkeypatch.setitem(default_user_config, "stepfunctions", {"execute_state_machine": False})
     monkeypatch.setenv("AWS_REGION", REGION)
-    aws_clients._client.cache_clear()  # clients made before this mock (or for another endpoint) are not reused
     with mock_aws():
-        factory: Any = boto3.client
-        s3, sfn, sns, sqs = (factory(s, region_name=REGION) for s in ("s3", "stepfunctions", "sns", "sqs"))
-        logs = factory("logs", region_name=REGION)
+        s3, sfn, sns, sqs, logs = (client(s) for s in ("s3", "stepfunctions", "sns", "sqs", "logs"))
         s3.create_bucket(Bucket=BUCKET)
         s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
         role = f"arn:aws:iam::{ACCOUNT}:role/RunBuildStateMachineRole"
@@ -139,8 +144,7 @@ def stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
 @pytest.fixture
 def job_queue(stack: Stack) -> str:
     """The stack's Batch queue (JOB_QUEUE), with no jobs."""
-    factory: Any = boto3.client
-    iam, batch = factory("iam", region_name=REGION), factory("batch", region_name=REGION)
+    iam, batch = client("iam"), client("batch")
     trust = {"Version": "2012-10-17", "Statement": []}
     role = iam.create_role(RoleName="AWSBatchServiceRole", AssumeRolePolicyDocument=json.dumps(trust))["Role"]
     environment = batch.create_compute_environment(
