@@ -1,8 +1,13 @@
 """Each handler called as Lambda calls it: its `lambda_handler` with an event from tests/events/ and a Lambda
-context, against moto in this process (mock_aws, no server), with the environment the template gives it."""
+context, against moto in this process (mock_aws, no server), with the environment the template gives it.
+
+moto is started without a reset and stopped without wiping its data: a session that runs the pipeline tests
+too has the local backend's moto server in this same process. So each test has resources of its own (names
+made unique) in a region the local backend does not use."""
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import sys
@@ -20,12 +25,10 @@ from moto.core.config import default_user_config
 
 ROOT = Path(__file__).resolve().parents[2]
 EVENTS = ROOT / "tests" / "events"
-REGION = "us-east-1"
+REGION = "eu-west-3"  # not the local backend's
 ACCOUNT = "123456789012"
-BUCKET = "nsclient-local-builds"  # the bucket the sample events name
 OWNER = "AIDAEXAMPLEOWNER01"  # the inbox folder the sample events name
 RUN_ID = "zika-0123456789"
-STATE_MACHINE_NAME = "nsclient-local-run-build"
 # An execution that stays RUNNING (were moto to execute definitions, as the local backend has it do).
 WAITING_DEFINITION = json.dumps({"StartAt": "Wait", "States": {"Wait": {"Type": "Wait", "Seconds": 3600, "End": True}}})
 
@@ -52,6 +55,8 @@ class LambdaContext:
 class Stack:
     """The stack's resources in moto, and clients to look at them with."""
 
+    bucket: str
+    job_queue: str  # the JOB_QUEUE name (the job_queue fixture creates it)
     s3: Any
     sfn: Any
     sns: Any
@@ -114,22 +119,27 @@ def stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
     monkeypatch.delenv("POWERTOOLS_METRICS_DISABLED", raising=False)
     monkeypatch.setitem(default_user_config, "stepfunctions", {"execute_state_machine": False})
     monkeypatch.setenv("AWS_REGION", REGION)
-    with mock_aws():
+    unique = uuid.uuid4().hex[:10]
+    mock = mock_aws()
+    mock.start(reset=False)
+    try:
         s3, sfn, sns, sqs, logs = (client(s) for s in ("s3", "stepfunctions", "sns", "sqs", "logs"))
-        s3.create_bucket(Bucket=BUCKET)
-        s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
+        bucket = f"builds-{unique}"
+        s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
+        s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
         role = f"arn:aws:iam::{ACCOUNT}:role/RunBuildStateMachineRole"
-        machine = sfn.create_state_machine(name=STATE_MACHINE_NAME, definition=WAITING_DEFINITION, roleArn=role)
-        topic = sns.create_topic(Name="notices")["TopicArn"]
-        queue_url = sqs.create_queue(QueueName="notices")["QueueUrl"]
+        machine = sfn.create_state_machine(name=f"run-build-{unique}", definition=WAITING_DEFINITION, roleArn=role)
+        topic = sns.create_topic(Name=f"notices-{unique}")["TopicArn"]
+        queue_url = sqs.create_queue(QueueName=f"notices-{unique}")["QueueUrl"]
         queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn, Attributes={"RawMessageDelivery": "true"})
-        logs.create_log_group(logGroupName="/aws/batch/job")
+        with contextlib.suppress(logs.exceptions.ResourceAlreadyExistsException):
+            logs.create_log_group(logGroupName="/aws/batch/job")
         # What the template's Globals give every function (ReconcileRun, StartRun and CancelRun add the machine).
         environment = {
-            "BUCKET_NAME": BUCKET,
+            "BUCKET_NAME": bucket,
             "TOPIC_ARN": topic,
-            "JOB_QUEUE": "nextstrain-job-queue",
+            "JOB_QUEUE": f"nextstrain-job-queue-{unique}",
             "JOB_DEFINITION": "nextstrain-job",
             "ON_DEMAND_JOB_QUEUE": "",
             "STATE_MACHINE_ARN": machine["stateMachineArn"],
@@ -138,7 +148,11 @@ def stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
         for name, value in environment.items():
             monkeypatch.setenv(name, value)
         monkeypatch.delenv("OUTBOX_DIR", raising=False)
-        yield Stack(s3, sfn, sns, sqs, logs, machine["stateMachineArn"], topic, queue_url)
+        yield Stack(
+            bucket, environment["JOB_QUEUE"], s3, sfn, sns, sqs, logs, machine["stateMachineArn"], topic, queue_url
+        )
+    finally:
+        mock.stop(remove_data=False)
 
 
 @pytest.fixture
@@ -146,12 +160,11 @@ def job_queue(stack: Stack) -> str:
     """The stack's Batch queue (JOB_QUEUE), with no jobs."""
     iam, batch = client("iam"), client("batch")
     trust = {"Version": "2012-10-17", "Statement": []}
-    role = iam.create_role(RoleName="AWSBatchServiceRole", AssumeRolePolicyDocument=json.dumps(trust))["Role"]
+    name = stack.job_queue
+    role = iam.create_role(RoleName=f"BatchService-{name}", AssumeRolePolicyDocument=json.dumps(trust))["Role"]
     environment = batch.create_compute_environment(
-        computeEnvironmentName="nextstrain", type="UNMANAGED", state="ENABLED", serviceRole=role["Arn"]
+        computeEnvironmentName=name, type="UNMANAGED", state="ENABLED", serviceRole=role["Arn"]
     )
     order = [{"order": 1, "computeEnvironment": environment["computeEnvironmentArn"]}]
-    batch.create_job_queue(
-        jobQueueName="nextstrain-job-queue", state="ENABLED", priority=1, computeEnvironmentOrder=order
-    )
-    return "nextstrain-job-queue"
+    batch.create_job_queue(jobQueueName=name, state="ENABLED", priority=1, computeEnvironmentOrder=order)
+    return name

@@ -14,13 +14,14 @@ from nsclient_common.layout import log_key, notice_key, record_key, workdir_key
 from nsclient_common.observability import NOTICE_DELIVERIES, RUNS_FAILED
 from nsclient_common.record import FailureClass, RunRecord, RunStatus, utc_now
 from nsclient_common.runstore import read_record, write_record
-from tests.handlers.conftest import BUCKET, OWNER, RUN_ID, LambdaContext, Stack, event, handler, metrics_emitted
+from tests.handlers.conftest import OWNER, RUN_ID, LambdaContext, Stack, event, handler, metrics_emitted
 from tests.support import SNAKEFILE_OK, zip_bytes
 
 
 def prepare_input(stack: Stack, build: bytes, metadata: dict[str, str] | None = None) -> dict[str, Any]:
     state = event("prepare_run/execution_input")
-    put = stack.s3.put_object(Bucket=BUCKET, Key=state["upload"]["key"], Body=build, Metadata=metadata or {})
+    state["upload"]["bucket"] = stack.bucket
+    put = stack.s3.put_object(Bucket=stack.bucket, Key=state["upload"]["key"], Body=build, Metadata=metadata or {})
     state["upload"].update({"version_id": put["VersionId"], "size": len(build)})
     return state
 
@@ -32,14 +33,14 @@ def test_prepare_copies_the_upload_records_the_run_and_asks_for_its_job(stack: S
     output = handler("prepare_run").lambda_handler(state, LambdaContext("PrepareRunFunction"))
 
     assert output["accepted"] is True and output["reason"] is None
-    workdir = stack.s3.get_object(Bucket=BUCKET, Key=workdir_key(RUN_ID, OWNER))["Body"].read()
+    workdir = stack.s3.get_object(Bucket=stack.bucket, Key=workdir_key(RUN_ID, OWNER))["Body"].read()
     assert workdir == build
-    record = read_record(stack.s3, BUCKET, RUN_ID, OWNER)
+    record = read_record(stack.s3, stack.bucket, RUN_ID, OWNER)
     assert (record.status, record.owner, record.cpus, record.memory_mib) == (RunStatus.SUBMITTED, OWNER, 2, 2048)
     job = output["job"]
-    assert (job["JobName"], job["JobQueue"], job["JobDefinition"]) == (RUN_ID, "nextstrain-job-queue", "nextstrain-job")
+    assert (job["JobName"], job["JobQueue"], job["JobDefinition"]) == (RUN_ID, stack.job_queue, "nextstrain-job")
     environment = {e["Name"]: e["Value"] for e in job["ContainerOverrides"]["Environment"]}
-    assert environment["NEXTSTRAIN_AWS_BATCH_WORKDIR_URL"] == f"s3://{BUCKET}/{workdir_key(RUN_ID, OWNER)}"
+    assert environment["NEXTSTRAIN_AWS_BATCH_WORKDIR_URL"] == f"s3://{stack.bucket}/{workdir_key(RUN_ID, OWNER)}"
     assert {"Type": "VCPU", "Value": "2"} in job["ContainerOverrides"]["ResourceRequirements"]
 
 
@@ -51,9 +52,9 @@ def test_prepare_rejects_a_build_without_a_snakefile_and_counts_it(
     output = handler("prepare_run").lambda_handler(state, LambdaContext("PrepareRunFunction"))
 
     assert output["accepted"] is False and "Snakefile" in output["reason"]
-    record = read_record(stack.s3, BUCKET, RUN_ID, OWNER)
+    record = read_record(stack.s3, stack.bucket, RUN_ID, OWNER)
     assert (record.status, record.failure_class) == (RunStatus.REJECTED, FailureClass.REJECTED)
-    assert "Contents" not in stack.s3.list_objects_v2(Bucket=BUCKET, Prefix=workdir_key(RUN_ID, OWNER))
+    assert "Contents" not in stack.s3.list_objects_v2(Bucket=stack.bucket, Prefix=workdir_key(RUN_ID, OWNER))
     failed = [m for m in metrics_emitted(capsys.readouterr().out) if m["metric"] == RUNS_FAILED]
     assert [m["failure_class"] for m in failed] == ["rejected"]
 
@@ -71,7 +72,7 @@ def test_collect_archives_the_failed_jobs_log(stack: Stack) -> None:
 
     output = handler("collect_logs").lambda_handler(state, LambdaContext("CollectLogsFunction"))
 
-    archived = stack.s3.get_object(Bucket=BUCKET, Key=log_key(RUN_ID, OWNER))["Body"].read().decode()
+    archived = stack.s3.get_object(Bucket=stack.bucket, Key=log_key(RUN_ID, OWNER))["Body"].read().decode()
     assert archived.splitlines() == lines
     assert output["log"]["lines"] == 3 and output["log"]["failed_rule"] == "filter"
     assert (output["job"]["status"], output["job"]["exit_code"]) == ("FAILED", 1)
@@ -83,13 +84,13 @@ def test_finalize_records_the_failed_build_and_composes_its_notice(
 ) -> None:
     submitted = RunRecord(run_id=RUN_ID, status=RunStatus.SUBMITTED, submitted_at=utc_now(), owner=OWNER)
     submitted = submitted.model_copy(update={"notify": "someone@example.org"})
-    write_record(stack.s3, BUCKET, submitted)
+    write_record(stack.s3, stack.bucket, submitted)
 
     output = handler("finalize_run").lambda_handler(
         event("finalize_run/job_failed_logs_collected"), LambdaContext("FinalizeRunFunction")
     )
 
-    record = read_record(stack.s3, BUCKET, RUN_ID, OWNER)
+    record = read_record(stack.s3, stack.bucket, RUN_ID, OWNER)
     assert (record.status, record.failure_class, record.exit_code) == (RunStatus.FAILED, FailureClass.EXIT_CODE, 1)
     assert output["record"]["status"] == "FAILED"
     assert output["notice"]["run_id"] == RUN_ID and output["notice"]["to"] == "someone@example.org"
@@ -106,7 +107,7 @@ def test_notify_sends_the_notice_once(stack: Stack, capsys: pytest.CaptureFixtur
 
     assert (first["sent"], again["sent"]) == (True, False)
     assert stack.topic_messages() == [notice["notice"]["body"]]
-    marker = json.loads(stack.s3.get_object(Bucket=BUCKET, Key=notice_key(RUN_ID, OWNER))["Body"].read())
+    marker = json.loads(stack.s3.get_object(Bucket=stack.bucket, Key=notice_key(RUN_ID, OWNER))["Body"].read())
     assert marker["state"] == "sent"
     deliveries = [m for m in metrics_emitted(capsys.readouterr().out) if m["metric"] == NOTICE_DELIVERIES]
     assert [(m["channel"], m["outcome"]) for m in deliveries] == [("topic", "sent"), ("topic", "already-sent")]
@@ -119,9 +120,9 @@ def test_reconcile_ends_an_aborted_run_cancelled_and_notifies(stack: Stack, job_
     output = handler("reconcile_run").lambda_handler(aborted, LambdaContext("ReconcileRunFunction"))
 
     assert output == {"run_id": run_id, "action": "finalized CANCELLED, notified"}
-    record = read_record(stack.s3, BUCKET, run_id, None)  # uploaded directly under inbox/: nobody's
+    record = read_record(stack.s3, stack.bucket, run_id, None)  # uploaded directly under inbox/: nobody's
     assert (record.status, record.failure_class) == (RunStatus.CANCELLED, FailureClass.CANCELLED)
-    assert stack.s3.head_object(Bucket=BUCKET, Key=record_key(run_id, None))
+    assert stack.s3.head_object(Bucket=stack.bucket, Key=record_key(run_id, None))
     assert len(stack.topic_messages()) == 1
 
 
