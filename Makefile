@@ -54,9 +54,10 @@ test: lint validate unit
 unit: $(STAMP)
 	$(BIN)/python -m pytest
 
-# The fast loop: unit tests and static checks of the template and state machine, no builds.
+# The fast loop (under a minute idle): unit tests, static checks of the template and state machine, and each
+# handler called with a sample event under moto in this process. No builds, no local backend.
 quick: $(STAMP)
-	$(BIN)/python -m pytest -q -m "not slow" tests/unit
+	$(BIN)/python -m pytest -q -m "not slow" tests/unit tests/handlers
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

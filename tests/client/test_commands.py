@@ -283,7 +283,8 @@ def check_cancelled(cli: Cli, backend: Backend, run_id: str) -> None:
     assert [job["status"] for job in backend.batch_jobs(run_id)] == ["FAILED"]
     assert "napping" in wait_for_log(backend, run_id)
     assert cli("status", run_id, "--json").json()["status"] == "CANCELLED"
-    time.sleep(2)  # time enough for a second notice, were one on its way
+    # Once the execution has ended, nothing is left that could send another notice.
+    assert backend.wait_for_execution(run_id)["status"] == "ABORTED"
     assert len(backend.topic_messages(run_id)) == 1
     again = cli("cancel", run_id)
     assert again.code == 1

@@ -257,11 +257,11 @@ def test_the_state_machine_retries_what_collect_logs_names_once() -> None:
     (choice,) = states["IsSpotReclaimed"]["Choices"]
     assert choice["Next"] == "RetryOnDemandJob"
     conditions = {c["Variable"]: c for c in choice["And"]}
-    assert conditions["$.results.CollectLogs.Payload.on_demand_job_queue"]["IsString"] is True
+    assert conditions["$.results.CollectLogs.on_demand_job_queue"]["IsString"] is True
     assert conditions["$.results.RetryOnDemandJob"]["IsPresent"] is False
     assert conditions["$.errors.RetryOnDemandJob"]["IsPresent"] is False
     retry = states["RetryOnDemandJob"]
-    assert retry["Parameters"]["JobQueue.$"] == "$.results.CollectLogs.Payload.on_demand_job_queue"
+    assert retry["Parameters"]["JobQueue.$"] == "$.results.CollectLogs.on_demand_job_queue"
     assert retry["Next"] == retry["Catch"][0]["Next"] == "CollectLogs"
     for name in ("SubmitBuildJob", "RetryOnDemandJob"):  # throttling only, with backoff and jitter
         (policy,) = states[name]["Retry"]
