@@ -17,12 +17,13 @@ a number of MiB. --notify defaults to NSCLIENT_NOTIFY or [nsclient] notify.
 
 from __future__ import annotations
 
+import argparse
 import getpass
 import json
 import socket
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from nsclient import buildenv, config, runs
 from nsclient.backend import connect
@@ -31,9 +32,6 @@ from nsclient.errors import EXIT_INTERRUPTED, UserError
 from nsclient_common.memory import InvalidMemory, parse_memory_mib
 from nsclient_common.record import RunRecord, RunStatus
 from nsclient_common.request import BuildRequest
-
-if TYPE_CHECKING:
-    import argparse
 
 EXAMPLES = """
   nsclient push zika/                              # upload, print the run id, return
@@ -47,8 +45,12 @@ EXAMPLES = """
 def register_parser(subparsers: Any, parent: argparse.ArgumentParser) -> None:
     parser = add_parser(subparsers, sys.modules[__name__], parent, EXAMPLES)
     parser.add_argument("directory", metavar="<dir>", type=Path, help="The build folder (holding its Snakefile)")
-    parser.add_argument("--cpus", dest="cpus", metavar="<n>", type=int, help="vCPUs for the job (snakemake --cores)")
-    parser.add_argument("--memory", dest="memory", metavar="<quantity>", help="Memory for the job, e.g. 14GiB")
+    parser.add_argument(
+        "--cpus", dest="cpus", metavar="<n>", type=whole_number_of_cpus, help="vCPUs for the job (snakemake --cores)"
+    )
+    parser.add_argument(
+        "--memory", dest="memory", metavar="<quantity>", type=memory_quantity, help="Memory for the job, e.g. 14GiB"
+    )
     parser.add_argument(
         "--image", dest="image", metavar="<image>", help="Container image (default: the job definition's)"
     )
@@ -86,6 +88,22 @@ def register_parser(subparsers: Any, parent: argparse.ArgumentParser) -> None:
     parser.set_defaults(wait=False, snakemake_args=[])
 
 
+def whole_number_of_cpus(text: str) -> int:
+    """--cpus: a usage error (exit 2) unless a whole number of at least 1."""
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"cpus must be a whole number of at least 1, not {text!r}")
+    return int(text)
+
+
+def memory_quantity(text: str) -> str:
+    """--memory: a usage error (exit 2) unless it reads as a quantity of memory."""
+    try:
+        parse_memory_mib(text)
+    except InvalidMemory as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return text
+
+
 def build_request(opts: argparse.Namespace) -> BuildRequest:
     cpus_setting = config.resolve("aws-batch", "cpus", str(opts.cpus) if opts.cpus is not None else None)
     memory_setting = config.resolve("aws-batch", "memory", opts.memory)
@@ -93,7 +111,7 @@ def build_request(opts: argparse.Namespace) -> BuildRequest:
     if cpus_setting.value:
         if not cpus_setting.value.isdigit() or int(cpus_setting.value) < 1:
             raise UserError(
-                f"cpus must be a whole number of at least 1, not {cpus_setting.value!r} ({cpus_setting.source})."
+                f"cpus must be a whole number of at least 1, not {cpus_setting.value!r} (from {cpus_setting.origin})."
             )
         cpus = int(cpus_setting.value)
     memory = None
@@ -101,7 +119,7 @@ def build_request(opts: argparse.Namespace) -> BuildRequest:
         try:
             memory = parse_memory_mib(memory_setting.value)
         except InvalidMemory as error:
-            raise UserError(f"{error} ({memory_setting.source}).") from None
+            raise UserError(f"{error} (from {memory_setting.origin}).") from None
     args = list(opts.snakemake_args)
     return BuildRequest(
         cpus=cpus,
