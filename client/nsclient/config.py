@@ -10,7 +10,8 @@ Its other [aws-batch] keys (s3-bucket, queue, job) name that tool's own jobs buc
 `nextstrain build --aws-batch` goes on using, so they are not ours to read or change. nsclient's own keys,
 written by `nsclient setup --stack NAME` to its own section only:
 
-    [nsclient]   backend (local | aws), stack, region, bucket, queue, job, state-machine, topic, notify
+    [nsclient]   backend (local | aws), stack, region, bucket, queue, job, state-machine, topic, notify,
+                 max-cpus, max-memory-mib (the stack's limits on what a run may ask for)
                  NSCLIENT_{BACKEND,STACK,...}
 """
 
@@ -131,6 +132,8 @@ ALL_KEYS = (
     (OWN_SECTION, "state-machine"),
     (OWN_SECTION, "topic"),
     (OWN_SECTION, "notify"),
+    (OWN_SECTION, "max-cpus"),
+    (OWN_SECTION, "max-memory-mib"),
     ("aws-batch", "cpus"),
     ("aws-batch", "memory"),
 )

@@ -29,6 +29,7 @@ from nsclient import buildenv, config, runs
 from nsclient.backend import connect
 from nsclient.command.common import add_parser, info
 from nsclient.errors import EXIT_INTERRUPTED, UserError
+from nsclient.limits import check_within
 from nsclient_common.memory import InvalidMemory, parse_memory_mib
 from nsclient_common.record import RunRecord, RunStatus
 from nsclient_common.request import BuildRequest
@@ -157,6 +158,7 @@ def run(opts: argparse.Namespace) -> int:
     request = build_request(opts)
     env = buildenv.collect(opts.envs, opts.envdirs)
     backend = connect(opts.backend)
+    check_within(request, backend.limits)
     run_id = runs.push(backend, opts.directory, request, opts.exclude, opts.quiet, env=env)
     print(json.dumps({"run_id": run_id}) if opts.json else run_id, flush=True)
     info(f"Pushed {opts.directory} as run {run_id} ({backend.kind} backend).", opts.quiet)

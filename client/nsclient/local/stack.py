@@ -23,6 +23,7 @@ from nsclient.local.principals import (
     StackPrincipals,
 )
 from nsclient.local.template import Resolver, load_template, resources_of_type
+from nsclient_common.settings import Limits, Settings
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
@@ -48,6 +49,8 @@ class StackInfo:
     outbox: str
     # A person's keys: an IAM user in the stack's users group (the client uses them).
     credentials: dict[str, str | None] | None = None
+    # What a run may ask for (nsclient_common.settings.Limits), as the functions read it from their environment.
+    limits: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -208,7 +211,12 @@ class LocalStack:
             job_definition=job_definition,
             outbox=str(outbox),
             credentials=user.to_dict(),
+            limits=self.run_limits(outbox).model_dump(),
         )
+
+    def run_limits(self, outbox: Path) -> Limits:
+        """The limits PrepareRun checks each request against, from its environment as deployed."""
+        return Settings.from_env(self._function_environment("PrepareRunFunction", outbox)).limits
 
     def enable_upload_events(self) -> None:
         """Turn on the bucket's EventBridge notifications (after restoring a snapshot, so a
