@@ -59,16 +59,10 @@ class StackInfo:
         return Credentials.from_dict(self.credentials) if self.credentials else None
 
 
-def project_root() -> Path:
-    """The checkout holding template.yaml, functions/ and statemachine/ (the client is installed from it)."""
-    here = Path(__file__).resolve()
-    for parent in here.parents:
-        if (parent / "template.yaml").is_file() and (parent / "statemachine").is_dir():
-            return parent
-    raise FileNotFoundError(
-        "the local backend runs the project's own template.yaml, functions/ and statemachine/: "
-        "install nsclient from its source checkout (pip install -e .)"
-    )
+def backend_source() -> Path:
+    """template.yaml, statemachine/ and functions/, shipped with the package as nsclient/backend-source (in
+    the repository, links to the one copy at its root), so an installed wheel runs the stack it was built with."""
+    return Path(__file__).resolve().parents[1] / "backend-source"
 
 
 def _camel(value: Any) -> Any:
@@ -102,7 +96,7 @@ class LocalStack:
     ):
         self.endpoint_url = endpoint_url
         self.state_dir = state_dir
-        self.root = root or project_root()
+        self.root = root or backend_source()
         self.template = load_template(self.root / "template.yaml")
         values = {"CreateBatchEnvironment": "false", **(parameters or {})}
         self.expanded = sam.expand(self.template, values, REGION)
