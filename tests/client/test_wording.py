@@ -3,6 +3,7 @@ sentence with the source of a bad setting spelled out, and counts in the singula
 
 from __future__ import annotations
 
+import subprocess
 import time
 import uuid
 from datetime import UTC, datetime
@@ -90,3 +91,26 @@ def test_pull_counts_one_file_and_one_input_in_the_singular(local_backend: Backe
 
     assert result.code == 0, result.err
     assert f"Pulled 1 file into {destination} (0 already up to date, 1 input left alone, 0 not selected)." in result.err
+
+
+def test_demo_into_a_folder_of_something_else_refuses_and_keeps_it(cli: Cli, tmp_path: Path) -> None:
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("keep me\n")
+
+    result = cli.process("demo", str(folder))
+
+    assert result.code == 1
+    assert result.error_lines == [f"Error: {folder} exists and is not an earlier demo's: give a new or empty folder."]
+    assert [p.name for p in folder.iterdir()] == ["notes.txt"]
+    assert not (cli.local_dir / "state.json").exists()  # no backend started for nothing
+
+
+def test_the_demo_folder_is_ignored_by_git() -> None:
+    checkout = Path(__file__).resolve().parents[2]
+
+    ignored = subprocess.run(
+        ["git", "-C", str(checkout), "check-ignore", "--quiet", "nsclient-demo/auspice/example.json"], check=False
+    )
+
+    assert ignored.returncode == 0

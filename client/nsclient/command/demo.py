@@ -44,6 +44,7 @@ def run(opts: argparse.Namespace) -> int:
     if shutil.which("snakemake", path=str(Path(sys.executable).parent)) is None and shutil.which("snakemake") is None:
         raise UserError("The demo's build runs snakemake locally: install it with `pip install 'nsclient[local]'`.")
     started = time.monotonic()
+    check_folder(opts.directory)  # before a backend is started for nothing
     backend = connect(opts.backend or "local")
     prepare_folder(opts.directory)
     request = BuildRequest(cpus=opts.cpus, memory_mib=2048, submitter="nsclient-demo")
@@ -70,11 +71,16 @@ def run(opts: argparse.Namespace) -> int:
     return 0
 
 
+def check_folder(directory: Path) -> None:
+    """The demo's folder must be new, empty, or an earlier demo's."""
+    if directory.exists() and any(directory.iterdir()) and not (directory / MARKER).is_file():
+        raise UserError(f"{directory} exists and is not an earlier demo's: give a new or empty folder.")
+
+
 def prepare_folder(directory: Path) -> None:
-    """A fresh copy of the example in DIR: new, empty, or an earlier demo's (started afresh)."""
-    if directory.exists() and any(directory.iterdir()):
-        if not (directory / MARKER).is_file():
-            raise UserError(f"{directory} exists and is not an earlier demo's: give a new or empty folder.")
+    """A fresh copy of the example in DIR; an earlier demo's folder is started afresh."""
+    check_folder(directory)
+    if (directory / MARKER).is_file():
         shutil.rmtree(directory)
     shutil.copytree(EXAMPLE, directory, dirs_exist_ok=True)
     (directory / MARKER).write_text("Made by `nsclient demo`, which may replace this folder.\n")
