@@ -30,9 +30,9 @@ from nsclient.backend import connect
 from nsclient.command.common import add_parser, info
 from nsclient.errors import EXIT_INTERRUPTED, UserError
 from nsclient.limits import check_within
-from nsclient_common.memory import InvalidMemory, parse_memory_mib
 from nsclient_common.record import RunRecord, RunStatus
-from nsclient_common.request import BuildRequest
+from nsclient_common.request import CPUS, MEMORY, BuildRequest, InvalidRequest, parse_request
+from nsclient_common.settings import Limits
 
 EXAMPLES = """
   nsclient push zika/                              # upload, print the run id, return
@@ -89,38 +89,44 @@ def register_parser(subparsers: Any, parent: argparse.ArgumentParser) -> None:
     parser.set_defaults(wait=False, snakemake_args=[])
 
 
+# The backend's own reading of a request's fields, without its limits: those are checked once connected.
+_ANY_SIZE = Limits(max_cpus=sys.maxsize, max_memory_mib=sys.maxsize)
+
+
+def _read(field: str, text: str) -> BuildRequest:
+    return parse_request({field: text}, _ANY_SIZE)
+
+
 def whole_number_of_cpus(text: str) -> int:
-    """--cpus: a usage error (exit 2) unless a whole number of at least 1."""
-    if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"cpus must be a whole number of at least 1, not {text!r}")
-    return int(text)
+    """--cpus: a usage error (exit 2) unless the backend would read it as a number of cpus."""
+    try:
+        return int(_read(CPUS, text).cpus or 0)
+    except InvalidRequest as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def memory_quantity(text: str) -> str:
-    """--memory: a usage error (exit 2) unless it reads as a quantity of memory."""
+    """--memory: a usage error (exit 2) unless the backend would read it as a quantity of memory."""
     try:
-        parse_memory_mib(text)
-    except InvalidMemory as error:
+        _read(MEMORY, text)
+    except InvalidRequest as error:
         raise argparse.ArgumentTypeError(str(error)) from None
     return text
+
+
+def _setting(setting: config.Setting, field: str) -> BuildRequest:
+    """A cpus or memory setting from the environment or the config file: an error naming where it is."""
+    try:
+        return _read(field, setting.value or "")
+    except InvalidRequest as error:
+        raise UserError(f"{error} (from {setting.origin}).") from None
 
 
 def build_request(opts: argparse.Namespace) -> BuildRequest:
     cpus_setting = config.resolve("aws-batch", "cpus", str(opts.cpus) if opts.cpus is not None else None)
     memory_setting = config.resolve("aws-batch", "memory", opts.memory)
-    cpus = None
-    if cpus_setting.value:
-        if not cpus_setting.value.isdigit() or int(cpus_setting.value) < 1:
-            raise UserError(
-                f"cpus must be a whole number of at least 1, not {cpus_setting.value!r} (from {cpus_setting.origin})."
-            )
-        cpus = int(cpus_setting.value)
-    memory = None
-    if memory_setting.value:
-        try:
-            memory = parse_memory_mib(memory_setting.value)
-        except InvalidMemory as error:
-            raise UserError(f"{error} (from {memory_setting.origin}).") from None
+    cpus = _setting(cpus_setting, CPUS).cpus if cpus_setting.value else None
+    memory = _setting(memory_setting, MEMORY).memory_mib if memory_setting.value else None
     args = list(opts.snakemake_args)
     return BuildRequest(
         cpus=cpus,
