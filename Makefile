@@ -21,12 +21,15 @@ export SAM_CLI_TELEMETRY := 0
 
 .PHONY: install dev tools demo test quick unit lint format validate build deploy benchmark pr clean
 
+# pip shows each package as it goes: the first install takes a few minutes.
 $(STAMP): pyproject.toml $(EVALUATOR)/package-lock.json
+	@echo "Installing nsclient and its dependencies into $(VENV) (a few minutes the first time) ..."
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --progress-bar on -e '.[dev]'
 	npm ci --prefix $(EVALUATOR) --no-audit --no-fund --loglevel=error
 	touch $(STAMP)
+	@echo "Installed: $(BIN)/nsclient"
 
 $(SAM_STAMP):
 	rm -rf $(TOOLS)/sam

@@ -18,6 +18,7 @@ from botocore.exceptions import NoCredentialsError, NoRegionError
 from nsclient import config
 from nsclient.errors import UserError
 from nsclient_common.runid import execution_arn
+from nsclient_common.settings import Limits
 
 BACKENDS = ("local", "aws")
 _CLIENT_CONFIG = Config(retries={"mode": "adaptive", "max_attempts": 8})
@@ -41,6 +42,8 @@ class Backend:
     endpoint_url: str | None = None
     job_queue: str | None = None
     outbox: str | None = None
+    # What a run may ask for, as the deployment publishes it; None when it does not (a stack set up before).
+    limits: Limits | None = None
     # The local backend's user keys (an IAM user in the stack's users group).
     access_key_id: str = "local"
     secret_access_key: str = "local"
@@ -111,6 +114,7 @@ def connect(option: str | None, *, start_local: bool = True) -> Backend:
             endpoint_url=state["endpoint_url"],
             job_queue=state["job_queue"],
             outbox=state["outbox"],
+            limits=Limits.model_validate(state["limits"]) if state.get("limits") else None,
             access_key_id=keys.get("access_key_id", "local"),
             secret_access_key=keys.get("secret_access_key", "local"),
         )
@@ -131,7 +135,16 @@ def connect(option: str | None, *, start_local: bool = True) -> Backend:
         state_machine_arn=config.value("nsclient", "state-machine"),
         topic_arn=config.value("nsclient", "topic"),
         job_queue=config.value("nsclient", "queue"),
+        limits=configured_limits(),
     )
+
+
+def configured_limits() -> Limits | None:
+    """The stack's limits, as `nsclient setup` saved them from its outputs."""
+    cpus, memory = config.value("nsclient", "max-cpus"), config.value("nsclient", "max-memory-mib")
+    if not (cpus and memory and cpus.isdigit() and memory.isdigit()):
+        return None
+    return Limits(max_cpus=int(cpus), max_memory_mib=int(memory))
 
 
 def describe_aws_error(error: Exception) -> str:

@@ -21,7 +21,16 @@ from nsclient_common.jobspec import submit_job_parameters
 from nsclient_common.layout import envd_key, envd_key_for_upload, owner_of_inbox_key, s3_url, workdir_key
 from nsclient_common.observability import count_run_finished, for_function
 from nsclient_common.record import FailureClass, RunRecord, RunStatus, UploadSource, utc_now
-from nsclient_common.request import ENVD_VERSION, NOTIFY, SUBMITTER, BuildRequest, InvalidRequest, parse_request
+from nsclient_common.request import (
+    CPUS,
+    ENVD_VERSION,
+    MEMORY,
+    NOTIFY,
+    SUBMITTER,
+    BuildRequest,
+    InvalidRequest,
+    parse_request,
+)
 from nsclient_common.runstore import find_record, write_record
 from nsclient_common.s3io import open_s3_object
 from nsclient_common.settings import Limits, Settings, current_settings
@@ -175,14 +184,25 @@ def _new_record(event: PrepareInput, request: BuildRequest, status: RunStatus, s
     )
 
 
+# The cpus and memory asked for are kept even over the limits, so the rejected run's record shows the request.
+_SALVAGED = (
+    (NOTIFY, "notify"),
+    (SUBMITTER, "submitter"),
+    (ENVD_VERSION, "envd_version"),
+    (CPUS, "cpus"),
+    (MEMORY, "memory_mib"),
+)
+_UNCAPPED = Limits(max_cpus=2**31, max_memory_mib=2**53)
+
+
 def _salvage(metadata: dict[str, str]) -> BuildRequest:
     """What can be kept of invalid options, each field checked on its own: the notify address, if it is
     valid, so the rejection reaches the person; the submitter, if it is clean, so the record names them;
-    the env.d version, so the variables sent with the build are deleted."""
-    kept: dict[str, str] = {}
-    for field, attribute in ((NOTIFY, "notify"), (SUBMITTER, "submitter"), (ENVD_VERSION, "envd_version")):
+    the env.d version, so the variables sent with the build are deleted; the cpus and memory asked for."""
+    kept: dict[str, Any] = {}
+    for field, attribute in _SALVAGED:
         try:
-            kept[attribute] = getattr(parse_request({field: metadata[field]}, Limits()), attribute)
+            kept[attribute] = getattr(parse_request({field: metadata[field]}, _UNCAPPED), attribute)
         except (KeyError, InvalidRequest):
             continue
     return BuildRequest.model_validate(kept)

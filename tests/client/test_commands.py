@@ -423,7 +423,7 @@ def test_push_of_a_missing_folder_uploads_nothing(local_cli: Cli, local_backend:
     assert local_cli.pushes() == {}
 
 
-def test_pull_with_an_unreadable_pushes_file_asks_for_a_folder(local_cli: Cli) -> None:
+def test_pull_with_an_unreadable_pushes_file_takes_the_run_as_not_pushed_here(local_cli: Cli) -> None:
     pushes = local_cli.home / "nsclient" / "pushes.json"
     pushes.parent.mkdir(parents=True)
     pushes.write_text('{"20261125T093000Z-zika-1a2b3c4d5e": "/tmp/zi')  # cut off mid-write
@@ -431,8 +431,8 @@ def test_pull_with_an_unreadable_pushes_file_asks_for_a_folder(local_cli: Cli) -
 
     result = local_cli("pull", run_id)
 
-    assert result.code == 1
-    assert result.error_lines == [f"Error: Give a folder to pull into: this machine did not push run {run_id}."]
+    assert result.code == 3
+    assert len(result.error_lines) == 1 and result.error_lines[0].startswith(f"Error: No run {run_id!r}")
 
 
 def test_arguments_after_dashes_on_a_command_other_than_push_are_a_usage_error(local_cli: Cli) -> None:

@@ -122,6 +122,17 @@ def test_bad_upload_keeps_only_the_valid_fields_of_refused_options(local_backend
     assert record.notify == NOTIFY
     assert record.submitter == "123456789012"  # the uploading account, as with no submitter given
     assert "evil@x.org" not in (Path(local_backend.info.outbox) / f"{run_id}.eml").read_text()
+    assert record.cpus is None  # 'four' is no number of cpus
+
+
+def test_a_request_over_the_limits_is_rejected_showing_what_it_asked_for(local_backend: Backend) -> None:
+    case = Case("asks-too-much", GOOD, [], {"cpus": "10000", "memory": "2GiB"})
+    run_id, _ = send(local_backend, case)
+
+    record = local_backend.wait_for_record(run_id, timeout=60)
+
+    assert record.status == "REJECTED"
+    assert (record.cpus, record.memory_mib) == (10000, 2048)
 
 
 def test_bad_upload_notify_with_a_line_break_cannot_be_sent(local_backend: Backend) -> None:

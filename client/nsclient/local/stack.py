@@ -25,6 +25,7 @@ from nsclient.local.principals import (
     StackPrincipals,
 )
 from nsclient.local.template import Resolver, load_template, resources_of_type
+from nsclient_common.settings import Limits, Settings
 
 if TYPE_CHECKING:
     from nsclient.local.runtime import LocalRuntime
@@ -53,6 +54,8 @@ class StackInfo:
     outbox: str
     # A person's keys: an IAM user in the stack's users group (the client uses them).
     credentials: dict[str, str | None] | None = None
+    # What a run may ask for (nsclient_common.settings.Limits), as the functions read it from their environment.
+    limits: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -61,16 +64,10 @@ class StackInfo:
         return Credentials.from_dict(self.credentials) if self.credentials else None
 
 
-def project_root() -> Path:
-    """The checkout holding template.yaml, functions/ and statemachine/ (the client is installed from it)."""
-    here = Path(__file__).resolve()
-    for parent in here.parents:
-        if (parent / "template.yaml").is_file() and (parent / "statemachine").is_dir():
-            return parent
-    raise FileNotFoundError(
-        "the local backend runs the project's own template.yaml, functions/ and statemachine/: "
-        "install nsclient from its source checkout (pip install -e .)"
-    )
+def backend_source() -> Path:
+    """template.yaml, statemachine/ and functions/, shipped with the package as nsclient/backend-source (in
+    the repository, links to the one copy at its root), so an installed wheel runs the stack it was built with."""
+    return Path(__file__).resolve().parents[1] / "backend-source"
 
 
 def _camel(value: Any) -> Any:
@@ -110,7 +107,7 @@ class LocalStack:
         self.endpoint_url = endpoint_url
         self.runtime = runtime  # what runs the stack's functions and jobs; filled in as they are created
         self.state_dir = state_dir
-        self.root = root or project_root()
+        self.root = root or backend_source()
         self.template = load_template(self.root / "template.yaml")
         values = {"CreateBatchEnvironment": "false", **(parameters or {})}
         self.expanded = sam.expand(self.template, values, REGION)
@@ -219,7 +216,12 @@ class LocalStack:
             job_definition=job_definition,
             outbox=str(outbox),
             credentials=user.to_dict(),
+            limits=self.run_limits(outbox).model_dump(),
         )
+
+    def run_limits(self, outbox: Path) -> Limits:
+        """The limits PrepareRun checks each request against, from its environment as deployed."""
+        return Settings.from_env(self._function_environment("PrepareRunFunction", outbox)).limits
 
     def enable_upload_events(self) -> None:
         """Turn on the bucket's EventBridge notifications (after restoring a snapshot, so a
