@@ -12,11 +12,11 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from nsclient import runs
 from nsclient.backend import connect
 from nsclient.command.common import add_parser, info
-from nsclient.command.push import exit_code_of, follow
 from nsclient.errors import UserError
+from nsclient.runs.transfer import pull, push
+from nsclient.watch import exit_code_of, follow
 from nsclient_common.request import BuildRequest
 
 if TYPE_CHECKING:
@@ -44,7 +44,7 @@ def run(opts: argparse.Namespace) -> int:
         raise UserError(f"{opts.directory} exists and is not empty: give a new folder for the demo.")
     shutil.copytree(EXAMPLE, opts.directory, dirs_exist_ok=True)
     request = BuildRequest(cpus=opts.cpus, memory_mib=2048, submitter="nsclient-demo")
-    run_id = runs.push(backend, opts.directory, request, [], opts.quiet)
+    run_id = push(backend, opts.directory, request, [], opts.quiet)
     print(run_id, flush=True)
     info(f"Pushed the example build as run {run_id}; following it to the end.", opts.quiet)
     final = follow(backend, run_id, quiet=opts.quiet, log_stream=sys.stderr if opts.quiet else sys.stdout)
@@ -52,7 +52,7 @@ def run(opts: argparse.Namespace) -> int:
     if exit_code_of(final) != 0:
         info(f"The demo build failed: see `nsclient logs {run_id}`.")
         return exit_code_of(final)
-    _, written = runs.pull(backend, run_id, opts.directory, [], [], opts.quiet)
+    _, written = pull(backend, run_id, opts.directory, [], [], opts.quiet)
     auspice = opts.directory / "auspice" / "example.json"
     notice = Path(backend.outbox or "") / f"{run_id}.eml" if backend.outbox else None
     info("", opts.quiet)

@@ -10,9 +10,11 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING, Any
 
-from nsclient import runs
 from nsclient.backend import connect
-from nsclient.command.common import add_parser, describe
+from nsclient.command.common import add_parser
+from nsclient.runs.jobs import status
+from nsclient.runs.records import check_run_id
+from nsclient.show import describe
 
 if TYPE_CHECKING:
     import argparse
@@ -30,7 +32,7 @@ def register_parser(subparsers: Any, parent: argparse.ArgumentParser) -> None:
 
 
 def run(opts: argparse.Namespace) -> int:
-    runs.check_run_id(opts.run_id)
-    record = runs.status(connect(opts.backend), opts.run_id)
+    check_run_id(opts.run_id)
+    record = status(connect(opts.backend), opts.run_id)
     print(record.model_dump_json(indent=2) if opts.json else describe(record))
     return 0
