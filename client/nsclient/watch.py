@@ -56,6 +56,7 @@ class WaitView:
         self.record: RunRecord | None = None
         self._shown: RunStatus | None = None
         self._live: Live | None = None
+        self._submitted: float | None = None  # the earliest the run is known to have been submitted
 
     def __enter__(self) -> WaitView:
         if not self.quiet and self.console.is_terminal:
@@ -70,6 +71,9 @@ class WaitView:
 
     def on_update(self, record: RunRecord) -> None:
         self.record = record
+        # A run not yet prepared is shown from when it was pushed, which its record later puts a moment after.
+        submitted = parse_iso(record.submitted_at).timestamp()
+        self._submitted = submitted if self._submitted is None else min(self._submitted, submitted)
         if record.status == self._shown:
             return
         self._shown = record.status
@@ -97,8 +101,8 @@ class WaitView:
             cells += [ProgressBar(total=total, completed=done, width=30), Text(f"{done} of {total} steps")]
         if self.progress.running:
             cells.append(Text("running " + ", ".join(self.progress.running), style="cyan"))
-        if record is not None:
-            elapsed = max(0, int(time.time() - parse_iso(record.submitted_at).timestamp()))
+        if self._submitted is not None:
+            elapsed = max(0, int(time.time() - self._submitted))
             cells.append(Text(f"{elapsed // 60}m{elapsed % 60:02d}s", style="dim"))
         grid.add_row(*cells)
         return Group(Text(f"Run {self.run_id}", style="bold"), grid)
