@@ -9,6 +9,7 @@ from nsclient_common.record import RunStatus, parse_iso
 
 if TYPE_CHECKING:
     from nsclient_common.record import RunRecord
+    from nsclient_common.snakeprogress import SnakemakeProgress
 
 STATUS_STYLES = {
     RunStatus.SUBMITTED: "yellow",
@@ -42,7 +43,17 @@ def resources(record: RunRecord) -> str:
     return f"{cpus}, {memory}"
 
 
-def describe(record: RunRecord) -> str:
+def progress_summary(progress: SnakemakeProgress | None) -> str | None:
+    """'2 of 4 steps done, running tree', or None before snakemake has said anything of its plan."""
+    if progress is None or (progress.total is None and not progress.running):
+        return None
+    parts = [f"{progress.done} of {progress.total} steps done" if progress.total else f"{progress.done} steps done"]
+    if progress.running:
+        parts.append("running " + ", ".join(progress.running))
+    return ", ".join(parts)
+
+
+def describe(record: RunRecord, progress: SnakemakeProgress | None = None) -> str:
     status = record.status.value + (f" ({record.failure_class.value})" if record.failure_class else "")
     rows = [
         ("Run", record.run_id),
@@ -54,6 +65,7 @@ def describe(record: RunRecord) -> str:
         ("Started", record.started_at),
         ("Finished", record.finished_at),
         ("Duration", duration(record) if record.started_at else None),
+        ("Progress", progress_summary(progress)),
         ("Resources", resources(record)),
         ("Submitter", record.submitter),
         ("Notify", record.notify),

@@ -80,6 +80,14 @@ class Background:
         return Result(code, self._out.read(), self._err.read())
 
 
+def status_when(machine: Cli, run_id: str, wanted: str, timeout: float = 60) -> str:
+    """`nsclient status RUN` once it says `wanted` (the log the job writes reaches CloudWatch Logs a moment later)."""
+    deadline = time.monotonic() + timeout
+    while wanted not in (shown := machine("status", run_id).out) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    return shown
+
+
 @pytest.fixture(scope="module")
 def machine(local_backend: Backend, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cli]:
     cli = Cli(tmp_path_factory.mktemp("follow-machine")).point_at(local_backend)
@@ -133,6 +141,7 @@ def test_a_running_run_is_running_in_list_and_status_and_logs_follow_ends_with_t
         cells = row.split()
         assert cells[1] == "RUNNING"
         assert re.fullmatch(r"\d+m\d\ds", cells[3]), row  # its duration so far
+        assert "Progress:    0 of 2 steps done, running hold" in status_when(machine, run_id, "running hold")
         following = Background(machine, "logs", "--follow", run_id)
         time.sleep(2)
     finally:

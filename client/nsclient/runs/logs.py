@@ -14,6 +14,7 @@ from botocore.exceptions import ClientError
 from nsclient.runs.records import is_missing
 from nsclient_common.jobfacts import log_group_of
 from nsclient_common.layout import log_key
+from nsclient_common.snakeprogress import SnakemakeProgress
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -73,6 +74,17 @@ def _newer_job(job: dict[str, Any] | None, live: LiveStream | None) -> dict[str,
     if job is None or not job.get("container", {}).get("logStreamName"):
         return None
     return job if live is None or live.job_id != job["jobId"] else None
+
+
+def live_progress(state: RunState) -> SnakemakeProgress | None:
+    """How far a running build has got, from its job's log so far; None before the job has a log."""
+    job = _newer_job(state.job, None)
+    if state.is_final or job is None:
+        return None
+    progress = SnakemakeProgress()
+    for line in LiveStream(state.backend.client("logs"), job).drain():
+        progress.feed(line)
+    return progress
 
 
 def log_lines(
