@@ -6,9 +6,13 @@ set; then nothing is wrapped to a guessed width either, so a pipe gets whole pla
 
 from __future__ import annotations
 
-import sys
+from typing import TYPE_CHECKING
 
 from rich.console import Console
+from rich.measure import Measurement
+
+if TYPE_CHECKING:
+    from rich.table import Table
 
 _UNWRAPPED_WIDTH = 10_000
 
@@ -20,12 +24,21 @@ def make_console(*, stderr: bool) -> Console:
     return console
 
 
-def render_plain(console: Console, renderable: object) -> str:
-    """What the console would print, each line without trailing blanks (tables pad their last column)."""
+def print_table(console: Console, table: Table) -> None:
+    """The table whole, never squeezed into a narrow terminal (which wraps its long lines itself);
+    not on a terminal, each line without the trailing blanks of its last column."""
+    needed = Measurement.get(console, console.options.update_width(_UNWRAPPED_WIDTH), table).maximum
+    if console.is_terminal:
+        if needed > console.width:
+            console = Console(
+                file=console.file,
+                width=needed,
+                force_terminal=True,
+                color_system=console.color_system,  # type: ignore[arg-type]  # the same system, by name
+                highlight=False,
+            )
+        console.print(table, crop=False)
+        return
     with console.capture() as captured:
-        console.print(renderable)
-    return "\n".join(line.rstrip() for line in captured.get().splitlines())
-
-
-def stdout_is_terminal() -> bool:
-    return sys.stdout.isatty()
+        console.print(table)
+    print("\n".join(line.rstrip() for line in captured.get().splitlines()), file=console.file)

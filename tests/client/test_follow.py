@@ -167,3 +167,19 @@ def test_the_wait_view_on_a_terminal_shows_steps_running_rules_and_elapsed_time(
     assert re.search(r"RUNNING .* 1 of 4 steps .* \d+m\d\ds", frames), frames
     assert re.search(r"of 4 steps +running [abc]\b", frames), frames
     assert not [line for line in frames.splitlines() if STATE_LINE.match(line)]  # the live view replaces them
+
+
+@pytest.mark.slow
+def test_colour_only_on_a_terminal_and_never_with_no_color(machine: Cli, tmp_path: Path) -> None:
+    run_id = machine("push", str(build_folder(tmp_path / "colour", SNAKEFILE_STEPS))).out.strip()
+    colour = re.compile(r"\x1b\[(?:\d+;)*3[0-7]m")  # a foreground colour
+    terminal = {"TTY_COMPATIBLE": "1"}
+
+    on_a_terminal = machine.process("list", env=terminal)
+    no_color = machine.process("list", env={**terminal, "NO_COLOR": "1"})
+    piped = machine.process("list")
+
+    assert all(run_id in result.out for result in (on_a_terminal, no_color, piped))
+    assert colour.search(on_a_terminal.out)
+    assert not colour.search(no_color.out)
+    assert "\x1b" not in piped.out

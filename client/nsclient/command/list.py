@@ -15,7 +15,7 @@ from rich.text import Text
 
 from nsclient.backend import connect
 from nsclient.command.common import add_parser
-from nsclient.console import make_console, render_plain
+from nsclient.console import make_console, print_table
 from nsclient.runs.jobs import current_records
 from nsclient.runs.records import list_records, parse_since
 from nsclient.show import duration, resources, status_style
@@ -72,9 +72,5 @@ def run(opts: argparse.Namespace) -> int:
             r.submitter or "-",
         ]
         table.add_row(*row, *([r.owner or "(no owner: made before per-person folders)"] if opts.everyone else []))
-    console = make_console(stderr=False)
-    if console.is_terminal:
-        console.print(table)
-    else:
-        print(render_plain(console, table))
+    print_table(make_console(stderr=False), table)
     return 0

@@ -10,10 +10,10 @@ from botocore.exceptions import ClientError
 
 from nsclient.errors import UserError
 from nsclient.pushes import pushed_directory
+from nsclient_common import runstore
 from nsclient_common.layout import RUNS_PREFIX, record_location, runs_prefix
 from nsclient_common.record import RunRecord, parse_iso
 from nsclient_common.runid import is_run_id
-from nsclient_common.runstore import find_record
 
 if TYPE_CHECKING:
     from nsclient.backend import Backend
@@ -40,7 +40,7 @@ def check_run_id(run_id: str) -> str:
 def _record_at(backend: Backend, run_id: str, owner: str | None) -> RunRecord | None:
     """The record in one folder; None where there is none, or where the caller may not look."""
     try:
-        return find_record(backend.client("s3"), backend.bucket, run_id, owner)
+        return runstore.find_record(backend.client("s3"), backend.bucket, run_id, owner)
     except ClientError as error:
         if is_missing(error) or is_denied(error):
             return None
@@ -89,24 +89,26 @@ def parse_since(text: str) -> timedelta:
 def list_records(backend: Backend, since: timedelta | None, everyone: bool = False) -> list[RunRecord]:
     """The caller's run records (newest first), or with everyone every run's in the bucket (for admins)."""
     s3 = backend.client("s3")
-    keys: list[str] = []
+    locations: list[tuple[str | None, str]] = []  # (owner, run id)
     cutoff = datetime.now(UTC) - since if since else None
     prefix = RUNS_PREFIX if everyone else runs_prefix(backend.caller_id())
     try:
         for page in s3.get_paginator("list_objects_v2").paginate(Bucket=backend.bucket, Prefix=prefix):
             for entry in page.get("Contents", []):
-                if record_location(entry["Key"]) and (cutoff is None or entry["LastModified"] >= cutoff):
-                    keys.append(entry["Key"])
+                location = record_location(entry["Key"])
+                if location and (cutoff is None or entry["LastModified"] >= cutoff):
+                    locations.append(location)
     except ClientError as error:
         if everyone and is_denied(error):
             raise UserError("Listing everyone's runs needs the stack's admin policy (NsclientAdminPolicy).") from None
         raise
 
-    def fetch(key: str) -> RunRecord:
-        return RunRecord.from_json(s3.get_object(Bucket=backend.bucket, Key=key)["Body"].read())
+    def fetch(location: tuple[str | None, str]) -> RunRecord:
+        owner, run_id = location
+        return runstore.read_record(s3, backend.bucket, run_id, owner)
 
     with ThreadPoolExecutor(8) as pool:
-        records = list(pool.map(fetch, keys))
+        records = list(pool.map(fetch, locations))
     if cutoff is not None:
         records = [r for r in records if parse_iso(r.submitted_at) >= cutoff]
     return sorted(records, key=lambda r: (r.submitted_at, r.run_id), reverse=True)
