@@ -60,7 +60,7 @@ class WaitView:
 
     def __enter__(self) -> WaitView:
         if not self.quiet and self.console.is_terminal:
-            self._live = Live(self, console=self.console, refresh_per_second=4, transient=True)
+            self._live = Live(self, console=self.console, refresh_per_second=4, transient=True, redirect_stdout=False)
             self._live.start()
         return self
 
@@ -86,9 +86,9 @@ class WaitView:
         self.progress.feed(line)
         if self.quiet:
             return
-        if self._live is not None:
+        if self._live is not None and stream.isatty():  # above the live view, on the same terminal
             self._live.console.print(line, markup=False, highlight=False, soft_wrap=True)
-        else:
+        else:  # redirected: the log goes where it was sent, whole
             print(line, file=stream, flush=True)
 
     def __rich__(self) -> RenderableType:
