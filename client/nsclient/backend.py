@@ -12,24 +12,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
-from botocore.config import Config
-from botocore.exceptions import NoCredentialsError, NoRegionError
+from botocore.exceptions import NoCredentialsError
 
 from nsclient import config
+from nsclient.awsclients import aws_client
 from nsclient.errors import UserError
 from nsclient_common.runid import execution_arn
 from nsclient_common.settings import Limits
 
 BACKENDS = ("local", "aws")
-_CLIENT_CONFIG = Config(retries={"mode": "adaptive", "max_attempts": 8})
-# boto3-stubs types clients per literal service name; these helpers take any service.
-
-
-def _new_client(service: str, **kwargs: Any) -> Any:
-    """A client from a session of its own: boto3's default session keeps the credentials it first
-    found, which would outlive a change of AWS_PROFILE or keys within one process."""
-    session: Any = boto3.session.Session()
-    return session.client(service, **kwargs)
 
 
 @dataclass(frozen=True)
@@ -58,20 +49,11 @@ class Backend:
         return self._identity["userid"]
 
     def client(self, service: str) -> Any:
-        try:
-            if self.endpoint_url:
-                return _new_client(
-                    service,
-                    endpoint_url=self.endpoint_url,
-                    region_name=self.region,
-                    aws_access_key_id=self.access_key_id,
-                    aws_secret_access_key=self.secret_access_key,
-                    aws_session_token=None,
-                    config=_CLIENT_CONFIG,
-                )
-            return _new_client(service, region_name=self.region, config=_CLIENT_CONFIG)
-        except NoRegionError:
-            return _new_client(service, region_name="us-east-1", config=_CLIENT_CONFIG)
+        """The process's one client for this service (boto3-stubs types clients per literal service name;
+        this takes any)."""
+        if self.endpoint_url:
+            return aws_client(service, self.region, self.endpoint_url, self.access_key_id, self.secret_access_key)
+        return aws_client(service, self.region)
 
     def execution_arn(self, run_id: str) -> str:
         if not self.state_machine_arn:

@@ -15,16 +15,16 @@ import posixpath
 import zlib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import IO, TYPE_CHECKING
+
+from nsclient_common.buildfolder import KEPT_SNAKEMAKE_STATE, SNAKEFILES, SNAKEMAKE_STATE, is_safe_member
 
 if TYPE_CHECKING:
     import zipfile
     from collections.abc import Iterable, Iterator
 
-ALWAYS_EXCLUDED = (".git/", ".snakemake/", "environment*", "*.pyc", "__pycache__/")
-KEPT_SNAKEMAKE_STATE = (".snakemake/log/", ".snakemake/metadata/", ".snakemake/storage/")
-SNAKEFILES = ("Snakefile", "snakefile", "workflow/Snakefile", "workflow/snakefile")
+ALWAYS_EXCLUDED = (".git/", SNAKEMAKE_STATE, "environment*", "*.pyc", "__pycache__/")
 
 
 def _parts_match(parts: tuple[str, ...], pattern: tuple[str, ...]) -> bool:
@@ -55,7 +55,7 @@ def glob_matches(path: str, pattern: str) -> bool:
 def _excluded_always(relative: str) -> bool:
     if relative.startswith(KEPT_SNAKEMAKE_STATE) or relative.rstrip("/") + "/" in KEPT_SNAKEMAKE_STATE:
         return False
-    if (relative + "/").startswith(".snakemake/") and any(k.startswith(relative + "/") for k in KEPT_SNAKEMAKE_STATE):
+    if (relative + "/").startswith(SNAKEMAKE_STATE) and any(k.startswith(relative + "/") for k in KEPT_SNAKEMAKE_STATE):
         return False  # .snakemake itself: descend, to keep log/ metadata/ storage/
     return any(glob_matches(relative, pattern) for pattern in ALWAYS_EXCLUDED)
 
@@ -102,11 +102,6 @@ def file_crc(path: Path) -> int | None:
         while chunk := handle.read(1024 * 1024):
             crc = zlib.crc32(chunk, crc)
     return crc
-
-
-def is_safe_member(name: str) -> bool:
-    path = PurePosixPath(name.replace("\\", "/"))
-    return not (name.startswith(("/", "\\")) or (len(name) > 1 and name[1] == ":") or ".." in path.parts)
 
 
 @dataclass

@@ -178,6 +178,7 @@ def _new_record(event: PrepareInput, request: BuildRequest, status: RunStatus, s
         image=request.image,
         snakemake_args=request.snakemake_args,
         job_queue=settings.job_queue,
+        on_demand_job_queue=settings.on_demand_job_queue or None,
         upload=UploadSource(bucket=event.upload.bucket, key=event.upload.key, version_id=event.upload.version_id),
         updated_at=utc_now(),
         owner=event.owner,

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from nsclient_common.aws import client
+from nsclient_common.batchjobs import ACTIVE_JOB_STATUSES, NOT_STARTED_JOB_STATUSES, find_job, run_queues
 from nsclient_common.delivery import deliver_notice
 from nsclient_common.failure import CANCEL_REASON, STUCK_RUNNABLE_REASON
 from nsclient_common.finish import finalize, load_or_placeholder, save
@@ -43,8 +44,6 @@ if TYPE_CHECKING:
 observability = for_function("ReconcileRun")
 logger, tracer = observability.logger, observability.tracer
 
-ACTIVE_JOB_STATUSES = ("SUBMITTED", "PENDING", "RUNNABLE", "STARTING", "RUNNING")
-NOT_STARTED_JOB_STATUSES = ("SUBMITTED", "PENDING", "RUNNABLE")
 # A terminated container gets ECS's stop timeout (30 s by default) before SIGKILL; wait a little
 # longer so that the log is complete and the exit code known.
 JOB_STOP_WAIT_SECONDS = 90.0
@@ -72,19 +71,6 @@ class ExecutionEvent(BaseModel):
 class ReconcileOutput(BaseModel):
     run_id: str
     action: str
-
-
-def find_job(batch: BatchClient, queues: list[str], run_id: str) -> dict[str, Any] | None:
-    """The run's newest Batch job on any of the queues: its name is the run id."""
-    summaries = []
-    for queue in dict.fromkeys(q for q in queues if q):
-        found = batch.list_jobs(jobQueue=queue, filters=[{"name": "JOB_NAME", "values": [run_id]}])
-        summaries += found["jobSummaryList"]
-    if not summaries:
-        return None
-    newest = max(summaries, key=lambda s: s.get("createdAt", 0))
-    jobs = batch.describe_jobs(jobs=[newest["jobId"]])["jobs"]
-    return dict(jobs[0]) if jobs else None
 
 
 def termination_reason(status: str, job: dict[str, Any]) -> str:
@@ -133,8 +119,7 @@ def reconcile(
 
     log: LogSummary | None = None
     if not record.status.is_final:
-        queues = [record.job_queue or "", settings.job_queue, settings.on_demand_job_queue]
-        job = find_job(batch, queues, run_id)
+        job = find_job(batch, run_queues(record, settings.job_queue, settings.on_demand_job_queue), run_id)
         if job is not None and job["status"] in ACTIVE_JOB_STATUSES:
             job = stop_job(batch, job, termination_reason(detail.status, job), stop_wait)
         facts = facts_from_description(job) if job else JobFacts()

@@ -357,7 +357,7 @@ def test_push_wait_json_prints_only_the_run_id_and_exits_zero(ok_run: Pushed, lo
     assert json.loads(result.out) == {"run_id": ok_run.run_id}
     assert local_backend.record(ok_run.run_id).status == RunStatus.SUCCEEDED  # type: ignore[union-attr]
     assert "the build ran" in result.err.splitlines()  # with --json the log goes to stderr
-    assert f"Run {ok_run.run_id} is SUCCEEDED." in result.err
+    assert f"Run {ok_run.run_id} SUCCEEDED after " in result.err  # the outcome line
     assert f"Get the results with `nsclient pull {ok_run.run_id}`." in result.err
 
 
@@ -390,7 +390,7 @@ def test_push_wait_exits_with_the_builds_exit_code(wait_fails: Waiting, local_ba
     assert record.exit_code not in (None, 0)
     assert result.code == record.exit_code
     assert "about to fail" in result.out.splitlines()  # the log, on stdout without --json
-    assert f"Run {run_id} is FAILED." in result.err
+    assert f"Run {run_id} FAILED (exit-code) after " in result.err  # the outcome line
     assert f"as run {run_id} (aws backend)." in result.err
 
 

@@ -18,7 +18,7 @@ from moto import mock_aws
 from nsclient import rangedpull, zipstream
 from nsclient.progress import Progress
 from nsclient.rangedpull import fetch_members, plan_ranges
-from nsclient.runs import pull_workdir
+from nsclient.runs.transfer import pull_workdir
 from nsclient.transfer import PART_SIZE, StreamingUpload
 from nsclient.workdir import PullPlan, extract, member_crcs, plan_pull, upload_members
 from nsclient.zipstream import zip_stream

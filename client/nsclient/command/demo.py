@@ -14,11 +14,12 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from nsclient import runs
 from nsclient.backend import connect
 from nsclient.command.common import add_parser, info
-from nsclient.command.push import exit_code_of, follow, whole_number_of_cpus
+from nsclient.command.push import whole_number_of_cpus
 from nsclient.errors import UserError
+from nsclient.runs.transfer import pull, push
+from nsclient.watch import exit_code_of, follow
 from nsclient.wording import count
 from nsclient_common.request import BuildRequest
 
@@ -48,7 +49,7 @@ def run(opts: argparse.Namespace) -> int:
     backend = connect(opts.backend or "local")
     prepare_folder(opts.directory)
     request = BuildRequest(cpus=opts.cpus, memory_mib=2048, submitter="nsclient-demo")
-    run_id = runs.push(backend, opts.directory, request, [MARKER], opts.quiet)
+    run_id = push(backend, opts.directory, request, [MARKER], opts.quiet)
     print(run_id, flush=True)
     info(f"Pushed the example build as run {run_id}; following it to the end.", opts.quiet)
     final = follow(backend, run_id, quiet=opts.quiet, log_stream=sys.stderr if opts.quiet else sys.stdout)
@@ -56,7 +57,7 @@ def run(opts: argparse.Namespace) -> int:
     if exit_code_of(final) != 0:
         info(f"The demo build failed: see `nsclient logs {run_id}`.")
         return exit_code_of(final)
-    _, written = runs.pull(backend, run_id, opts.directory, [], [], opts.quiet)
+    _, written = pull(backend, run_id, opts.directory, [], [], opts.quiet)
     auspice = opts.directory / "auspice" / "example.json"
     notice = Path(backend.outbox or "") / f"{run_id}.eml" if backend.outbox else None
     info("", opts.quiet)

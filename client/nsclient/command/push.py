@@ -25,12 +25,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from nsclient import buildenv, config, runs
+from nsclient import buildenv, config
 from nsclient.backend import connect
 from nsclient.command.common import add_parser, info
 from nsclient.errors import EXIT_INTERRUPTED, UserError
 from nsclient.limits import check_within
-from nsclient_common.record import RunRecord, RunStatus
+from nsclient.runs.transfer import push
+from nsclient.watch import exit_code_of, follow
+from nsclient_common.record import RunStatus
 from nsclient_common.request import CPUS, MEMORY, BuildRequest, InvalidRequest, parse_request
 from nsclient_common.settings import Limits
 
@@ -138,34 +140,12 @@ def build_request(opts: argparse.Namespace) -> BuildRequest:
     )
 
 
-def follow(backend: Any, run_id: str, *, quiet: bool, log_stream: Any) -> RunRecord:
-    """Stream the run's log and status changes until it ends; returns the final record."""
-    seen: list[str] = []
-
-    def on_status(record: RunRecord) -> None:
-        if not seen or seen[-1] != record.status.value:
-            seen.append(record.status.value)
-            info(f"Run {run_id} is {record.status.value}.", quiet)
-
-    for line in runs.log_lines(backend, run_id, follow=True, poll=1.0, on_status=on_status):
-        print(line, file=log_stream, flush=True)
-    final = runs.status(backend, run_id)
-    on_status(final)
-    return final
-
-
-def exit_code_of(record: RunRecord) -> int:
-    if record.status == RunStatus.SUCCEEDED:
-        return 0
-    return record.exit_code or 1
-
-
 def run(opts: argparse.Namespace) -> int:
     request = build_request(opts)
     env = buildenv.collect(opts.envs, opts.envdirs)
     backend = connect(opts.backend)
     check_within(request, backend.limits)
-    run_id = runs.push(backend, opts.directory, request, opts.exclude, opts.quiet, env=env)
+    run_id = push(backend, opts.directory, request, opts.exclude, opts.quiet, env=env)
     print(json.dumps({"run_id": run_id}) if opts.json else run_id, flush=True)
     info(f"Pushed {opts.directory} as run {run_id} ({backend.kind} backend).", opts.quiet)
     if not opts.wait:

@@ -34,6 +34,7 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from nsclient.local import infozip
+from nsclient_common.buildfolder import KEPT_SNAKEMAKE_STATE, SNAKEMAKE_STATE
 from nsclient_common.envdir import decode_value
 from nsclient_common.jobspec import BUILD_DIR, DELETE_ENVD_VAR, ENVD_URL_VAR, WORKDIR_URL_VAR
 
@@ -46,8 +47,8 @@ WORKDIR_VAR = "NEXTSTRAIN_WORKDIR"
 CONTAINER_DIR = "/nextstrain"
 ENVD_DIR = f"{CONTAINER_DIR}/env.d"
 # `zip -u` twice: everything but snakemake's state, then the parts of it a user pulls.
-RETURN_EXCLUDED = ".snakemake/*"
-RETURN_INCLUDED = (".snakemake/log/*", ".snakemake/metadata/*", ".snakemake/storage/*")
+RETURN_EXCLUDED = f"{SNAKEMAKE_STATE}*"
+RETURN_INCLUDED = tuple(f"{kept}*" for kept in KEPT_SNAKEMAKE_STATE)
 
 
 class StepFailed(Exception):
