@@ -17,7 +17,7 @@ import pytest
 from moto import mock_aws
 
 from nsclient_common import s3io
-from nsclient_common.logarchive import LogSource, archive_log, iter_log_messages, read_log_tail
+from nsclient_common.logarchive import TAIL_LINES, LogSource, archive_log, iter_log_messages, read_log_tail
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -183,7 +183,7 @@ def test_a_long_log_is_streamed_in_parts_in_bounded_memory() -> None:
     # Pages are written whole: a part is PART_SIZE and at most one page more
     assert sum(parts) == total and len(parts) >= 10
     assert all(PART <= size <= PART + 2000 * 110 for size in parts[:-1])
-    assert summary["tail"][-1] == snakemake_line(LONG_LOG_LINES - 1) and len(summary["tail"]) == 30
+    assert summary["tail"][-1] == snakemake_line(LONG_LOG_LINES - 1) and len(summary["tail"]) == TAIL_LINES
     # A page of events (and its text), a part being sent (and its copy), the tail: not the log
     assert peak < 5 * PART < total / 3, f"peak {peak} bytes for a {total}-byte log"
 
@@ -217,4 +217,4 @@ def test_read_log_tail(s3: Any) -> None:
     s3.put_object(Bucket=BUCKET, Key="empty.log", Body=b"")
     assert read_log_tail(s3, BUCKET, "empty.log") == []
     s3.put_object(Bucket=BUCKET, Key="long.log", Body="".join(f"line {i}\n" for i in range(100_000)).encode())
-    assert read_log_tail(s3, BUCKET, "long.log") == [f"line {i}" for i in range(99_970, 100_000)]
+    assert read_log_tail(s3, BUCKET, "long.log") == [f"line {i}" for i in range(100_000 - TAIL_LINES, 100_000)]

@@ -127,6 +127,8 @@ def test_function_environment_matches_the_contract():
         "MAX_CPUS",
         "MAX_MEMORY_MIB",
         "NOTIFY_FROM",
+        "COST_RATES",
+        "INSTANCE_TYPES",
         "POWERTOOLS_SERVICE_NAME",
         "POWERTOOLS_METRICS_NAMESPACE",
     }

@@ -12,7 +12,6 @@ Usage: python -m nsclient.local.entrypoint env --chdir /nextstrain/build -- snak
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 import tempfile
 import zipfile
@@ -22,6 +21,7 @@ from urllib.parse import urlparse
 
 import boto3
 
+from nsclient.local.jobcgroup import run_measured
 from nsclient_common.envdir import Env, archive_items, decode_value
 from nsclient_common.jobspec import DELETE_ENVD_VAR, ENVD_URL_VAR
 
@@ -127,7 +127,7 @@ def main(argv: list[str]) -> int:
         extract(archive, build)
         command = [arg.replace(BUILD_DIR, str(build), 1) if arg.startswith(BUILD_DIR) else arg for arg in argv]
         print("+ " + " ".join(command), flush=True)
-        exited = subprocess.call(command, stdin=subprocess.DEVNULL)
+        exited = run_measured(command)  # as a container, the job gets a cgroup of its own
         count = pack(build, archive)
         s3.upload_file(str(archive), bucket, key)
         print(f"+ uploaded {count} files to {url}", flush=True)

@@ -32,7 +32,8 @@ SIGKILL_EXIT = 137
 
 ADVICE: dict[FailureClass, str] = {
     FailureClass.EXIT_CODE: (
-        "The build's command failed. Read the log (`nsclient logs RUN`), fix the build and push it again."
+        "The build's command failed. Read the log (its last lines are below; `nsclient logs` shows all of it), "
+        "fix the build and push it again. `nsclient pull` fetches what it made before it failed."
     ),
     FailureClass.OUT_OF_MEMORY: (
         "The job ran out of memory. Push again with more memory (for example --memory twice what you gave)."

@@ -8,6 +8,8 @@ runs/<run-id>/workdir.zip         input, then results (the Batch job writes back
 runs/<run-id>/env.d.zip           the variables, moved here from inbox/ for the job, which deletes them
 runs/<run-id>/logs/build.log      archived job log
 runs/<run-id>/notice.json         the notice sent (written once: guards against a second notice)
+runs/<run-id>/report.json         the run report: timeline, use against request, advice
+runs/<run-id>/report.html         the same, one self-contained page
 """
 
 from __future__ import annotations
@@ -57,6 +59,14 @@ def log_key(run_id: str) -> str:
 
 def notice_key(run_id: str) -> str:
     return f"{run_prefix(run_id)}notice.json"
+
+
+def report_json_key(run_id: str) -> str:
+    return f"{run_prefix(run_id)}report.json"
+
+
+def report_html_key(run_id: str) -> str:
+    return f"{run_prefix(run_id)}report.html"
 
 
 def s3_url(bucket: str, key: str) -> str:

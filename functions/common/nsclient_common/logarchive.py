@@ -20,9 +20,12 @@ from nsclient_common.s3io import MultipartWriter
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
 
-TAIL_LINES = 30
-TAIL_BYTES = 16 * 1024  # enough for TAIL_LINES of an archived log when reading it back
+TAIL_LINES = 40
+TAIL_BYTES = 32 * 1024  # enough for TAIL_LINES of an archived log when reading it back
 _FAILED_RULE = re.compile(r"^[ \t]*Error in rule (?P<rule>[A-Za-z_][A-Za-z0-9_]*):", re.MULTILINE)
+# The failed rule's own exit status, as snakemake reports its command's CalledProcessError before
+# "Error in rule": snakemake itself then exits 1 whatever the rule's status was.
+_RULE_EXIT = re.compile(r"returned non-zero exit status (?P<status>\d+)")
 # Signs of running out of memory; plain substrings, searched a page at a time ("ut of memory": Out or out).
 _OOM_MARKERS = ("MemoryError", "ut of memory", "std::bad_alloc", "Cannot allocate memory", "oom-kill")
 
@@ -33,6 +36,7 @@ class LogSummary(BaseModel):
     bytes: int = 0
     tail: list[str] = []
     failed_rule: str | None = None
+    rule_exit_code: int | None = None  # the failed rule's command's own exit status
     memory_error: bool = False
     stream_found: bool = False
 
@@ -87,13 +91,15 @@ def archive_log(
     """
     lines, found = 0, False
     failed_rule: str | None = None
+    rule_exit: int | None = None
     memory_error = False
     tail: deque[str] = deque(maxlen=TAIL_LINES)
     with MultipartWriter(s3, bucket, key) as out:
         if preface:
             out.write(preface.encode())
         for source in sources or (LogSource(stream, group=group),):
-            failed_rule, memory_error = None, False
+            failed_rule, rule_exit, memory_error = None, None, False
+            seen_exit: int | None = None
             tail.clear()
             if source.heading:
                 out.write(f"{source.heading}\n".encode())
@@ -110,6 +116,10 @@ def archive_log(
                     tail.extend(page_lines)
                     if failed_rule is None and "Error in rule " in text and (match := _FAILED_RULE.search(text)):
                         failed_rule = match["rule"]
+                        before = [int(m["status"]) for m in _RULE_EXIT.finditer(text, 0, match.start())]
+                        rule_exit = before[-1] if before else seen_exit
+                    elif failed_rule is None and (statuses := _RULE_EXIT.findall(text)):
+                        seen_exit = int(statuses[-1])
                     memory_error = memory_error or any(marker in text for marker in _OOM_MARKERS)
             except logs.exceptions.ResourceNotFoundException:
                 out.write(f"(the job's log stream {source.stream} no longer exists)\n".encode())
@@ -120,6 +130,7 @@ def archive_log(
         bytes=written,
         tail=list(tail),
         failed_rule=failed_rule,
+        rule_exit_code=rule_exit,
         memory_error=memory_error,
         stream_found=found,
     )

@@ -34,6 +34,10 @@ class Settings(BaseModel):
     state_machine_arn: str = ""
     notify_from: str = ""
     outbox_dir: str = ""
+    # How the cost estimate prices a job (cost.rates_for): on-demand, spot or VCPU_HOUR_USD/GIB_HOUR_USD,
+    # for the family of the first of the compute environment's instance types.
+    cost_rates: str = "on-demand"
+    instance_types: str = "optimal"
     limits: Limits = Limits()
 
     @classmethod
@@ -56,4 +60,5 @@ class Settings(BaseModel):
         fields: dict[str, object] = {"bucket": env.get("BUCKET_NAME", ""), "limits": Limits.model_validate(limits)}
         fields.update(pick("TOPIC_ARN") | pick("JOB_QUEUE") | pick("JOB_DEFINITION") | pick("ON_DEMAND_JOB_QUEUE"))
         fields.update(pick("STATE_MACHINE_ARN") | pick("NOTIFY_FROM") | pick("OUTBOX_DIR"))
+        fields.update(pick("COST_RATES") | pick("INSTANCE_TYPES"))
         return cls.model_validate(fields)
