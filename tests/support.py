@@ -10,6 +10,9 @@ import zipfile
 import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from email import policy
+from email.message import EmailMessage
+from email.parser import BytesParser
 from typing import Any
 
 import boto3
@@ -179,18 +182,32 @@ class Backend:
         from moto.sns.models import sns_backends
 
         topic = sns_backends["123456789012"][self.info.region].topics[self.info.topic_arn]
-        return [(n[2] or "", n[1]) for n in topic.sent_notifications if run_id in (n[2] or "")]
+        return [
+            (n[2] or "", n[1])
+            for n in topic.sent_notifications
+            if (n[3] or {}).get("run_id", {}).get("Value", (n[3] or {}).get("run_id", {}).get("StringValue")) == run_id
+        ]
 
     def emails_sent(self, run_id: str) -> list[tuple[str, list[str], str]]:
         """(sender, recipients, subject) of every email SES accepted for this run."""
         from moto.ses.models import ses_backends
 
         sent = ses_backends["123456789012"][self.info.region].sent_messages
-        return [
-            (m.source, [a for addresses in m.destinations.values() for a in addresses], m.subject)
-            for m in sent
-            if run_id in (getattr(m, "subject", "") or "")
-        ]
+        found = []
+        for sent_message in sent:
+            message = self.parsed_email(sent_message)
+            if message is not None and message["X-Nsclient-Run"] == run_id:
+                found.append((sent_message.source, [str(message["To"])], str(message["Subject"])))
+        return found
+
+    @staticmethod
+    def parsed_email(sent_message: Any) -> EmailMessage | None:
+        """An email SES accepted as raw MIME, parsed as a mail client would."""
+        raw = getattr(sent_message, "raw_data", None)
+        if raw is None:
+            return None
+        parsed = BytesParser(policy=policy.default).parsebytes(raw.encode() if isinstance(raw, str) else raw)
+        return parsed if isinstance(parsed, EmailMessage) else None
 
     def keys(self, prefix: str) -> list[str]:
         listing = self.client("s3").list_objects_v2(Bucket=self.info.bucket, Prefix=prefix)

@@ -8,6 +8,8 @@ from datetime import datetime
 from textwrap import dedent
 from typing import TYPE_CHECKING, Any
 
+from nsclient_common.cost import describe as describe_cost
+
 if TYPE_CHECKING:
     from types import ModuleType
 
@@ -77,5 +79,7 @@ def describe(record: RunRecord) -> str:
         ("Batch job", record.job_id),
         ("Results", record.workdir_url),
         ("Log", record.log_url),
+        ("Cost", describe_cost(record.cost_estimate) if record.cost_estimate else None),
+        ("Report", record.report_url),
     ]
     return "\n".join(f"{name + ':':<13}{value}" for name, value in rows if value not in (None, ""))

@@ -12,6 +12,9 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import datetime
+from email import policy
+from email.parser import BytesParser
 from typing import TYPE_CHECKING, Any
 
 from nsclient.command.common import add_parser, info
@@ -20,24 +23,45 @@ from nsclient.paths import local_backend_dir
 
 if TYPE_CHECKING:
     import argparse
+    from pathlib import Path
 
 EXAMPLES = """
   nsclient local start
   nsclient local status --json
+  nsclient local outbox          # the notices emailed, newest first
   nsclient local stop
 """
 
 
 def register_parser(subparsers: Any, parent: argparse.ArgumentParser) -> None:
     parser = add_parser(subparsers, sys.modules[__name__], parent, EXAMPLES)
-    parser.add_argument("action", choices=("start", "stop", "status"), metavar="<start|stop|status>")
+    parser.add_argument("action", choices=("start", "stop", "status", "outbox"), metavar="<start|stop|status|outbox>")
     parser.add_argument(
         "--port", dest="port", type=int, default=0, metavar="<port>", help="Port for start (default: any free)"
     )
     parser.add_argument("--json", dest="json", action="store_true", help="status: print as JSON")
 
 
+def list_outbox(outbox: Path) -> list[tuple[float, str, Path]]:
+    """(time, subject, file) of each notice in the outbox, newest first."""
+    found = []
+    for path in outbox.glob("*.eml"):
+        with path.open("rb") as handle:
+            message = BytesParser(policy=policy.default).parse(handle, headersonly=True)
+        found.append((path.stat().st_mtime, str(message["Subject"] or ""), path))
+    return sorted(found, key=lambda item: item[0], reverse=True)
+
+
 def run(opts: argparse.Namespace) -> int:
+    if opts.action == "outbox":
+        notices = list_outbox(local_backend_dir() / "outbox")
+        if opts.json:
+            print(json.dumps([{"subject": s, "path": str(p), "mtime": t} for t, s, p in notices], indent=2))
+        elif not notices:
+            info("No notices yet: each run's notice lands here as an .eml file when the run ends.", opts.quiet)
+        for moment, subject, path in [] if opts.json else notices:
+            print(f"{datetime.fromtimestamp(moment):%Y-%m-%d %H:%M:%S}  {subject}\n    {path}")
+        return 0
     if opts.action == "start":
         state = control.start(port=opts.port, quiet=opts.quiet)
         info(f"Local backend running at {state['endpoint_url']} (bucket {state['bucket']}).", opts.quiet)

@@ -137,9 +137,7 @@ def deliver_notice(
 def send_email(ses: Any, notice: Notice, sender: str, to: str) -> EmailOutcome:
     """Email the notice through SES, text and HTML; a refusal is returned (code and message), not raised."""
     try:
-        response = ses.send_raw_email(
-            Source=sender, RawMessage={"Data": bytes(email_message(notice, sender, to))}
-        )
+        response = ses.send_raw_email(Source=sender, RawMessage={"Data": bytes(email_message(notice, sender, to))})
     except ClientError as error:
         details = error.response.get("Error", {})
         return EmailOutcome(
