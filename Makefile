@@ -19,7 +19,7 @@ BUILD_DIR ?= .aws-sam/build
 CHECKOV_DIR := .aws-sam/checkov
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: install dev tools demo test unit lint format validate build deploy benchmark pr clean
+.PHONY: install dev tools demo test quick unit lint format validate build deploy benchmark pr clean
 
 $(STAMP): pyproject.toml $(EVALUATOR)/package-lock.json
 	$(PYTHON) -m venv $(VENV)
@@ -54,6 +54,10 @@ test: lint validate unit
 unit: $(STAMP)
 	$(BIN)/python -m pytest
 
+# The fast loop: unit tests and static checks of the template and state machine, no builds.
+quick: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not slow" tests/unit
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -69,12 +73,22 @@ validate: $(STAMP) $(SAM_STAMP) $(CHECKOV_STAMP)
 	$(BIN)/cfn-lint template.yaml
 	$(SAM) validate --lint
 	$(BIN)/python tools/template_variant.py template.yaml --output $(CHECKOV_DIR)/create-batch.json \
-		CreateBatchEnvironment=true SubnetIds=subnet-0123456789abcdef0 SecurityGroupIds=sg-0123456789abcdef0
+		CreateBatchEnvironment=true SubnetIds=subnet-0123456789abcdef0 SecurityGroupIds=sg-0123456789abcdef0 \
+		VpcId=vpc-0123456789abcdef0
 	$(CHECKOV) --quiet --compact --skip-download --framework cloudformation -f template.yaml
 	$(CHECKOV) --quiet --compact --skip-download --framework cloudformation -f $(CHECKOV_DIR)/create-batch.json
 
-benchmark: $(STAMP)
+# The transfer benchmark's baseline is the Nextstrain CLI from PyPI, in its own venv; shaped links need root.
+NEXTSTRAIN_CLI_VERSION := 11.1.2
+BENCH_VENV ?= .venv-bench
+$(BENCH_VENV)/.installed-$(NEXTSTRAIN_CLI_VERSION):
+	$(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/python -m pip install --quiet nextstrain-cli==$(NEXTSTRAIN_CLI_VERSION) s3fs
+	touch $@
+
+benchmark: $(STAMP) $(BENCH_VENV)/.installed-$(NEXTSTRAIN_CLI_VERSION)
 	$(BIN)/python benchmarks/run.py
+	$(BIN)/python benchmarks/transfer.py --baseline-python $(BENCH_VENV)/bin/python
 
 # The Lambda artifacts, without a container: SAM's pip builder needs a real python3.12 (the functions'
 # runtime) first on PATH. tests/artifacts imports every handler from them.
@@ -88,4 +102,4 @@ deploy: build
 pr: test
 
 clean:
-	rm -rf $(VENV) $(TOOLS) .pytest_cache .mypy_cache .ruff_cache .aws-sam
+	rm -rf $(VENV) $(TOOLS) $(BENCH_VENV) .pytest_cache .mypy_cache .ruff_cache .aws-sam

@@ -8,7 +8,7 @@ import struct
 import time
 import zipfile
 import zlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from email import policy
 from email.message import EmailMessage
@@ -17,9 +17,9 @@ from typing import Any
 
 import boto3
 
-from nsclient.local.principals import Credentials
-from nsclient.local.stack import StackInfo
-from nsclient_common.layout import log_key, notice_key, record_key
+from nsclient.local.principals import Credentials, create_user
+from nsclient.local.stack import STACK_NAME, StackInfo
+from nsclient_common.layout import RUNS_PREFIX, inbox_key, log_key, notice_key, record_key, record_location
 from nsclient_common.record import RunRecord
 from nsclient_common.runid import run_id_for_upload
 
@@ -119,12 +119,23 @@ class Backend:
             **credentials.client_kwargs(),
         )
 
+    def new_person(self, name: str, group: str) -> Credentials:
+        """Keys of a new IAM user in one of the stack's groups (USERS_GROUP, ADMINS_GROUP)."""
+        return create_user(self.client("iam"), name, [f"{STACK_NAME}-{group}"])
+
     @property
     def user(self) -> Credentials:
         """A person's keys: an IAM user in the stack's users group."""
         credentials = self.info.user_credentials()
         assert credentials is not None
         return credentials
+
+    def upload_as(self, credentials: Credentials, body: bytes, *, name: str) -> str:
+        """A person's drop into their own inbox folder, as any S3 tool would; returns the run id it starts."""
+        owner = self.client_as("sts", credentials).get_caller_identity()["UserId"]
+        key = inbox_key(name, owner)
+        response = self.client_as("s3", credentials).put_object(Bucket=self.info.bucket, Key=key, Body=body)
+        return run_id_for_upload(key, response.get("VersionId"))
 
     def upload(self, body: bytes, *, name: str, metadata: dict[str, str] | None = None) -> str:
         """Drop a zip into inbox/ as any S3 tool would; returns the run id it starts."""
@@ -158,23 +169,49 @@ class Backend:
             time.sleep(0.2)
         raise TimeoutError(f"run {run_id} did not end with a record and a notice in {timeout} s")
 
+    def owner_of(self, run_id: str) -> str | None:
+        """The folder a run is in (its owner's id; None for a run outside any person's folder)."""
+        for key in self.keys(RUNS_PREFIX):
+            location = record_location(key)
+            if location is not None and location[1] == run_id:
+                return location[0]
+        return None
+
+    def upload_key(self, run_id: str, bucket: str | None = None) -> str:
+        """The inbox key a run was uploaded as, in whichever person's folder (or none)."""
+        name = run_id.rsplit("-", 1)[0] + ".zip"
+        pages = (
+            self.client("s3")
+            .get_paginator("list_objects_v2")
+            .paginate(Bucket=bucket or self.info.bucket, Prefix="inbox/")
+        )
+        for key in (entry["Key"] for page in pages for entry in page.get("Contents", [])):
+            if key.rsplit("/", 1)[-1] == name:
+                return str(key)
+        raise KeyError(f"no upload of {run_id}")
+
+    def run_key(self, run_id: str, key_of: Callable[[str, str | None], str]) -> str:
+        """A key of the run's folder, wherever that is: run_key(run_id, workdir_key)."""
+        return key_of(run_id, self.owner_of(run_id))
+
     def record(self, run_id: str) -> RunRecord | None:
         try:
-            body = self.client("s3").get_object(Bucket=self.info.bucket, Key=record_key(run_id))["Body"].read()
+            body = self.client("s3").get_object(Bucket=self.info.bucket, Key=self.run_key(run_id, record_key))
         except Exception:
             return None
-        return RunRecord.from_json(body)
+        return RunRecord.from_json(body["Body"].read())
 
     def notice(self, run_id: str) -> dict[str, Any]:
         try:
-            body = self.client("s3").get_object(Bucket=self.info.bucket, Key=notice_key(run_id))["Body"].read()
+            body = self.client("s3").get_object(Bucket=self.info.bucket, Key=self.run_key(run_id, notice_key))
         except Exception:
             return {}
-        notice: dict[str, Any] = json.loads(body)
+        notice: dict[str, Any] = json.loads(body["Body"].read())
         return notice
 
     def archived_log(self, run_id: str) -> str:
-        body: bytes = self.client("s3").get_object(Bucket=self.info.bucket, Key=log_key(run_id))["Body"].read()
+        key = self.run_key(run_id, log_key)
+        body: bytes = self.client("s3").get_object(Bucket=self.info.bucket, Key=key)["Body"].read()
         return body.decode()
 
     def topic_messages(self, run_id: str) -> list[tuple[str, str]]:
@@ -210,8 +247,8 @@ class Backend:
         return parsed if isinstance(parsed, EmailMessage) else None
 
     def keys(self, prefix: str) -> list[str]:
-        listing = self.client("s3").list_objects_v2(Bucket=self.info.bucket, Prefix=prefix)
-        return [entry["Key"] for entry in listing.get("Contents", [])]
+        pages = self.client("s3").get_paginator("list_objects_v2").paginate(Bucket=self.info.bucket, Prefix=prefix)
+        return [entry["Key"] for page in pages for entry in page.get("Contents", [])]
 
     def batch_jobs(self, run_id: str) -> list[dict[str, Any]]:
         batch = self.client("batch")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
@@ -44,6 +44,15 @@ class Backend:
     # The local backend's user keys (an IAM user in the stack's users group).
     access_key_id: str = "local"
     secret_access_key: str = "local"
+    _identity: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
+
+    def caller_id(self) -> str:
+        """Who is calling, as IAM names them in policies (aws:userid, GetCallerIdentity's UserId): the
+        name of their own folders in the bucket. Asked once per backend (GetCallerIdentity needs no
+        permission)."""
+        if "userid" not in self._identity:
+            self._identity["userid"] = str(self.client("sts").get_caller_identity()["UserId"])
+        return self._identity["userid"]
 
     def client(self, service: str) -> Any:
         try:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import time
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
@@ -21,12 +20,24 @@ from botocore.exceptions import ClientError
 from nsclient.errors import RunNotFoundError, UserError
 from nsclient.paths import pushes_file
 from nsclient.progress import Progress
-from nsclient.transfer import download_file, upload_file
-from nsclient.workdir import PullPlan, extract, has_snakefile, member_crcs, plan_pull, write_zip
+from nsclient.rangedpull import fetch_members, fetch_size, plan_ranges
+from nsclient.transfer import StreamingUpload
+from nsclient.workdir import PullPlan, has_snakefile, member_crcs, plan_pull, upload_members
+from nsclient.zipstream import zip_stream
 from nsclient_common.envdir import Env, to_archive
 from nsclient_common.failure import CANCEL_REASON
 from nsclient_common.jobfacts import log_group_of
-from nsclient_common.layout import RUNS_PREFIX, inbox_envd_key, inbox_key, log_key, record_key, workdir_key
+from nsclient_common.layout import (
+    RUNS_PREFIX,
+    cancel_request_key,
+    inbox_envd_key,
+    inbox_key,
+    log_key,
+    record_key,
+    record_location,
+    runs_prefix,
+    workdir_key,
+)
 from nsclient_common.record import RunRecord, RunStatus, iso_from_millis
 from nsclient_common.request import BuildRequest, InvalidRequest, parse_request
 from nsclient_common.runid import is_run_id, new_upload_name, run_id_for_upload
@@ -72,29 +83,37 @@ def push(
     metadata = check_request(request.model_copy(update={"envd_version": _VERSION_ID_ROOM}) if env else request)
     envd = to_archive(env) if env else None
     name = new_upload_name(directory.resolve().name)
-    key = inbox_key(name)
+    owner = backend.caller_id()
+    key = inbox_key(name, owner)
     s3 = backend.client("s3")
-    with tempfile.TemporaryDirectory(prefix="nsclient-push-") as scratch:
-        archive = Path(scratch) / "build.zip"
-        with archive.open("wb") as handle:
-            count = write_zip(directory, handle, exclude)
-        size = archive.stat().st_size
-        # The variables go first, beside the build and under a name that starts no run; the build's
-        # metadata names their version, and the backend moves them into the run's folder.
-        envd_key = inbox_envd_key(name)
-        if envd is not None:
-            sent = s3.put_object(Bucket=backend.bucket, Key=envd_key, Body=envd, ContentType="application/zip")
-            metadata = check_request(request.model_copy(update={"envd_version": sent.get("VersionId") or "null"}))
-        progress = Progress(f"Uploading {count} files", size, quiet=quiet)
-        try:
-            version = upload_file(s3, archive, backend.bucket, key, metadata, progress)
-        except BaseException:
-            if envd is not None:  # no run will read them
-                s3.delete_object(Bucket=backend.bucket, Key=envd_key)
-            raise
+    members = list(upload_members(directory, exclude))
+    total = sum(path.stat().st_size for path, _ in members)
+    # The variables go first, beside the build and under a name that starts no run; the build's
+    # metadata names their version, and the backend moves them into the run's folder.
+    envd_key = inbox_envd_key(name, owner)
+    if envd is not None:
+        sent = s3.put_object(Bucket=backend.bucket, Key=envd_key, Body=envd, ContentType="application/zip")
+        metadata = check_request(request.model_copy(update={"envd_version": sent.get("VersionId") or "null"}))
+    progress = Progress(f"Uploading {len(members)} files", total, quiet=quiet)
+    try:
+        version = upload_build(s3, backend.bucket, key, members, metadata, progress)
+    except BaseException:
+        if envd is not None:  # no run will read them
+            s3.delete_object(Bucket=backend.bucket, Key=envd_key)
+        raise
+    progress.finish()
     run_id = run_id_for_upload(key, version)
     remember_push(run_id, directory)
     return run_id
+
+
+def upload_build(
+    s3: Any, bucket: str, key: str, members: list[tuple[Path, str]], metadata: dict[str, str], progress: Progress
+) -> str | None:
+    """Zip the members while uploading them (parts go up as soon as they are compressed); the new VersionId."""
+    with StreamingUpload(s3, bucket, key, metadata) as upload:
+        zip_stream(members, upload.write, written=progress.update)
+    return upload.version
 
 
 def _read_pushes(path: Path) -> dict[str, str]:
@@ -130,14 +149,50 @@ def check_run_id(run_id: str) -> str:
     return run_id
 
 
-def read_record(backend: Backend, run_id: str) -> RunRecord | None:
+def _read_record_at(backend: Backend, run_id: str, owner: str | None) -> RunRecord | None:
     try:
-        body = backend.client("s3").get_object(Bucket=backend.bucket, Key=record_key(run_id))["Body"].read()
+        body = backend.client("s3").get_object(Bucket=backend.bucket, Key=record_key(run_id, owner))["Body"].read()
     except ClientError as error:
-        if _missing(error):
+        if _missing(error) or _denied(error):
             return None
         raise
     return RunRecord.from_json(body)
+
+
+def _denied(error: ClientError) -> bool:
+    return str(error.response.get("Error", {}).get("Code")) in ("AccessDenied", "403")
+
+
+def _other_folders(backend: Backend) -> list[str]:
+    """The folders under runs/ (each person's, and the runs made before folders): only an admin may list
+    them; a person's listing is refused, and then there are none to look in."""
+    s3 = backend.client("s3")
+    folders: list[str] = []
+    try:
+        for page in s3.get_paginator("list_objects_v2").paginate(
+            Bucket=backend.bucket, Prefix=RUNS_PREFIX, Delimiter="/"
+        ):
+            folders += [p["Prefix"][len(RUNS_PREFIX) : -1] for p in page.get("CommonPrefixes", [])]
+    except ClientError as error:
+        if _denied(error):
+            return []
+        raise
+    return folders
+
+
+def read_record(backend: Backend, run_id: str) -> RunRecord | None:
+    """The run's record: in the caller's own folder, else (for an admin) wherever it is."""
+    record = _read_record_at(backend, run_id, backend.caller_id())
+    if record is not None or pushed_directory(run_id) is not None:  # this machine's push is the caller's
+        return record
+    for folder in _other_folders(backend):
+        owner = None if folder == run_id else folder
+        if owner == backend.caller_id():
+            continue
+        record = _read_record_at(backend, run_id, owner)
+        if record is not None:
+            return record
+    return None
 
 
 def find_job(backend: Backend, run_id: str, queue: str | None) -> dict[str, Any] | None:
@@ -159,6 +214,7 @@ def find_job(backend: Backend, run_id: str, queue: str | None) -> dict[str, Any]
 
 
 def execution_status(backend: Backend, run_id: str) -> str | None:
+    """The execution's status, to an admin; a person may not describe executions (they are everyone's)."""
     if not backend.state_machine_arn:
         return None
     sfn = backend.client("stepfunctions")
@@ -166,6 +222,10 @@ def execution_status(backend: Backend, run_id: str) -> str | None:
         return str(sfn.describe_execution(executionArn=backend.execution_arn(run_id))["status"])
     except sfn.exceptions.ExecutionDoesNotExist:
         return None
+    except ClientError as error:
+        if _denied(error):
+            return None
+        raise
 
 
 def status(backend: Backend, run_id: str) -> RunRecord:
@@ -173,7 +233,8 @@ def status(backend: Backend, run_id: str) -> RunRecord:
     check_run_id(run_id)
     record = read_record(backend, run_id)
     if record is None:
-        if execution_status(backend, run_id) is None:
+        # This machine's push whose record the backend has not written yet, or (to an admin) an execution.
+        if pushed_directory(run_id) is None and execution_status(backend, run_id) is None:
             raise RunNotFoundError(run_id)
         # Started but not yet prepared: say so rather than 'not found'.
         return RunRecord(
@@ -202,15 +263,22 @@ def parse_since(text: str) -> timedelta:
     return timedelta(seconds=int(text[:-1]) * units[text[-1]])
 
 
-def list_runs(backend: Backend, since: timedelta | None) -> list[RunRecord]:
-    """Every run in the bucket (newest first), from the run records alone."""
+def list_runs(backend: Backend, since: timedelta | None, everyone: bool = False) -> list[RunRecord]:
+    """The caller's runs (newest first), or with everyone every run in the bucket (for admins), from
+    the run records alone."""
     s3 = backend.client("s3")
     keys: list[str] = []
     cutoff = datetime.now(UTC) - since if since else None
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=backend.bucket, Prefix=RUNS_PREFIX):
-        for entry in page.get("Contents", []):
-            if entry["Key"].endswith("/run.json") and (cutoff is None or entry["LastModified"] >= cutoff):
-                keys.append(entry["Key"])
+    prefix = RUNS_PREFIX if everyone else runs_prefix(backend.caller_id())
+    try:
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=backend.bucket, Prefix=prefix):
+            for entry in page.get("Contents", []):
+                if record_location(entry["Key"]) and (cutoff is None or entry["LastModified"] >= cutoff):
+                    keys.append(entry["Key"])
+    except ClientError as error:
+        if everyone and _denied(error):
+            raise UserError("Listing everyone's runs needs the stack's admin policy (NsclientAdminPolicy).") from None
+        raise
 
     def fetch(key: str) -> RunRecord:
         return RunRecord.from_json(s3.get_object(Bucket=backend.bucket, Key=key)["Body"].read())
@@ -227,9 +295,9 @@ def list_runs(backend: Backend, since: timedelta | None) -> list[RunRecord]:
 # --- logs -----------------------------------------------------------------------------------------
 
 
-def archived_log(backend: Backend, run_id: str) -> Iterator[str]:
+def archived_log(backend: Backend, run_id: str, owner: str | None) -> Iterator[str]:
     try:
-        body = backend.client("s3").get_object(Bucket=backend.bucket, Key=log_key(run_id))["Body"]
+        body = backend.client("s3").get_object(Bucket=backend.bucket, Key=log_key(run_id, owner))["Body"]
     except ClientError as error:
         if _missing(error):
             return
@@ -270,7 +338,7 @@ def log_lines(
     if on_status:
         on_status(record)
     if record.status.is_final:
-        yield from archived_log(backend, run_id)
+        yield from archived_log(backend, run_id, record.owner)
         return
     logs = backend.client("logs")
     token: str | None = None
@@ -300,7 +368,7 @@ def log_lines(
                 lines, token = _live_events(logs, group, stream, token)
                 yield from lines
             else:
-                yield from archived_log(backend, run_id)
+                yield from archived_log(backend, run_id, record.owner)
             return
         time.sleep(poll)
 
@@ -309,37 +377,39 @@ def log_lines(
 
 
 def cancel(backend: Backend, run_id: str) -> list[str]:
-    """Stop the run's execution. The backend then terminates its job (ReconcileRun, reacting to the
-    stopped execution), records CANCELLED and notifies: users need no Batch permissions."""
+    """Cancel a run. A person asks the backend, with a request object in their own inbox folder: the
+    backend checks the run is theirs and stops its execution (then ReconcileRun terminates the job,
+    records CANCELLED and notifies), so people need no Step Functions or Batch permissions. An admin
+    cancelling someone else's run stops the execution itself."""
     record = status(backend, run_id)
     if record.status.is_final:
         raise UserError(f"Run {run_id} already ended {record.status.value}; there is nothing to cancel.")
-    done = []
+    me = backend.caller_id()
+    if record.owner == me or (record.owner is None and pushed_directory(run_id) is not None):
+        backend.client("s3").put_object(Bucket=backend.bucket, Key=cancel_request_key(run_id, me), Body=b"")
+        return ["asked the backend to stop it; it terminates the Batch job"]
     sfn = backend.client("stepfunctions")
     try:
         sfn.stop_execution(executionArn=backend.execution_arn(run_id), error="Cancelled", cause=CANCEL_REASON)
-        done.append("stopped the execution; the backend terminates its Batch job")
     except sfn.exceptions.ExecutionDoesNotExist:
-        pass
-    return done
+        return []
+    return ["stopped the execution; the backend terminates its Batch job"]
 
 
 # --- pull -----------------------------------------------------------------------------------------
 
 
-def input_crcs(backend: Backend, run_id: str) -> dict[str, int] | None:
+def input_crcs(s3: Any, bucket: str, key: str) -> dict[str, int] | None:
     """The CRCs of what was uploaded: the first version of workdir.zip (read from its central directory alone)."""
-    s3 = backend.client("s3")
-    key = workdir_key(run_id)
     try:
-        versions = s3.list_object_versions(Bucket=backend.bucket, Prefix=key).get("Versions", [])
+        versions = s3.list_object_versions(Bucket=bucket, Prefix=key).get("Versions", [])
     except ClientError:
         return None
     versions = [v for v in versions if v["Key"] == key]
     if len(versions) < 2:
         return None
     first = min(versions, key=lambda v: v["LastModified"])
-    with open_s3_object(s3, backend.bucket, key, first["VersionId"], first["Size"]) as handle:
+    with open_s3_object(s3, bucket, key, first["VersionId"], first["Size"]) as handle:
         with zipfile.ZipFile(handle) as archive:
             return member_crcs(archive)
 
@@ -352,18 +422,38 @@ def pull(
         raise UserError(f"Run {run_id} was rejected ({record.reason}); it has no results.")
     if not record.status.is_final:
         raise UserError(f"Run {run_id} is {record.status.value}; pull its results once it has ended (nsclient status).")
+    try:
+        return pull_workdir(
+            backend.client("s3"),
+            backend.bucket,
+            workdir_key(run_id, record.owner),
+            destination,
+            downloads,
+            exclusions,
+            quiet,
+        )
+    except ClientError as error:
+        if _missing(error):
+            raise UserError(f"Run {run_id} has no results archive (it may have expired from the bucket).") from None
+        raise
+
+
+def pull_workdir(
+    s3: Any, bucket: str, key: str, destination: Path, downloads: list[str], exclusions: list[str], quiet: bool
+) -> tuple[PullPlan, list[Path]]:
+    """Write what the results zip at `key` holds that the run produced and differs locally."""
     destination.mkdir(parents=True, exist_ok=True)
-    inputs = input_crcs(backend, run_id)
-    s3 = backend.client("s3")
-    with tempfile.TemporaryDirectory(prefix="nsclient-pull-") as scratch:
-        local_zip = Path(scratch) / "results.zip"
-        try:
-            download_file(s3, backend.bucket, workdir_key(run_id), local_zip, "Downloading results", quiet)
-        except ClientError as error:
-            if _missing(error):
-                raise UserError(f"Run {run_id} has no results archive (it may have expired from the bucket).") from None
-            raise
-        with zipfile.ZipFile(local_zip) as results:
-            plan = plan_pull(results, destination, inputs=inputs, downloads=downloads, exclusions=exclusions)
-            written = [extract(results, member, destination) for member in plan.extract]
+    with ThreadPoolExecutor(1) as pool:
+        inputs_read = pool.submit(input_crcs, s3, bucket, key)  # read alongside the results' own directory
+        head = s3.head_object(Bucket=bucket, Key=key)
+        version = head.get("VersionId")
+        # Only the central directory is read here; the members to write are fetched by range below.
+        with open_s3_object(s3, bucket, key, version, head["ContentLength"]) as handle:
+            with zipfile.ZipFile(handle) as results:
+                inputs = inputs_read.result()
+                plan = plan_pull(results, destination, inputs=inputs, downloads=downloads, exclusions=exclusions)
+                groups = plan_ranges(results, plan.extract)
+    progress = Progress("Downloading results", fetch_size(groups), quiet=quiet)
+    written = fetch_members(s3, bucket, key, version, groups, destination, progress)
+    progress.finish()
     return plan, written

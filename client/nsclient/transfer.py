@@ -1,58 +1,101 @@
-"""Upload and download of build archives with progress; uploads return the object version,
+"""A build archive uploaded while it is being written; the upload returns the object version,
 which names the run."""
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
 
-from nsclient.progress import Progress
-
-if TYPE_CHECKING:
-    from pathlib import Path
-
-PART_SIZE = 16 * 1024 * 1024
 CONCURRENCY = 4
+PART_SIZE = 8 * 1024 * 1024  # S3 needs >= 5 MiB for every part but the last
 
 
-def upload_file(s3: Any, path: Path, bucket: str, key: str, metadata: dict[str, str], progress: Progress) -> str | None:
-    """Put one file, in parallel parts when large; returns the new object's VersionId."""
-    size = path.stat().st_size
-    if size <= PART_SIZE:
-        body = path.read_bytes()
-        response = s3.put_object(Bucket=bucket, Key=key, Body=body, Metadata=metadata, ContentType="application/zip")
-        progress.update(size)
-        progress.finish()
-        return response.get("VersionId")
+class StreamingUpload:
+    """An object written as a stream, sent in parts while later bytes are still being produced.
 
-    upload_id = s3.create_multipart_upload(Bucket=bucket, Key=key, Metadata=metadata, ContentType="application/zip")[
-        "UploadId"
-    ]
+    At most CONCURRENCY parts are in flight (and one filling), so memory stays bounded; an object
+    that never fills a part goes up in a single PutObject. Use as a context manager: leaving it
+    with an error (or Ctrl-C) aborts the multipart upload.
+    """
 
-    def send(number: int) -> dict[str, Any]:
-        with path.open("rb") as handle:
-            handle.seek((number - 1) * PART_SIZE)
-            chunk = handle.read(PART_SIZE)
-        etag = s3.upload_part(Bucket=bucket, Key=key, UploadId=upload_id, PartNumber=number, Body=chunk)["ETag"]
-        progress.update(len(chunk))
+    def __init__(self, s3: Any, bucket: str, key: str, metadata: dict[str, str]):
+        self._s3, self._bucket, self._key, self._metadata = s3, bucket, key, metadata
+        self._buffer = bytearray()
+        self._upload_id: str | None = None
+        self._parts: list[Future[dict[str, Any]]] = []
+        self._slots = threading.BoundedSemaphore(CONCURRENCY)
+        self._pool = ThreadPoolExecutor(CONCURRENCY, thread_name_prefix="upload")
+        self.size = 0
+        self.version: str | None = None
+
+    def write(self, data: bytes) -> None:
+        self._buffer += data
+        self.size += len(data)
+        while len(self._buffer) >= PART_SIZE:
+            part = bytes(self._buffer[:PART_SIZE])
+            del self._buffer[:PART_SIZE]
+            self._send(part)
+
+    def _send(self, part: bytes) -> None:
+        if self._upload_id is None:
+            self._upload_id = self._s3.create_multipart_upload(
+                Bucket=self._bucket, Key=self._key, Metadata=self._metadata, ContentType="application/zip"
+            )["UploadId"]
+        for earlier in self._parts:
+            if earlier.done() and earlier.exception() is not None:
+                raise earlier.exception()  # type: ignore[misc]
+        self._slots.acquire()
+        number = len(self._parts) + 1
+        self._parts.append(self._pool.submit(self._upload_part, number, part))
+
+    def _upload_part(self, number: int, part: bytes) -> dict[str, Any]:
+        try:
+            etag = self._s3.upload_part(
+                Bucket=self._bucket, Key=self._key, UploadId=self._upload_id, PartNumber=number, Body=part
+            )["ETag"]
+        finally:
+            self._slots.release()
         return {"ETag": etag, "PartNumber": number}
 
-    try:
-        with ThreadPoolExecutor(CONCURRENCY) as pool:
-            parts = list(pool.map(send, range(1, (size + PART_SIZE - 1) // PART_SIZE + 1)))
-        response = s3.complete_multipart_upload(
-            Bucket=bucket, Key=key, UploadId=upload_id, MultipartUpload={"Parts": parts}
-        )
-    except BaseException:
+    def _close(self) -> None:
+        if self._upload_id is None:
+            response = self._s3.put_object(
+                Bucket=self._bucket,
+                Key=self._key,
+                Body=bytes(self._buffer),
+                Metadata=self._metadata,
+                ContentType="application/zip",
+            )
+        else:
+            if self._buffer:
+                self._send(bytes(self._buffer))
+            parts = [future.result() for future in self._parts]
+            response = self._s3.complete_multipart_upload(
+                Bucket=self._bucket, Key=self._key, UploadId=self._upload_id, MultipartUpload={"Parts": parts}
+            )
+        self._buffer.clear()
+        self.version = response.get("VersionId")
+
+    def __enter__(self) -> StreamingUpload:
+        return self
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        try:
+            if exc_type is None:
+                self._close()
+        except BaseException:
+            self._abort()
+            raise
+        else:
+            if exc_type is not None:
+                self._abort()
+        finally:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def _abort(self) -> None:
         # Leave no half upload behind, also on Ctrl-C (the bucket's lifecycle would expire it anyway).
-        s3.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
-        raise
-    progress.finish()
-    return response.get("VersionId")
-
-
-def download_file(s3: Any, bucket: str, key: str, path: Path, progress_label: str, quiet: bool) -> None:
-    size = s3.head_object(Bucket=bucket, Key=key)["ContentLength"]
-    progress = Progress(progress_label, size, quiet=quiet)
-    s3.download_file(bucket, key, str(path), Callback=progress.update)
-    progress.finish()
+        for future in self._parts:
+            future.cancel()
+        if self._upload_id is not None:
+            self._s3.abort_multipart_upload(Bucket=self._bucket, Key=self._key, UploadId=self._upload_id)

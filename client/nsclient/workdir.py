@@ -11,13 +11,15 @@ from __future__ import annotations
 import calendar
 import fnmatch
 import os
-import zipfile
+import posixpath
 import zlib
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import IO, TYPE_CHECKING
 
 if TYPE_CHECKING:
+    import zipfile
     from collections.abc import Iterable, Iterator
 
 ALWAYS_EXCLUDED = (".git/", ".snakemake/", "environment*", "*.pyc", "__pycache__/")
@@ -76,12 +78,9 @@ def upload_members(root: Path, exclude: Iterable[str] = ()) -> Iterator[tuple[Pa
 
 def write_zip(root: Path, destination: IO[bytes], exclude: Iterable[str] = ()) -> int:
     """Zip the build folder (following links to their content, as the Nextstrain CLI does)."""
-    count = 0
-    with zipfile.ZipFile(destination, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
-        for path, name in upload_members(root, exclude):
-            archive.write(path, name)
-            count += 1
-    return count
+    from nsclient.zipstream import zip_stream
+
+    return zip_stream(upload_members(root, exclude), destination.write)
 
 
 def has_snakefile(root: Path) -> bool:
@@ -118,6 +117,27 @@ def selected(name: str, downloads: list[str], exclusions: list[str]) -> bool:
     return not any(glob_matches(name, p) for p in exclusions)
 
 
+LOCAL_CRC_WORKERS = 8
+
+
+class _Inside:
+    """Whether a member's path stays inside the folder once links are followed; each folder resolved once."""
+
+    def __init__(self, destination: Path):
+        self.destination, self.root = destination, destination.resolve()
+        self._folders: dict[str, bool] = {}
+
+    def __call__(self, name: str) -> bool:
+        folder = posixpath.dirname(name)
+        inside = self._folders.get(folder)
+        if inside is None:
+            resolved = (self.destination / folder).resolve()
+            inside = self._folders[folder] = resolved == self.root or self.root in resolved.parents
+        if inside and (self.destination / name).is_symlink():
+            return self.root in (self.destination / name).resolve().parents
+        return inside
+
+
 def plan_pull(
     results: zipfile.ZipFile,
     destination: Path,
@@ -127,9 +147,10 @@ def plan_pull(
     exclusions: list[str],
 ) -> PullPlan:
     """Which members to write: produced or changed by the run (CRC differs from the upload's),
-    selected by the globs, and different from the local file."""
+    selected by the globs, and different from the local file (local CRCs computed in parallel)."""
     plan = PullPlan()
-    root = destination.resolve()
+    inside = _Inside(destination)
+    candidates: list[zipfile.ZipInfo] = []
     for member in results.infolist():
         name = member.filename
         if not is_safe_member(name):
@@ -137,7 +158,7 @@ def plan_pull(
             continue
         if member.is_dir():
             continue
-        if root not in (destination / name).resolve().parents:
+        if not inside(name):
             plan.refused.append(name)  # a link in the folder would carry it outside
             continue
         if inputs is not None and inputs.get(name) == member.CRC:
@@ -146,10 +167,14 @@ def plan_pull(
         if not selected(name, downloads, exclusions):
             plan.unselected += 1
             continue
-        if file_crc(destination / name) == member.CRC:
-            plan.unchanged += 1
-            continue
-        plan.extract.append(member)
+        candidates.append(member)
+    with ThreadPoolExecutor(LOCAL_CRC_WORKERS) as pool:
+        local_crcs = pool.map(lambda member: file_crc(destination / member.filename), candidates)
+        for member, local_crc in zip(candidates, local_crcs, strict=True):
+            if local_crc == member.CRC:
+                plan.unchanged += 1
+            else:
+                plan.extract.append(member)
     return plan
 
 
@@ -164,10 +189,14 @@ def extract(results: zipfile.ZipFile, member: zipfile.ZipInfo, destination: Path
         while chunk := source.read(1024 * 1024):
             sink.write(chunk)
     partial.replace(target)
+    set_member_mtime(target, member)
+    return target
+
+
+def set_member_mtime(target: Path, member: zipfile.ZipInfo) -> None:
     # Zip times carry no zone; the job's clock is UTC, as the Nextstrain CLI assumes.
     mtime = calendar.timegm((*member.date_time, 0, 0, -1))
     os.utime(target, (mtime, mtime))
-    return target
 
 
 def member_crcs(archive: zipfile.ZipFile) -> dict[str, int]:

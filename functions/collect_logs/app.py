@@ -17,7 +17,7 @@ from pydantic import BaseModel
 from nsclient_common.aws import client
 from nsclient_common.failure import is_spot_reclaimed
 from nsclient_common.jobfacts import JobFacts, job_history, latest_job_facts
-from nsclient_common.layout import log_key
+from nsclient_common.layout import log_key, owner_of_inbox_key
 from nsclient_common.logarchive import LogSource, LogSummary, archive_log
 from nsclient_common.settings import Settings
 
@@ -29,8 +29,13 @@ logger = Logger()
 
 class CollectInput(BaseModel):
     run_id: str
+    upload: dict[str, Any] = {}
     results: dict[str, Any] = {}
     errors: dict[str, Any] = {}
+
+    @property
+    def owner(self) -> str | None:
+        return owner_of_inbox_key(str(self.upload.get("key", "")))
 
 
 class CollectOutput(BaseModel):
@@ -72,7 +77,7 @@ def collect(event: CollectInput, settings: Settings, *, logs: Any, s3: Any) -> C
         s3,
         sources=sources or [LogSource(None)],
         bucket=settings.bucket,
-        key=log_key(event.run_id),
+        key=log_key(event.run_id, event.owner),
         preface=preface,
     )
     return CollectOutput(log=summary, job=facts, on_demand_job_queue=on_demand_retry_queue(history, settings))

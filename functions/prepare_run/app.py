@@ -19,7 +19,7 @@ from pydantic import BaseModel
 
 from nsclient_common.aws import client
 from nsclient_common.jobspec import submit_job_parameters
-from nsclient_common.layout import envd_key, envd_key_for_upload, s3_url, workdir_key
+from nsclient_common.layout import envd_key, envd_key_for_upload, owner_of_inbox_key, s3_url, workdir_key
 from nsclient_common.record import FailureClass, RunRecord, RunStatus, UploadSource, utc_now
 from nsclient_common.request import ENVD_VERSION, NOTIFY, SUBMITTER, BuildRequest, InvalidRequest, parse_request
 from nsclient_common.runstore import find_record, write_record
@@ -46,6 +46,11 @@ class PrepareInput(BaseModel):
     execution_arn: str | None = None
     upload: Upload
 
+    @property
+    def owner(self) -> str | None:
+        """The uploader: the folder of inbox/ that IAM let them write into."""
+        return owner_of_inbox_key(self.upload.key)
+
 
 class PrepareOutput(BaseModel):
     accepted: bool
@@ -68,11 +73,10 @@ def _missing(error: ClientError) -> bool:
     return code in ("NoSuchKey", "NoSuchVersion", "404", "NotFound", "InvalidArgument")
 
 
-def move_envd(s3: Any, upload: Upload, version_id: str, bucket: str, run_id: str) -> str:
+def move_envd(s3: Any, upload: Upload, version_id: str, bucket: str, target: str) -> str:
     """Copy the upload's env.d to runs/<id>/env.d.zip and delete that version from inbox/ for good (a
     plain delete in a versioned bucket would keep it as a noncurrent version); returns the copy's URL."""
     source = envd_key_for_upload(upload.key)
-    target = envd_key(run_id)
     try:
         s3.copy_object(
             CopySource={"Bucket": upload.bucket, "Key": source, "VersionId": version_id},
@@ -148,7 +152,7 @@ def _new_record(event: PrepareInput, request: BuildRequest, status: RunStatus, s
         cpus=request.cpus,
         memory_mib=request.memory_mib,
         execution_arn=event.execution_arn,
-        workdir_url=s3_url(settings.bucket, workdir_key(event.run_id)),
+        workdir_url=s3_url(settings.bucket, workdir_key(event.run_id, event.owner)),
         submitter=request.submitter or event.upload.requester,
         notify=request.notify,
         image=request.image,
@@ -156,6 +160,7 @@ def _new_record(event: PrepareInput, request: BuildRequest, status: RunStatus, s
         job_queue=settings.job_queue,
         upload=UploadSource(bucket=event.upload.bucket, key=event.upload.key, version_id=event.upload.version_id),
         updated_at=utc_now(),
+        owner=event.owner,
     )
 
 
@@ -182,7 +187,7 @@ def reject(event: PrepareInput, reason: str, request: BuildRequest, settings: Se
 
 
 def prepare(event: PrepareInput, settings: Settings, *, s3: Any, batch: Any) -> PrepareOutput:
-    existing = find_record(s3, settings.bucket, event.run_id)
+    existing = find_record(s3, settings.bucket, event.run_id, event.owner)
     if existing is not None and existing.status.is_final:
         # A retried or replayed step: the run's outcome is recorded already.
         return PrepareOutput(accepted=False, reason=existing.reason, job=None, record=existing)
@@ -205,7 +210,7 @@ def prepare(event: PrepareInput, settings: Settings, *, s3: Any, batch: Any) -> 
         job_definition = job_definition_for_image(batch, settings.job_definition, request.image)
 
     # Copy, never move: the inbox copy expires by lifecycle, and writing under inbox/ would start another run.
-    workdir = workdir_key(event.run_id)
+    workdir = workdir_key(event.run_id, event.owner)
     s3.copy(
         {"Bucket": upload.bucket, "Key": upload.key, **_version(upload)},
         settings.bucket,
@@ -215,7 +220,8 @@ def prepare(event: PrepareInput, settings: Settings, *, s3: Any, batch: Any) -> 
     envd_url = None
     if request.envd_version:
         try:
-            envd_url = move_envd(s3, upload, request.envd_version, settings.bucket, event.run_id)
+            target = envd_key(event.run_id, event.owner)
+            envd_url = move_envd(s3, upload, request.envd_version, settings.bucket, target)
         except EnvdMissing as error:
             return reject(event, str(error), request.model_copy(update={"envd_version": None}), settings, s3)
     record = _new_record(event, request, RunStatus.SUBMITTED, settings)

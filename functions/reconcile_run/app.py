@@ -126,7 +126,7 @@ def reconcile(
     run_id = detail.name
     upload = json.loads(detail.input).get("upload") if detail.input else None
     record = load_or_placeholder(s3, settings.bucket, run_id, detail.execution_arn, upload)
-    if record.status.is_final and notice_sent(s3, settings.bucket, run_id):
+    if record.status.is_final and notice_sent(s3, settings.bucket, run_id, record.owner):
         return ReconcileOutput(run_id=run_id, action="nothing to do")
 
     log: LogSummary | None = None
@@ -137,7 +137,12 @@ def reconcile(
             job = stop_job(batch, job, termination_reason(detail.status, job), stop_wait)
         facts = facts_from_description(job) if job else JobFacts()
         log = archive_log(
-            logs, s3, group=facts.log_group, stream=facts.log_stream, bucket=settings.bucket, key=log_key(run_id)
+            logs,
+            s3,
+            group=facts.log_group,
+            stream=facts.log_stream,
+            bucket=settings.bucket,
+            key=log_key(run_id, record.owner),
         )
         cancelled = detail.status == "ABORTED"
         ended = f"the execution ended {detail.status}: {detail.error or ''} {detail.cause or ''}"
@@ -158,7 +163,7 @@ def reconcile(
             logger.exception("run report not written")
         record = save(s3, settings.bucket, final)
         count_finalized(metrics, record)
-    tail = log.tail if log else read_log_tail(s3, settings.bucket, log_key(run_id))
+    tail = log.tail if log else read_log_tail(s3, settings.bucket, log_key(run_id, record.owner))
     delivery = deliver_notice(compose_notice(record, tail), settings, s3=s3, sns=sns, ses=ses, deadline=deadline)
     if delivery.email is not None and not delivery.email.delivered:
         logger.warning("notice email not delivered", extra=delivery.email.model_dump())

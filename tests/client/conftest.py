@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.client.helpers import Cli, aws_config, aws_env
+from tests.client.helpers import Cli, aws_machine
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -45,6 +45,4 @@ def quiet_bucket(local_backend: Backend) -> str:
 def quiet_cli(local_backend: Backend, quiet_bucket: str, tmp_path: Path) -> Cli:
     """A machine configured for the aws backend kind, whose bucket is the quiet one. The quiet bucket
     is not the stack's, so the users' policy does not reach it: this machine has the account admin's keys."""
-    machine = Cli(tmp_path / "nextstrain-home", env=aws_env(local_backend, local_backend.admin))
-    machine.write_config(aws_config(local_backend, bucket=quiet_bucket))
-    return machine
+    return aws_machine(tmp_path / "nextstrain-home", local_backend, local_backend.admin, bucket=quiet_bucket)

@@ -276,6 +276,14 @@ def aws_env(backend: Backend, credentials: Credentials | None = None) -> dict[st
     }
 
 
+def aws_machine(home: Path, backend: Backend, credentials: Credentials | None = None, bucket: str | None = None) -> Cli:
+    """A machine set up for a deployed stack (the aws backend kind, from its config file), with a person's
+    keys: those of the stack's users group unless others are given."""
+    machine = Cli(home, env=aws_env(backend, credentials))
+    machine.write_config(aws_config(backend, bucket=bucket))
+    return machine
+
+
 def build_folder(path: Path, snakefile: str, files: dict[str, str] | None = None) -> Path:
     path.mkdir(parents=True, exist_ok=True)
     (path / "Snakefile").write_text(snakefile)

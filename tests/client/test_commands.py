@@ -25,13 +25,12 @@ import pytest
 from nsclient_common.layout import log_key, record_key, workdir_key
 from nsclient_common.record import RunRecord, RunStatus
 from nsclient_common.runid import is_run_id, run_id_for_upload
+from tests.client import helpers
 from tests.client.helpers import (
     SNAKEFILE_HELD,
     SNAKEFILE_SLEEPS,
     Cli,
     Result,
-    aws_config,
-    aws_env,
     build_folder,
     wait_for_status,
 )
@@ -134,9 +133,7 @@ def machine(local_backend: Backend, tmp_path_factory: pytest.TempPathFactory) ->
 @pytest.fixture(scope="module")
 def aws_machine(local_backend: Backend, tmp_path_factory: pytest.TempPathFactory) -> Cli:
     """A machine set up for a deployed stack: the aws backend kind, from the config file alone."""
-    cli = Cli(tmp_path_factory.mktemp("aws-machine"), env=aws_env(local_backend))
-    cli.write_config(aws_config(local_backend))
-    return cli
+    return helpers.aws_machine(tmp_path_factory.mktemp("aws-machine"), local_backend)
 
 
 @pytest.fixture(scope="module")
@@ -192,8 +189,10 @@ def wait_fails(aws_machine: Cli, folders: Path) -> Iterator[Waiting]:
 
 @pytest.fixture(scope="module")
 def rejected_run(local_backend: Backend) -> str:
-    """An upload the backend refuses (no Snakefile), dropped in as any S3 tool would."""
-    return local_backend.upload(zip_bytes({"README.md": "not a build"}), name="client-tests-rejected")
+    """An upload the backend refuses (no Snakefile), dropped into the person's inbox folder as any S3 tool would."""
+    return local_backend.upload_as(
+        local_backend.user, zip_bytes({"README.md": "not a build"}), name="client-tests-rejected"
+    )
 
 
 @dataclass
@@ -254,14 +253,18 @@ def inbox_metadata(backend: Backend, run_id: str) -> dict[str, str]:
 def wait_for_log(backend: Backend, run_id: str, timeout: float = 60) -> str:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if backend.keys(log_key(run_id)):
+        if backend.keys(backend.run_key(run_id, log_key)):
             return backend.archived_log(run_id)
         time.sleep(0.3)
     raise TimeoutError(f"no archived log for {run_id}")
 
 
 def stored_record(backend: Backend, run_id: str) -> dict[str, Any]:
-    body = backend.client("s3").get_object(Bucket=backend.info.bucket, Key=record_key(run_id))["Body"].read()
+    body = (
+        backend.client("s3")
+        .get_object(Bucket=backend.info.bucket, Key=backend.run_key(run_id, record_key))["Body"]
+        .read()
+    )
     return RunRecord.from_json(body).model_dump(mode="json")
 
 
@@ -274,7 +277,7 @@ def check_cancelled(cli: Cli, backend: Backend, run_id: str) -> None:
     result = cli("cancel", run_id)
 
     assert result.code == 0, result.err
-    assert f"Cancelling run {run_id}: stopped the execution; the backend terminates its Batch job." in result.err
+    assert f"Cancelling run {run_id}: asked the backend to stop it; it terminates the Batch job." in result.err
     record = backend.wait_for_record(run_id, timeout=BUILD_TIMEOUT)
     assert record.status == RunStatus.CANCELLED
     assert [job["status"] for job in backend.batch_jobs(run_id)] == ["FAILED"]
@@ -372,7 +375,7 @@ def test_logs_follow_prints_the_log_and_ends_when_the_run_ends(held_run: Held, m
     assert lines.count("holding") == 1
     assert lines.count("released") == 1
     assert lines.index("holding") < lines.index("released")
-    assert any(line.startswith("+ uploaded") for line in lines)  # the very end of the job's log
+    assert any(line.startswith("upload: /nextstrain/build.zip to s3://") for line in lines)  # the job's last step
     assert machine("status", run_id, "--json").json()["status"] == "SUCCEEDED"
 
 
@@ -454,7 +457,7 @@ def test_status_json_prints_the_run_record(ok_run: Pushed, machine: Cli, local_b
     assert (shown["run_id"], shown["status"], shown["exit_code"]) == (ok_run.run_id, "SUCCEEDED", 0)
     assert (shown["cpus"], shown["memory_mib"], shown["notify"]) == (2, 1024, "me@example.org")
     assert shown["snakemake_args"] == ["--forceall"]
-    assert shown["workdir_url"].endswith(workdir_key(ok_run.run_id))
+    assert shown["workdir_url"].endswith(local_backend.run_key(ok_run.run_id, workdir_key))
 
 
 @pytest.mark.slow
@@ -568,10 +571,13 @@ def test_pull_of_a_rejected_run_says_it_has_no_results(
 
 
 def put_run(backend: Backend, bucket: str, record: RunRecord, workdir: bytes | None = None) -> None:
+    """A run of the admin's, as the quiet machine (which has the admin's keys) made it."""
     s3 = backend.client("s3")
-    s3.put_object(Bucket=bucket, Key=record_key(record.run_id), Body=record.to_json())
+    owner = backend.client("sts").get_caller_identity()["UserId"]
+    record = record.model_copy(update={"owner": owner})
+    s3.put_object(Bucket=bucket, Key=record_key(record.run_id, owner), Body=record.to_json())
     if workdir is not None:
-        s3.put_object(Bucket=bucket, Key=workdir_key(record.run_id), Body=workdir)
+        s3.put_object(Bucket=bucket, Key=workdir_key(record.run_id, owner), Body=workdir)
 
 
 def test_pull_refuses_hostile_members_and_writes_nothing_outside(

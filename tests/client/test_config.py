@@ -181,8 +181,7 @@ def test_unknown_backend_option_is_a_usage_error(cli: Cli) -> None:
 def pushed_metadata(cli: Cli, backend: Backend, bucket: str, folder: Path, *args: str, env: Any = None) -> dict:
     result = cli("push", str(folder), "--backend", "aws", *args, env=env)
     assert result.code == 0, result.err
-    run_id = result.out.strip()
-    key = f"inbox/{run_id.rsplit('-', 1)[0]}.zip"
+    key = backend.upload_key(result.out.strip(), bucket)
     metadata: dict[str, str] = backend.client("s3").head_object(Bucket=bucket, Key=key)["Metadata"]
     return metadata
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from nsclient_common.envdir import to_archive
-from nsclient_common.layout import envd_key, workdir_key
+from nsclient_common.layout import envd_key, record_key, workdir_key
 from tests.client.helpers import Cli
 from tests.support import SNAKEFILE_OK, zip_bytes
 
@@ -76,7 +76,11 @@ def secret_run(local_backend: Backend, tmp_path_factory: pytest.TempPathFactory)
 
 
 def results(backend: Backend, run_id: str) -> dict[str, str]:
-    body = backend.client("s3").get_object(Bucket=backend.info.bucket, Key=workdir_key(run_id))["Body"].read()
+    body = (
+        backend.client("s3")
+        .get_object(Bucket=backend.info.bucket, Key=backend.run_key(run_id, workdir_key))["Body"]
+        .read()
+    )
     text = zipfile.ZipFile(io.BytesIO(body)).read("results/env.txt").decode()
     return dict(line.split("=", 1) for line in text.splitlines())
 
@@ -113,7 +117,10 @@ def test_the_job_request_names_where_the_variables_are_and_its_region(
     environment = {e["name"]: e["value"] for e in job["container"]["environment"]}
 
     assert environment["AWS_DEFAULT_REGION"] == local_backend.info.region
-    assert environment["NEXTSTRAIN_ENVD_URL"] == f"s3://{local_backend.info.bucket}/{envd_key(secret_run.run_id)}"
+    assert (
+        environment["NEXTSTRAIN_ENVD_URL"]
+        == f"s3://{local_backend.info.bucket}/{local_backend.run_key(secret_run.run_id, envd_key)}"
+    )
     assert environment["NEXTSTRAIN_DELETE_ENVD"] == "1"
     assert "BUILD_SECRET" not in environment
     assert "FROM_ENVDIR" not in environment
@@ -127,7 +134,7 @@ def test_the_secret_appears_nowhere_a_person_or_aws_can_see_it(local_backend: Ba
     history = local_backend.client("stepfunctions").get_execution_history(
         executionArn=local_backend.execution_arn(run_id), maxResults=1000
     )["events"]
-    record_body = s3.get_object(Bucket=bucket, Key=f"runs/{run_id}/run.json")["Body"].read().decode()
+    record_body = s3.get_object(Bucket=bucket, Key=local_backend.run_key(run_id, record_key))["Body"].read().decode()
     email = (Path(local_backend.info.outbox) / f"{run_id}.eml").read_text()
 
     seen_by = {
@@ -164,7 +171,7 @@ def test_the_variables_are_deleted_once_the_job_has_read_them(local_backend: Bac
     assert inbox_versions.get("Versions", []) == []
     assert inbox_versions.get("DeleteMarkers", []) == []
     # And the job deleted the run's copy after reading it, as NEXTSTRAIN_DELETE_ENVD asks
-    assert local_backend.keys(envd_key(secret_run.run_id)) == []
+    assert local_backend.keys(local_backend.run_key(secret_run.run_id, envd_key)) == []
 
 
 def put_envd(backend: Backend, name: str) -> str:

@@ -436,7 +436,7 @@ def test_out_of_memory_is_not_retried(local_backend: Backend, backstop: HandlerS
     # Then it is not run again: it would run out of memory again, at a cost
     assert len(seen.jobs) == 1
     assert "RetryOnDemandJob" not in visited_states(local_backend, run_id)
-    assert local_backend.keys(log_key(run_id)) == [log_key(run_id)]
+    assert local_backend.keys(log_key(run_id, None)) == [log_key(run_id, None)]
 
 
 def test_spot_reclaim_is_retried_once_on_the_on_demand_queue(
@@ -477,7 +477,7 @@ def test_job_timeout(local_backend: Backend, backstop: HandlerSpy, launched: dic
     (job,) = seen.jobs
     assert (job["status"], job["statusReason"]) == ("FAILED", TIMEOUT_REASON)
     assert job["stoppedAt"] - job["startedAt"] < 20_000
-    assert local_backend.keys(log_key(run_id)) == [log_key(run_id)]
+    assert local_backend.keys(log_key(run_id, None)) == [log_key(run_id, None)]
 
 
 def test_stuck_runnable_is_cancelled_by_the_queue(
@@ -550,7 +550,7 @@ def test_finalize_and_its_fallback_crashing_leave_it_to_the_backstop(
     assert seen.execution["status"] == "FAILED" and seen.execution.get("error") == "WrapUpFailed"
     # The backstop finalized the run from the job itself
     assert (seen.record.status, seen.record.failure_class) == ("FAILED", FailureClass.OUT_OF_MEMORY)
-    assert local_backend.keys(log_key(run_id)) == [log_key(run_id)]
+    assert local_backend.keys(log_key(run_id, None)) == [log_key(run_id, None)]
     assert any(isinstance(r, dict) and r["action"].startswith("finalized FAILED") for r in backstop.for_run(run_id))
 
 
@@ -588,7 +588,7 @@ def test_racing_senders_send_one_notice(local_backend: Backend) -> None:
         thread.join()
     assert sorted(sent) == [False] * 5 + [True]
     assert len(local_backend.topic_messages(record.run_id)) == 1
-    assert not local_backend.keys(record_key(record.run_id))
+    assert not local_backend.keys(record_key(record.run_id, None))
 
 
 # --- throttling ------------------------------------------------------------------------------------------

@@ -61,7 +61,8 @@ def test_a_failed_example_build_notice_says_what_failed_and_what_to_do(local_bac
     Path("test-artifacts").mkdir(exist_ok=True)
     Path("test-artifacts/failure-notice.txt").write_text(text)
     # The rule's own exit status and snakemake's
-    assert "Rule tree failed (exited 3); snakemake then exited 1." in text
+    assert "The build failed in rule tree: the rule exited 3, then snakemake 1." in text
+    assert "Failed rule: tree (exited 3)" in text
     # The follow-up commands with the real id, pull included for a failed run
     for command in ("status", "logs", "pull", "report"):
         assert f"nsclient {command} {failed_run}" in text
@@ -70,13 +71,15 @@ def test_a_failed_example_build_notice_says_what_failed_and_what_to_do(local_bac
         assert label in text
     assert "(estimate:" in text
     assert "failed deliberately" in text
-    assert "Rule tree failed (exited 3)" in html.get_content()
+    assert "the rule exited 3, then snakemake 1" in html.get_content()
 
 
 def test_the_run_report_is_written_for_a_run_that_started(local_backend: Backend, succeeded_run: str) -> None:
     record = local_backend.wait_for_record(succeeded_run)
     assert record.report_url and record.cost_estimate_usd is not None and record.cost_estimate_usd > 0
-    body = local_backend.client("s3").get_object(Bucket=local_backend.info.bucket, Key=report_json_key(succeeded_run))
+    body = local_backend.client("s3").get_object(
+        Bucket=local_backend.info.bucket, Key=local_backend.run_key(succeeded_run, report_json_key)
+    )
     report = json.loads(body["Body"].read())
     rules = {rule["rule"]: rule["jobs"] for rule in report["rules"]}
     assert {"filter", "distances", "tree", "export", "summary"} <= set(rules)

@@ -23,6 +23,7 @@ import pytest
 
 from nsclient_common.layout import workdir_key
 from nsclient_common.runid import build_name, run_id_for_upload
+from nsclient_common.usage import wrap_command
 from tests.support import SNAKEFILE_FAILS, SNAKEFILE_OK, Backend, zip_bytes
 
 EVENTS = Path(__file__).resolve().parents[1] / "events" / "start_run"
@@ -172,7 +173,7 @@ def test_start_run_concurrent_deliveries_start_one_run(local_backend: Backend, b
 
 def test_start_run_ignores_objects_outside_the_inbox(local_backend: Backend, builds: Builds) -> None:
     event = object_created_event(local_backend, builds.succeeds)
-    event["detail"]["object"]["key"] = workdir_key(builds.succeeds.run_id)  # the job writing its results back
+    event["detail"]["object"]["key"] = workdir_key(builds.succeeds.run_id, None)  # the job writing its results back
     answer = deliver(local_backend, event)
     assert answer["started"] is False and answer["run_id"] is None
     assert answer["reason"].startswith("not an upload")
@@ -225,17 +226,23 @@ def test_run_build_job_follows_the_nextstrain_cli_contract(local_backend: Backen
     [job] = local_backend.batch_jobs(upload.run_id)
 
     container = job["container"]
+    # snakemake as the Nextstrain CLI runs it, under the script that measures what the job used
     assert container["command"] == [
         "/sbin/entrypoint-aws-batch",
         "env",
         "--chdir",
         "/nextstrain/build",
         "--",
-        "snakemake",
-        "--cores=2",
-        "--resources=mem_mb=1024",
-        "--printshellcmds",
-        "--rerun-incomplete",
+        *wrap_command(
+            [
+                "snakemake",
+                "--cores=2",
+                "--resources=mem_mb=1024",
+                "--printshellcmds",
+                "--benchmark-extended",
+                "--rerun-incomplete",
+            ]
+        ),
     ]
     environment = {e["name"]: e["value"] for e in container["environment"]}
     workdir_url = f"s3://{local_backend.info.bucket}/runs/{upload.run_id}/workdir.zip"
@@ -248,7 +255,7 @@ def test_run_build_results_are_written_back_to_the_workdir(local_backend: Backen
     upload = builds.succeeds
     local_backend.wait_for_record(upload.run_id)
 
-    body = local_backend.client("s3").get_object(Bucket=local_backend.info.bucket, Key=workdir_key(upload.run_id))
+    body = local_backend.client("s3").get_object(Bucket=local_backend.info.bucket, Key=workdir_key(upload.run_id, None))
     with zipfile.ZipFile(io.BytesIO(body["Body"].read())) as workdir:
         assert workdir.read("results/out.txt") == b"built\n"
         assert workdir.read("data/input.txt") == b"input\n"  # the build folder as uploaded, plus results
@@ -268,7 +275,8 @@ def test_run_build_failing_build_records_the_failed_rule(local_backend: Backend,
     assert record.failure_class == "exit-code"
     assert record.exit_code not in (None, 0)
     assert record.failed_rule == "broken"
-    assert record.reason == f"The build failed in rule broken (exit code {record.exit_code})."
+    assert record.rule_exit_code == 3
+    assert record.reason == f"The build failed in rule broken: the rule exited 3, then snakemake {record.exit_code}."
     assert record.job_id == jobs[0]["jobId"]
     assert record.execution_arn == local_backend.execution_arn(upload.run_id)
     assert record.workdir_url == f"s3://{bucket}/runs/{upload.run_id}/workdir.zip"

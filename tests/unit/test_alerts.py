@@ -15,6 +15,7 @@ from typing import Any
 
 import boto3
 import pytest
+from aws_lambda_powertools import Metrics
 from moto import mock_aws
 
 from nsclient_common.alerts import INTERNAL_FAILURE_METRIC
@@ -65,6 +66,9 @@ def s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
         monkeypatch.delenv("POWERTOOLS_METRICS_DISABLED", raising=False)
         monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", NAMESPACE)
         monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "nsclient")
+        # powertools keeps metrics in one store per process: handlers run in-process earlier in the session
+        # (with metrics disabled, so never flushed) must not count here.
+        Metrics(namespace=NAMESPACE).clear_metrics()
         yield client
 
 
@@ -97,7 +101,7 @@ def test_finalize_safely_counts_an_internal_failure(s3: Any, capsys: pytest.Capt
 
     app.lambda_handler(event, Context())
 
-    assert read_record(s3, BUCKET, "crashed-0123456789").failure_class == FailureClass.INTERNAL
+    assert read_record(s3, BUCKET, "crashed-0123456789", None).failure_class == FailureClass.INTERNAL
     [(value, namespace, dimensions)] = internal_failures(capsys.readouterr().out)
     # What InternalFailureAlarm watches: one count, in the stack's namespace, for the service
     assert (value, namespace, dimensions) == ([1.0], NAMESPACE, {"service": "nsclient"})
@@ -131,7 +135,7 @@ def test_backstop_counts_the_internal_failure_it_records(s3: Any, capsys: pytest
 
     app.lambda_handler({"detail": {**detail, "error": "States.Runtime", "cause": "boom"}}, Context())
 
-    assert read_record(s3, BUCKET, run_id).failure_class == FailureClass.INTERNAL
+    assert read_record(s3, BUCKET, run_id, None).failure_class == FailureClass.INTERNAL
     assert [value for value, _, _ in internal_failures(capsys.readouterr().out)] == [[1.0]]
 
 
@@ -146,7 +150,7 @@ def test_a_cancelled_run_counts_nothing(s3: Any, capsys: pytest.CaptureFixture[s
 
     app.lambda_handler({"detail": detail}, Context())
 
-    assert read_record(s3, BUCKET, run_id).status == RunStatus.CANCELLED
+    assert read_record(s3, BUCKET, run_id, None).status == RunStatus.CANCELLED
     assert internal_failures(capsys.readouterr().out) == []
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 
 from nsclient_common.layout import (
+    cancel_request,
+    cancel_request_key,
     envd_key,
     envd_key_for_upload,
     inbox_envd_key,
@@ -12,32 +14,68 @@ from nsclient_common.layout import (
     is_upload_key,
     log_key,
     notice_key,
+    owner_of_inbox_key,
     record_key,
+    record_location,
     run_prefix,
     s3_url,
     workdir_key,
 )
 
+OWNER = "AROAEXAMPLEID:alice@example.org"  # a role session's aws:userid (an SSO user's)
 
-def test_run_keys_all_live_under_the_runs_prefix() -> None:
+
+def test_a_persons_run_keys_live_in_their_folder() -> None:
     run_id = "zika-0123456789"
-    assert run_prefix(run_id) == "runs/zika-0123456789/"
-    assert record_key(run_id) == "runs/zika-0123456789/run.json"
-    assert workdir_key(run_id) == "runs/zika-0123456789/workdir.zip"
-    assert log_key(run_id) == "runs/zika-0123456789/logs/build.log"
-    assert notice_key(run_id) == "runs/zika-0123456789/notice.json"
-    assert envd_key(run_id) == "runs/zika-0123456789/env.d.zip"  # the image's entrypoint takes only .zip URLs
+    folder = f"runs/{OWNER}/zika-0123456789/"
+    assert run_prefix(run_id, OWNER) == folder
+    assert record_key(run_id, OWNER) == folder + "run.json"
+    assert workdir_key(run_id, OWNER) == folder + "workdir.zip"
+    assert log_key(run_id, OWNER) == folder + "logs/build.log"
+    assert notice_key(run_id, OWNER) == folder + "notice.json"
+    assert envd_key(run_id, OWNER) == folder + "env.d.zip"  # the image's entrypoint takes only .zip URLs
+    assert record_location(record_key(run_id, OWNER)) == (OWNER, run_id)
+
+
+def test_a_run_without_an_owner_keeps_the_layout_runs_had_before_folders() -> None:
+    run_id = "zika-0123456789"
+    assert record_key(run_id, None) == "runs/zika-0123456789/run.json"
+    assert workdir_key(run_id, None) == "runs/zika-0123456789/workdir.zip"
+    assert record_location("runs/zika-0123456789/run.json") == (None, run_id)
+    assert record_location("runs/zika-0123456789/logs/build.log") is None
+
+
+def test_an_uploads_owner_is_the_inbox_folder_iam_let_them_write() -> None:
+    assert owner_of_inbox_key(inbox_key("20250101T000000Z-zika", OWNER)) == OWNER
+    assert owner_of_inbox_key("inbox/20250101T000000Z-zika.zip") is None
+    assert owner_of_inbox_key("inbox//x.zip") is None
+
+
+def test_a_cancel_request_names_its_asker_and_run() -> None:
+    key = cancel_request_key("zika-0123456789", OWNER)
+    assert key == f"inbox/{OWNER}/zika-0123456789.cancel"
+    assert cancel_request(key) == (OWNER, "zika-0123456789")
+    assert not is_upload_key(key)
+    assert cancel_request("inbox/zika-0123456789.cancel") is None  # no folder: no asker
+    assert cancel_request(f"inbox/{OWNER}/zika.zip") is None
+
+
+def test_an_owner_id_cannot_reach_outside_its_folder() -> None:
+    with pytest.raises(ValueError, match="not an owner id"):
+        record_key("zika-0123456789", "a/b")
 
 
 def test_an_uploads_env_d_sits_beside_it_and_starts_no_run() -> None:
     name = "20250101T000000Z-zika"
-    assert envd_key_for_upload(inbox_key(name)) == inbox_envd_key(name) == "inbox/20250101T000000Z-zika.env.d"
-    assert not is_upload_key(inbox_envd_key(name))
+    expected = f"inbox/{OWNER}/20250101T000000Z-zika.env.d"
+    assert envd_key_for_upload(inbox_key(name, OWNER)) == inbox_envd_key(name, OWNER) == expected
+    assert not is_upload_key(inbox_envd_key(name, OWNER))
 
 
 def test_inbox_key_is_an_upload_key() -> None:
-    assert inbox_key("20250101T000000Z-zika") == "inbox/20250101T000000Z-zika.zip"
-    assert is_upload_key(inbox_key("20250101T000000Z-zika"))
+    assert inbox_key("20250101T000000Z-zika", OWNER) == f"inbox/{OWNER}/20250101T000000Z-zika.zip"
+    assert is_upload_key(inbox_key("20250101T000000Z-zika", OWNER))
+    assert inbox_key("20250101T000000Z-zika", None) == "inbox/20250101T000000Z-zika.zip"
 
 
 @pytest.mark.parametrize("key", ["inbox/zika.zip", "inbox/team/zika.zip", "inbox/a.zip"])

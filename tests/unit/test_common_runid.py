@@ -74,15 +74,20 @@ def test_run_id_for_upload_is_a_valid_execution_name_for_any_key(key: str) -> No
     ("key", "stem"),
     [
         ("inbox/zika.zip", "zika"),
-        ("inbox/team-a/ncov.zip", "team-a-ncov"),
+        ("inbox/AIDAEXAMPLE/ncov.zip", "ncov"),  # the owner's folder is not part of the name
+        ("inbox/AROAEXAMPLE:alice@example.org/ncov.zip", "ncov"),
         ("inbox/ncov (v2).zip", "ncov-v2"),
         ("inbox/%%%.zip", "upload"),
         ("inbox/" + "x" * 100 + ".zip", "x" * 60),
-        ("elsewhere/zika.zip", "elsewhere-zika"),
+        ("elsewhere/zika.zip", "zika"),
     ],
 )
 def test_upload_stem_names_the_run_after_the_upload(key: str, stem: str) -> None:
     assert upload_stem(key) == stem
+
+
+def test_the_same_name_in_two_peoples_folders_is_two_runs() -> None:
+    assert run_id_for_upload("inbox/AIDAONE/ncov.zip", VERSION) != run_id_for_upload("inbox/AIDATWO/ncov.zip", VERSION)
 
 
 @pytest.mark.parametrize("value", ["", "zika", "zika-0123456789abcdef", "zika-ABCDEF0123", "zika 0123456789"])

@@ -56,7 +56,7 @@ def topic_messages(aws: dict[str, Any]) -> list[str]:
 
 
 def marker(aws: dict[str, Any]) -> dict[str, Any]:
-    body = aws["s3"].get_object(Bucket=BUCKET, Key=notice_key(NOTICE.run_id))["Body"].read()
+    body = aws["s3"].get_object(Bucket=BUCKET, Key=notice_key(NOTICE.run_id, NOTICE.owner))["Body"].read()
     found: dict[str, Any] = json.loads(body)
     return found
 
@@ -97,7 +97,7 @@ def test_no_email_is_due_without_a_notify_address(aws: dict[str, Any]) -> None:
 
 def test_wait_for_another_senders_claim_ends_at_the_deadline(aws: dict[str, Any]) -> None:
     # Given another sender claimed the notice just now and is still sending it
-    assert claim_notice(aws["s3"], BUCKET, NOTICE.run_id, {"state": "claimed"})
+    assert claim_notice(aws["s3"], BUCKET, NOTICE.run_id, NOTICE.owner, {"state": "claimed"})
     # When a sender with 1 s left tries
     started = time.monotonic()
     with pytest.raises(NoticeBusy, match="still being sent"):

@@ -85,7 +85,7 @@ def check_node(node: dict[str, Any], parent_div: float, leaves: list[dict[str, A
 @pytest.mark.parametrize(
     "cores_args",
     [
-        ["--cores=2", "--resources=mem_mb=2048", "--printshellcmds", "--rerun-incomplete"],
+        ["--cores=2", "--resources=mem_mb=2048", "--printshellcmds", "--benchmark-extended", "--rerun-incomplete"],
         ["--cores=all", "--printshellcmds"],
     ],
     ids=["cores-2", "cores-all"],

@@ -132,6 +132,25 @@ def test_summary_names_the_failed_rule_and_memory_errors() -> None:
     assert s3.single == summary.bytes == sum(len(line) + 1 for line in lines)
 
 
+def test_the_tail_ends_with_the_builds_own_lines_not_the_upload_of_its_results() -> None:
+    build = ["Error in rule tree:", "    jobid: 2", "Exiting because a job execution failed."]
+    after = [
+        "nsclient-usage: cgroup=v2 wall_s=12 cpu_s=3 peak_cpus_milli=2360 peak_memory_bytes=113852416",
+        "+ zip -u /nextstrain/build.zip -r . --exclude .snakemake/*",
+        "  adding: results/distances.tsv",
+        "  updating: results/tree.nwk",
+        "upload failed: /nextstrain/build.zip to s3://b/runs/r/workdir.zip An error occurred (AccessDenied)",
+        "+ aws s3 cp --no-progress /nextstrain/build.zip s3://b/runs/r/workdir.zip",
+        "upload: /nextstrain/build.zip to s3://b/runs/r/workdir.zip",
+        "+ exit 1",
+    ]
+    lines = build + after
+    summary = archive_log(FakeLogs({"s": (len(lines), lines.__getitem__)}), FakeS3(), stream="s", bucket="b", key="k")
+    # The measuring line and the entrypoint's routine lines are left out; a line out of the ordinary is kept.
+    assert summary.tail == [*build, after[4]]
+    assert summary.lines == len(lines)
+
+
 def test_each_job_of_a_retried_run_is_archived_and_the_last_one_summarised() -> None:
     first = ["spot job starting", "Error in rule early:"]
     second = ["on-demand job starting", "done"]

@@ -113,7 +113,7 @@ def test_wait_for_a_job_to_stop_ends_with_the_invocations_time(
     assert time.monotonic() - started < app.FINISH_RESERVE_SECONDS
     assert aws["batch"].terminated == ["Cancelled by nsclient"]
     assert result == {"run_id": RUN_ID, "action": "finalized CANCELLED, notified"}
-    record = RunRecord.from_json(aws["s3"].get_object(Bucket=BUCKET, Key=record_key(RUN_ID))["Body"].read())
+    record = RunRecord.from_json(aws["s3"].get_object(Bucket=BUCKET, Key=record_key(RUN_ID, None))["Body"].read())
     assert (record.status, record.failure_class) == (RunStatus.CANCELLED, FailureClass.CANCELLED)
-    notice = json.loads(aws["s3"].get_object(Bucket=BUCKET, Key=notice_key(RUN_ID))["Body"].read())
+    notice = json.loads(aws["s3"].get_object(Bucket=BUCKET, Key=notice_key(RUN_ID, None))["Body"].read())
     assert notice["state"] == "sent"

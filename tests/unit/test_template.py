@@ -18,6 +18,7 @@ STATE_MACHINE_DEFINITION = ROOT / "statemachine" / "run_build.asl.yaml"
 
 FUNCTIONS = {
     "StartRunFunction": "start_run",
+    "CancelRunFunction": "cancel_run",
     "PrepareRunFunction": "prepare_run",
     "CollectLogsFunction": "collect_logs",
     "FinalizeRunFunction": "finalize_run",
@@ -91,7 +92,7 @@ def test_bucket_lifecycle_expires_uploads_and_runs_after_30_days():
 # --- functions ---------------------------------------------------------------------------------------------
 
 
-def test_six_functions_point_at_existing_code():
+def test_every_function_points_at_existing_code():
     functions = {k: v for k, v in RESOURCES.items() if v["Type"] == "AWS::Serverless::Function"}
     assert set(functions) == set(FUNCTIONS)
     for logical_id, directory in FUNCTIONS.items():
@@ -135,14 +136,14 @@ def test_function_environment_matches_the_contract():
     assert "LOG_GROUP" not in variables  # each job's description names its group (jobfacts.log_group_of)
     assert variables["POWERTOOLS_SERVICE_NAME"] == "nsclient"
     with_arn = {k for k in FUNCTIONS if "STATE_MACHINE_ARN" in props(k).get("Environment", {}).get("Variables", {})}
-    assert with_arn == {"StartRunFunction", "ReconcileRunFunction"}
+    assert with_arn == {"StartRunFunction", "CancelRunFunction", "ReconcileRunFunction"}
 
 
 def test_state_machine_arn_is_taken_from_the_state_machine():
     # Unnamed (a long stack name would overflow its 80 characters), so everything refers to it by Ref.
     assert "Name" not in props("RunBuildStateMachine")
     expected = {"Ref": "RunBuildStateMachine"}
-    for logical_id in ("StartRunFunction", "ReconcileRunFunction"):
+    for logical_id in ("StartRunFunction", "CancelRunFunction", "ReconcileRunFunction"):
         assert props(logical_id)["Environment"]["Variables"]["STATE_MACHINE_ARN"] == expected
     rule = props("ReconcileRunFunction")["Events"]["ExecutionEndedBadly"]["Properties"]["Pattern"]
     assert rule["detail"]["stateMachineArn"] == [expected]
@@ -362,20 +363,22 @@ def test_created_job_definition_logs_to_the_stacks_group():
 
 
 def test_job_log_readers_may_read_the_group_of_either_shape():
+    # Only the streams of the job log group: the created one, or Batch's default an existing setup logs to.
     group = {"Fn::If": ["CreateBatch", {"Ref": "BatchJobLogGroup"}, "/aws/batch/job"]}
-    prefix = "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:${Group}"
-    expected = [{"Fn::Sub": [prefix, {"Group": group}]}, {"Fn::Sub": [prefix + ":*", {"Group": group}]}]
-    statements = {
-        "CollectLogsFunction": props("CollectLogsFunction")["Policies"][1]["Statement"],
-        "ReconcileRunFunction": props("ReconcileRunFunction")["Policies"][2]["Statement"],
+    streams = {
+        "Fn::Sub": [
+            "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:${Group}:log-stream:*",
+            {"Group": group},
+        ]
     }
-    for reader, policy in statements.items():
-        reads = [s for s in policy if "logs:GetLogEvents" in s["Action"]]
-        assert [s["Resource"] for s in reads] == [expected], reader
-    # People read the live stream of a run's job only (the client's `logs` while it runs).
-    users = props("NsclientUserPolicy")["PolicyDocument"]["Statement"]
-    [reads] = [s for s in users if "logs:GetLogEvents" in s["Action"]]
-    assert reads["Resource"] == {"Fn::Sub": [prefix + ":log-stream:*", {"Group": group}]}
+    readers = {
+        "CollectLogsFunction": props("CollectLogsFunction")["Policies"][0]["Statement"],
+        "ReconcileRunFunction": props("ReconcileRunFunction")["Policies"][1]["Statement"],
+        "NsclientUserPolicy": props("NsclientUserPolicy")["PolicyDocument"]["Statement"],
+    }
+    for reader, statements in readers.items():
+        reads = [s for s in statements if "logs:GetLogEvents" in s["Action"]]
+        assert [s["Resource"] for s in reads] == [streams], reader
 
 
 def test_launch_template_requires_imdsv2_with_hop_limit_1():

@@ -133,7 +133,7 @@ def test_every_log_group_the_stack_owns_expires():
 
 def test_every_function_logs_to_a_group_of_the_stack():
     functions = {k: v for k, v in EXPANDED["Resources"].items() if v["Type"] == "AWS::Lambda::Function"}
-    assert len(functions) == 6
+    assert len(functions) == 7
     for logical_id, function in functions.items():
         target = function["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
         assert EXPANDED["Resources"][target]["Type"] == "AWS::Logs::LogGroup", logical_id
@@ -151,11 +151,12 @@ def test_no_arn_names_the_aws_partition_literally():
     assert "arn:${Partition}:states:::batch:submitJob.sync" in STATE_MACHINE_DEFINITION.read_text()
 
 
-def test_dead_letter_queue_accepts_the_generated_upload_rule_only():
+def test_dead_letter_queue_accepts_the_generated_inbox_rules_only():
     statement = TPL["Resources"]["TriggerDeadLetterQueuePolicy"]["Properties"]["PolicyDocument"]["Statement"][0]
     source = statement["Condition"]["ArnEquals"]["aws:SourceArn"]
-    assert source == {"Fn::GetAtt": ["StartRunFunctionInboxZipCreated", "Arn"]}
-    assert EXPANDED["Resources"]["StartRunFunctionInboxZipCreated"]["Type"] == "AWS::Events::Rule"
+    rules = ["StartRunFunctionInboxZipCreated", "CancelRunFunctionCancelRequested"]
+    assert source == [{"Fn::GetAtt": [rule, "Arn"]} for rule in rules]
+    assert all(EXPANDED["Resources"][rule]["Type"] == "AWS::Events::Rule" for rule in rules)
 
 
 # --- the state machine's Batch grants ------------------------------------------------------------------------

@@ -21,6 +21,7 @@ EXAMPLES = """
   nsclient list
   nsclient list --since 7d
   nsclient list --all --json | jq '.[] | select(.status == "FAILED") | .run_id'
+  nsclient list --everyone            # an admin: every person's runs, with their owner
 """
 
 
@@ -31,31 +32,37 @@ def register_parser(subparsers: Any, parent: argparse.ArgumentParser) -> None:
         "--since", dest="since", metavar="<age>", default="30d", help="Only runs this recent (default 30d)"
     )
     window.add_argument("--all", dest="all", action="store_true", help="Every run the bucket holds")
+    parser.add_argument(
+        "--everyone",
+        dest="everyone",
+        action="store_true",
+        help="Every person's runs, with their owner (needs the stack's admin policy)",
+    )
     parser.add_argument("--json", dest="json", action="store_true", help="Print the run records as a JSON list")
 
 
 def run(opts: argparse.Namespace) -> int:
     since = None if opts.all else runs.parse_since(opts.since)
-    records = runs.list_runs(connect(opts.backend), since)
+    records = runs.list_runs(connect(opts.backend), since, everyone=opts.everyone)
     if opts.json:
         print(json.dumps([r.model_dump(mode="json") for r in records], indent=2))
         return 0
     if not records:
         print("No runs" + ("." if opts.all else f" in the last {opts.since} (try --all)."), file=sys.stderr)
         return 0
-    rows = [("RUN", "STATUS", "FAILURE", "DURATION", "RESOURCES", "SUBMITTED", "SUBMITTER")]
+    header: tuple[str, ...] = ("RUN", "STATUS", "FAILURE", "DURATION", "RESOURCES", "SUBMITTED", "SUBMITTER")
+    rows: list[tuple[str, ...]] = [header + (("OWNER",) if opts.everyone else ())]
     for r in records:
-        rows.append(
-            (
-                r.run_id,
-                r.status.value,
-                r.failure_class.value if r.failure_class else "-",
-                duration(r),
-                resources(r),
-                r.submitted_at,
-                r.submitter or "-",
-            )
+        row: tuple[str, ...] = (
+            r.run_id,
+            r.status.value,
+            r.failure_class.value if r.failure_class else "-",
+            duration(r),
+            resources(r),
+            r.submitted_at,
+            r.submitter or "-",
         )
+        rows.append(row + ((r.owner or "(no owner: made before per-person folders)",) if opts.everyone else ()))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
         print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())

@@ -43,7 +43,8 @@ def run(opts: argparse.Namespace) -> int:
         )
     target = Path(opts.dir) / f"{opts.run_id}.report.html"
     try:
-        body = backend.client("s3").get_object(Bucket=backend.bucket, Key=report_html_key(opts.run_id))["Body"].read()
+        key = report_html_key(opts.run_id, record.owner)
+        body = backend.client("s3").get_object(Bucket=backend.bucket, Key=key)["Body"].read()
     except ClientError as error:
         raise UserError(f"Could not download the report of {opts.run_id}: {error}.") from None
     target.parent.mkdir(parents=True, exist_ok=True)

@@ -18,12 +18,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import boto3
+from botocore.exceptions import ClientError
 
 from nsclient.local import moto_patches, snapshot
 from nsclient.local import strict_iam as iam_enforcement
 from nsclient.local.stack import REGION, LocalStack, StackInfo
+from nsclient_common.layout import owner_of_inbox_key
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from nsclient.local.principals import Credentials
 
 EXECUTION_STATUS_CHANGE = "Step Functions Execution Status Change"
@@ -106,7 +110,13 @@ class ExecutionWatcher(threading.Thread):
                 if status != "SUCCEEDED":
                     self.publish(arn)
                 else:
-                    snapshot.save_run(self.s3, self.info.bucket, execution["name"], self.data_dir / "s3")
+                    owner = self.owner_of(self.sfn.describe_execution(executionArn=arn))
+                    snapshot.save_run(self.s3, self.info.bucket, execution["name"], owner, self.data_dir / "s3")
+
+    @staticmethod
+    def owner_of(described: Mapping[str, Any]) -> str | None:
+        upload = json.loads(described.get("input") or "{}").get("upload") or {}
+        return owner_of_inbox_key(str(upload.get("key", "")))
 
     def publish(self, arn: str) -> None:
         described = self.sfn.describe_execution(executionArn=arn)
@@ -129,8 +139,9 @@ class ExecutionWatcher(threading.Thread):
                 }
             ]
         )
+        owner = self.owner_of(described)
         timer = threading.Timer(
-            5.0, snapshot.save_run, args=(self.s3, self.info.bucket, described["name"], self.data_dir / "s3")
+            5.0, snapshot.save_run, args=(self.s3, self.info.bucket, described["name"], owner, self.data_dir / "s3")
         )
         self._timers = [t for t in self._timers if t.is_alive()] + [timer]
         timer.start()
@@ -183,7 +194,10 @@ class LocalBackend:
             decisions = self.data_dir / DECISIONS_FILE
             decisions.unlink(missing_ok=True)
             self.enforcement = iam_enforcement.Enforcement(
-                evaluator, frozenset({self.admin_credentials.access_key_id}), record_to=decisions
+                evaluator,
+                frozenset({self.admin_credentials.access_key_id}),
+                record_to=decisions,
+                port=self.port,
             )
             iam_enforcement.enforce(self.enforcement)
         self._watcher = ExecutionWatcher(self.info, self.data_dir, self.admin_credentials)
@@ -200,12 +214,16 @@ class LocalBackend:
     def stop(self) -> None:
         if self._watcher is not None:
             self._watcher.stop()
-        if self.info is not None:
-            snapshot.save_prefix(self.s3(), self.info.bucket, "runs/", self.data_dir / "s3")
-        if self._server is not None:
-            self._server.stop()
-        if self.enforcement is not None:
-            self.enforcement.evaluator.close()
+        try:
+            if self.info is not None:
+                snapshot.save_prefix(self.s3(), self.info.bucket, "runs/", self.data_dir / "s3")
+        except ClientError as error:  # the server stops all the same; the runs saved as they ended remain
+            print(f"local backend: runs/ not saved on stop: {error}", file=sys.stderr, flush=True)
+        finally:
+            if self._server is not None:
+                self._server.stop()
+            if self.enforcement is not None:
+                self.enforcement.evaluator.close()
 
 
 def serve(data_dir: Path, port: int = 0, parameters: dict[str, str] | None = None) -> None:

@@ -48,14 +48,14 @@ def _tree_usage(root: int) -> tuple[int, int]:
     return cpu_ticks * 1_000_000 // _TICKS, rss
 
 
-def run_measured(command: list[str]) -> int:
-    """Run the job's command with its own cgroup files; its exit status."""
+def run_measured(command: list[str], cwd: Path) -> int:
+    """Run the job's command in `cwd` with its own cgroup files; its return code (negative for a signal)."""
     with tempfile.TemporaryDirectory(prefix="nsclient-cgroup-") as scratch:
         cgroup = Path(scratch)
         for name in ("cpu.stat", "memory.current", "memory.peak"):
             (cgroup / name).write_text("usage_usec 0\n" if name == "cpu.stat" else "0\n")
         env = dict(os.environ, **{CGROUP_VAR: str(cgroup), INTERVAL_VAR: "1"})
-        process = subprocess.Popen(command, stdin=subprocess.DEVNULL, env=env)
+        process = subprocess.Popen(command, cwd=cwd, stdin=subprocess.DEVNULL, env=env)
         stop = threading.Event()
 
         def sample() -> None:

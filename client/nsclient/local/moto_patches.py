@@ -31,20 +31,24 @@ import functools
 import importlib.util
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import traceback
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from nsclient.local.entrypoint import ROOT_VAR
 
 if TYPE_CHECKING:
     from collections.abc import Callable
-    from pathlib import Path
     from types import ModuleType
 
     from nsclient.local.principals import Credentials
@@ -433,6 +437,16 @@ def _run_process(job: Any, runtime: LocalJobRuntime, fault: JobFault | None = No
         "AWS_BATCH_JOB_ID": job.job_id,
         "PYTHONUNBUFFERED": "1",
     }
+    # The container's / (removed after the job, however it ended) and its clock's zone.
+    scratch = Path(tempfile.mkdtemp(prefix="nsclient-job-"))
+    environment |= {ROOT_VAR: str(scratch), "TZ": "UTC"}
+    try:
+        return _watch_process(job, command, environment, fault)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _watch_process(job: Any, command: list[str], environment: dict[str, str], fault: JobFault | None) -> int | None:
     shipper = _LogShipper(job)
     process = subprocess.Popen(
         command,
@@ -714,12 +728,11 @@ def _patch_credentials() -> None:
 
     original = sfn_boto_client.boto_client_for
 
-    def boto_client_for(region: str, service: str, state_credentials: Any = None) -> Any:
-        made = original(region, service, state_credentials)
-        credentials = STATE_MACHINE_CREDENTIALS
-        if credentials is None:
-            return made
-        # Same client settings (endpoint, no retries, timeouts), the state machine role's keys.
+    @functools.cache
+    def as_state_machine(region: str, service: str, credentials: Credentials) -> Any:
+        # moto's client settings (endpoint, no retries, timeouts), the state machine role's keys; made once,
+        # not at every task call (a .sync task polls every half second).
+        made = original(region, service)
         factory: Any = boto3.client
         return factory(
             service_name=service,
@@ -728,6 +741,12 @@ def _patch_credentials() -> None:
             config=made.meta.config,
             **credentials.client_kwargs(),
         )
+
+    def boto_client_for(region: str, service: str, state_credentials: Any = None) -> Any:
+        credentials = STATE_MACHINE_CREDENTIALS
+        if credentials is None:
+            return original(region, service, state_credentials)
+        return as_state_machine(region, service, credentials)
 
     import importlib
     import pkgutil
@@ -739,6 +758,29 @@ def _patch_credentials() -> None:
         module = importlib.import_module(found.name)
         if hasattr(module, "boto_client_for"):
             module.boto_client_for = boto_client_for  # type: ignore[attr-defined]
+
+
+# --- IAM ------------------------------------------------------------------------------------
+
+
+def load_aws_managed_policies(account: str) -> None:
+    """AWS's managed policies in the account's IAM (SAM attaches some to the roles it makes). moto loads
+    them only into an IAM it creates after its config asks for them; one made earlier in this process
+    (an in-process mock) lacks them."""
+    from moto.iam.models import iam_backends
+
+    backend = iam_backends[account]["aws"]
+    if not backend.aws_managed_policies:
+        backend.aws_managed_policies = backend._init_aws_policies()
+        backend.managed_policies.update({p.arn: p for p in backend.aws_managed_policies})
+
+
+def fix_user_id(account: str, name: str, user_id: str) -> None:
+    """Give an IAM user a unique id of our choosing (moto draws a new one each time a user is made): the
+    local person's folders are named by it, so it must outlive a restart of the local backend."""
+    from moto.iam.models import iam_backends
+
+    iam_backends[account]["aws"].users[name].id = user_id
 
 
 # --- S3 -------------------------------------------------------------------------------------

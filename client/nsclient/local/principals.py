@@ -17,6 +17,9 @@ if TYPE_CHECKING:
 
 ADMIN_USER = "nsclient-local-admin"
 LOCAL_USER = "nsclient-local-user"
+# The template's groups: people, and team admins who see every run.
+USERS_GROUP = "NsclientUsersGroup"
+ADMINS_GROUP = "NsclientAdminsGroup"
 ADMINISTRATOR_ACCESS = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
 # IAM names are at most 64 characters.
 _NAME_LIMIT = 64
@@ -68,6 +71,17 @@ def _document(value: Any) -> str:
             raise ValueError(f"a policy without Version 2012-10-17 uses a policy variable: {value}")
         value = {"Version": "2012-10-17", **value}
     return json.dumps(value)
+
+
+def create_user(iam: Any, name: str, groups: list[str], inline: dict[str, Any] | None = None) -> Credentials:
+    """An IAM user in these groups (and with this inline policy), and its access key."""
+    iam.create_user(UserName=name)
+    for group in groups:
+        iam.add_user_to_group(GroupName=group, UserName=name)
+    if inline is not None:
+        iam.put_user_policy(UserName=name, PolicyName="inline", PolicyDocument=_document(inline))
+    key = iam.create_access_key(UserName=name)["AccessKey"]
+    return Credentials(key["AccessKeyId"], key["SecretAccessKey"])
 
 
 @dataclass
@@ -142,16 +156,8 @@ class StackPrincipals:
         return Credentials(credentials["AccessKeyId"], credentials["SecretAccessKey"], credentials["SessionToken"])
 
     def user(self, name: str, groups: list[str], inline: dict[str, Any] | None = None) -> Credentials:
-        self.iam.create_user(UserName=name)
-        for group in groups:
-            self.iam.add_user_to_group(GroupName=group, UserName=name)
-        if inline is not None:
-            self.iam.put_user_policy(UserName=name, PolicyName="inline", PolicyDocument=_document(inline))
-        key = self.iam.create_access_key(UserName=name)["AccessKey"]
-        return Credentials(key["AccessKeyId"], key["SecretAccessKey"])
+        return create_user(self.iam, name, groups, inline)
 
-    def users_groups(self) -> list[str]:
-        """The groups a person joins to use the stack (the template's, by its output)."""
-        return [
-            self.name_for(logical) for logical in _of_type(self.expanded["Resources"], "AWS::IAM::Group", self.resolver)
-        ]
+    def group(self, logical: str) -> str:
+        """The name of one of the template's IAM groups (NsclientUsersGroup, NsclientAdminsGroup)."""
+        return self.name_for(logical)

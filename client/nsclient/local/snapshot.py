@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from nsclient_common.layout import RUNS_PREFIX, record_key
+from nsclient_common.layout import RUNS_PREFIX, run_prefix
 from nsclient_common.record import FailureClass, RunRecord, RunStatus, utc_now
 
 if TYPE_CHECKING:
@@ -70,5 +70,5 @@ def _close_interrupted(body: bytes) -> bytes:
     return closed.to_json()
 
 
-def save_run(s3: Any, bucket: str, run_id: str, directory: Path) -> int:
-    return save_prefix(s3, bucket, record_key(run_id).rsplit("/", 1)[0] + "/", directory)
+def save_run(s3: Any, bucket: str, run_id: str, owner: str | None, directory: Path) -> int:
+    return save_prefix(s3, bucket, run_prefix(run_id, owner), directory)

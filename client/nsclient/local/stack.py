@@ -14,7 +14,14 @@ import boto3
 import yaml
 
 from nsclient.local import moto_patches, nextstrain_guide, sam
-from nsclient.local.principals import ADMIN_USER, ADMINISTRATOR_ACCESS, LOCAL_USER, Credentials, StackPrincipals
+from nsclient.local.principals import (
+    ADMIN_USER,
+    ADMINISTRATOR_ACCESS,
+    LOCAL_USER,
+    USERS_GROUP,
+    Credentials,
+    StackPrincipals,
+)
 from nsclient.local.template import Resolver, load_template, resources_of_type
 
 ACCOUNT = "123456789012"
@@ -23,6 +30,8 @@ STACK_NAME = "nsclient-local"
 STACK_UUID = "00000000-0000-4000-8000-000000000000"  # the last part of a stack id
 LOCAL_BUCKET = "nsclient-local-builds"
 LOCAL_MAX_VCPUS = 64
+# The local person's IAM unique id (aws:userid), the same at every start: their runs are in its folders.
+LOCAL_USER_ID = "AIDALOCALNSCLIENTUSER"
 
 
 @dataclass
@@ -159,11 +168,13 @@ class LocalStack:
         """Everything the stack (and, in the default shape, the team's existing setup) has on AWS.
         Runs before IAM is checked; every principal gets its own credentials."""
         self._name_resources()
+        moto_patches.load_aws_managed_policies(ACCOUNT)
         iam, s3, logs = (_client(service, self.endpoint_url) for service in ("iam", "s3", "logs"))
         guide_role = None if self.creates_batch else nextstrain_guide.create(iam, s3, logs)
         self.principals.create()
         self.admin_credentials = self.principals.user(ADMIN_USER, [], inline=ADMINISTRATOR_ACCESS)
-        user = self.principals.user(LOCAL_USER, self.principals.users_groups())
+        user = self.principals.user(LOCAL_USER, [self.principals.group(USERS_GROUP)])
+        moto_patches.fix_user_id(ACCOUNT, LOCAL_USER, LOCAL_USER_ID)
 
         s3.create_bucket(Bucket=LOCAL_BUCKET)
         s3.put_bucket_versioning(Bucket=LOCAL_BUCKET, VersioningConfiguration={"Status": "Enabled"})

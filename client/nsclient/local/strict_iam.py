@@ -109,6 +109,13 @@ class Enforcement:
     evaluator: Evaluator
     trusted_keys: frozenset[str]  # the administrator's: AWS itself and tests looking on
     record_to: Path | None = None
+    # The local backend's port: only requests to it (on the loopback, by any name) are checked; moto
+    # mocks in the same process, as unit tests use them, are not the backend.
+    port: int = 0
+
+    def covers(self, host_header: str) -> bool:
+        host, _, port = host_header.rpartition(":")
+        return host in ("127.0.0.1", "localhost", "[::1]") and port == str(self.port)
 
     def __post_init__(self) -> None:
         self.decisions: list[Decision] = []
@@ -158,22 +165,24 @@ def _bucket_policy(account: str, resource: str) -> dict[str, Any] | None:
 
 
 def principal_context(principal: str) -> dict[str, str]:
-    """The global condition keys AWS sets from who is calling (policy variables use them)."""
+    """The global condition keys AWS sets from who is calling (policy variables use them). aws:userid is
+    the IAM unique id, as GetCallerIdentity's UserId: AIDA... for a user, AROA...:session for a role."""
+    from moto.iam.models import iam_backends
+    from moto.sts.models import sts_backends
+
     account = principal.split(":")[4]
     context = {"aws:PrincipalArn": principal, "aws:PrincipalAccount": account}
     if ":user/" in principal:
         name = principal.rsplit("/", 1)[1]
-        context.update({"aws:username": name, "aws:userid": f"AIDA{name.upper()}", "aws:PrincipalType": "User"})
+        user = iam_backends[account]["aws"].get_user(name)
+        context.update({"aws:username": name, "aws:userid": user.id, "aws:PrincipalType": "User"})
     elif ":assumed-role/" in principal:
-        _, role, session = principal.rsplit("/", 2)
-        role_arn = f"arn:aws:iam::{account}:role/{role}"
-        context.update(
-            {
-                "aws:PrincipalArn": role_arn,
-                "aws:userid": f"AROA{role.upper()}:{session}",
-                "aws:PrincipalType": "AssumedRole",
-            }
-        )
+        role = principal.rsplit("/", 2)[1]
+        context["aws:PrincipalArn"] = f"arn:aws:iam::{account}:role/{role}"
+        context["aws:PrincipalType"] = "AssumedRole"
+        session = next((r for r in sts_backends[account]["aws"].assumed_roles if r.arn == principal), None)
+        if session is not None:
+            context["aws:userid"] = session.user_id
     return context
 
 
@@ -260,6 +269,15 @@ def enforce(enforcement: Enforcement) -> None:
         ENFORCEMENT = enforcement
         if not _installed:
             IAMRequestBase.check_action_permitted = check_action_permitted  # type: ignore[method-assign]
+            checked = ActionAuthenticatorMixin._authenticate_and_authorize_action
+
+            def authenticate_and_authorize(self: Any, iam_request_cls: type, resource: str = "*") -> None:
+                current = ENFORCEMENT
+                if current is None or not current.covers(self.headers.get("Host", "")):
+                    return
+                checked(self, iam_request_cls, resource)
+
+            ActionAuthenticatorMixin._authenticate_and_authorize_action = authenticate_and_authorize  # type: ignore[method-assign]
             _installed = True
         # As moto's set_initial_no_auth_action_count does: the set-up requests are behind us.
         settings.INITIAL_NO_AUTH_ACTION_COUNT = 0

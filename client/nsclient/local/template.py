@@ -132,7 +132,8 @@ class Resolver:
                 return str(self._fn_GetAtt(name.split(".", 1)))
             return str(self._Ref(name))
 
-        return re.sub(r"\$\{([^}!]+)\}", substitute, text)
+        # ${!Literal} is CloudFormation's escape for a literal ${Literal} (IAM policy variables).
+        return re.sub(r"\$\{([^}!]+)\}", substitute, text).replace("${!", "${")
 
     def _fn_If(self, arg: list[Any]) -> Any:  # noqa: N802
         name, when_true, when_false = arg

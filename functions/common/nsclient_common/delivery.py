@@ -127,7 +127,7 @@ def deliver_notice(
         marker["email"] = email.model_dump()
     s3.put_object(
         Bucket=settings.bucket,
-        Key=notice_key(notice.run_id),
+        Key=notice_key(notice.run_id, notice.owner),
         Body=json.dumps(marker, indent=2).encode(),
         ContentType="application/json",
     )
@@ -160,9 +160,9 @@ def _claim(
     taken over."""
     claim = {"state": "claimed", **notice.model_dump()}
     while True:
-        if claim_notice(s3, settings.bucket, notice.run_id, claim):
+        if claim_notice(s3, settings.bucket, notice.run_id, notice.owner, claim):
             return True
-        marker = read_notice_marker(s3, settings.bucket, notice.run_id)
+        marker = read_notice_marker(s3, settings.bucket, notice.run_id, notice.owner)
         if marker is None:
             continue  # the marker went away between the two calls: claim again
         existing, written = marker

@@ -73,6 +73,7 @@ class JobOutcome(BaseModel):
     started: bool = False
     memory_error_in_log: bool = False
     failed_rule: str | None = None
+    rule_exit_code: int | None = None  # the failed rule's own status, from the log (snakemake then exits 1)
     cancelled: bool = False
     timed_out: bool = False  # the execution ran past its TimeoutSeconds
     error: str | None = None  # a Step Functions error name when our own step failed
@@ -119,10 +120,20 @@ def classify(outcome: JobOutcome) -> Verdict:
     if OOM_REASON in reasons or killed or (outcome.exit_code and outcome.memory_error_in_log):
         return _failed(FailureClass.OUT_OF_MEMORY, f"The job ran out of memory (exit code {outcome.exit_code}).")
     if outcome.exit_code:
-        where = f" in rule {outcome.failed_rule}" if outcome.failed_rule else ""
-        return _failed(FailureClass.EXIT_CODE, f"The build failed{where} (exit code {outcome.exit_code}).")
+        return _failed(FailureClass.EXIT_CODE, f"The build failed{_where(outcome)}.")
     detail = outcome.error or reason or "no job outcome was recorded"
     return _failed(FailureClass.INTERNAL, f"nsclient could not finish the run ({detail}).")
+
+
+def _where(outcome: JobOutcome) -> str:
+    """Which rule failed and with which status: the rule's own, then snakemake's."""
+    if not outcome.failed_rule:
+        return f" (exit code {outcome.exit_code})"
+    if outcome.rule_exit_code is None:
+        return f" in rule {outcome.failed_rule} (snakemake exited {outcome.exit_code})"
+    return (
+        f" in rule {outcome.failed_rule}: the rule exited {outcome.rule_exit_code}, then snakemake {outcome.exit_code}"
+    )
 
 
 def _failed(failure_class: FailureClass, sentence: str, status: RunStatus = RunStatus.FAILED) -> Verdict:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from nsclient_common.cost import Rates, estimate
 from nsclient_common.failure import JobOutcome, classify
-from nsclient_common.layout import log_key, s3_url
+from nsclient_common.layout import log_key, owner_of_inbox_key, s3_url
 from nsclient_common.record import RunRecord, RunStatus, iso_from_millis, utc_now
 from nsclient_common.runid import build_name
 from nsclient_common.runstore import find_record, write_record
@@ -27,6 +27,7 @@ def placeholder_record(run_id: str, execution_arn: str | None, upload: dict[str,
             "submitted_at": utc_now(),
             "execution_arn": execution_arn,
             "upload": upload,
+            "owner": owner_of_inbox_key(str((upload or {}).get("key", ""))),
         }
     )
 
@@ -59,6 +60,7 @@ def finalize(
         started=bool(facts.started_at),
         memory_error_in_log=bool(log and log.memory_error),
         failed_rule=log.failed_rule if log else None,
+        rule_exit_code=log.rule_exit_code if log else None,
         cancelled=cancelled,
         timed_out=timed_out,
         error=internal_error or (f"{facts.error}: {facts.error_cause}" if facts.error else None),
@@ -80,7 +82,7 @@ def finalize(
         "updated_at": utc_now(),
     }
     if log is not None:
-        update["log_url"] = s3_url(bucket, log_key(record.run_id))
+        update["log_url"] = s3_url(bucket, log_key(record.run_id, record.owner))
     if rates is not None:
         cost = cost_of(record, facts, rates, jobs)
         update |= {"cost_estimate": cost, "cost_estimate_usd": cost.total_usd}
@@ -113,7 +115,9 @@ def cost_of(record: RunRecord, facts: JobFacts, rates: Rates, jobs: int = 1) -> 
 def load_or_placeholder(
     s3: Any, bucket: str, run_id: str, execution_arn: str | None, upload: dict[str, Any] | None
 ) -> RunRecord:
-    return find_record(s3, bucket, run_id) or placeholder_record(run_id, execution_arn, upload)
+    """The run's record, or one made from the bare facts; its folder is the upload's owner's."""
+    owner = owner_of_inbox_key(str((upload or {}).get("key", "")))
+    return find_record(s3, bucket, run_id, owner) or placeholder_record(run_id, execution_arn, upload)
 
 
 def save(s3: Any, bucket: str, record: RunRecord) -> RunRecord:

@@ -28,37 +28,75 @@ DELETE_ENVD_VAR = "NEXTSTRAIN_DELETE_ENVD"
 REGION_VAR = "AWS_DEFAULT_REGION"
 # Set by us for every job; a build's own variables may not replace them (the region they may).
 RESERVED_VARIABLES = frozenset({WORKDIR_URL_VAR, ENVD_URL_VAR, DELETE_ENVD_VAR})
-DEFAULT_SNAKEMAKE_ARGS = ("--printshellcmds", "--rerun-incomplete")
-# The spellings snakemake's parser takes for these options, unambiguous prefixes included (as the
-# Nextstrain CLI lists them), plus snakemake 8's -c. snakemake takes the last one given, so one of
-# the user's must keep ours out.
-_CORES_OPTIONS = frozenset({"--cores", "--core", "--cor", "--jobs", "-j", "-c"})
+# The Nextstrain CLI's snakemake defaults, after the user's arguments; --benchmark-extended only on an
+# image that has a snakemake taking it (the CLI's IMAGE_FEATURE.benchmark_extended: latest, or a
+# build tag from that one on).
+BENCHMARK_EXTENDED = "--benchmark-extended"
+BENCHMARK_EXTENDED_SINCE = "build-20250717T164950Z"
+# The spellings snakemake's parser takes for these options, unambiguous prefixes included, as the
+# Nextstrain CLI lists them. Arguments after `--` are not options.
+_CORES_OPTIONS = frozenset({"--cores", "--core", "--cor", "--jobs", "-j"})
 _RESOURCES_OPTIONS = frozenset({"--resources", "--resource", "--resourc", "--resour", "--resou", "--reso", "--res"})
-_SHORT_WITH_VALUE = re.compile(r"^(-[jc])\S+$")  # -j8, -c4, -call
+_JOBS_WITH_VALUE = re.compile(r"^-j\d+$")  # -j8
 
 
-def _option_names(args: list[str]) -> set[str]:
-    names = set()
-    for arg in args:
-        name = arg.split("=", 1)[0]
-        short = _SHORT_WITH_VALUE.match(name)
-        names.add(short[1] if short else name)
-    return names
+def _options(args: list[str]) -> list[str]:
+    return args[: args.index("--")] if "--" in args else args
 
 
-def _gives(args: list[str], options: frozenset[str]) -> bool:
-    return bool(_option_names(args) & options)
+def _gives_cores(args: list[str]) -> bool:
+    names = {"-j" if _JOBS_WITH_VALUE.match(arg) else arg.split("=", 1)[0] for arg in _options(args)}
+    return bool(names & _CORES_OPTIONS)
+
+
+def _resources(args: list[str]) -> tuple[int, int, list[str]] | None:
+    """The last --resources option (snakemake takes the last): its index, the end of its values, the values."""
+    options, found, index = _options(args), None, 0
+    while index < len(options):
+        flag, _, inline = options[index].partition("=")
+        if flag not in _RESOURCES_OPTIONS:
+            index += 1
+            continue
+        end = index + 1
+        if not inline:
+            while end < len(options) and not options[end].startswith("-"):
+                end += 1
+        found = (index, end, [inline] if inline else options[index + 1 : end])
+        index = end
+    return found
+
+
+def _with_memory(args: list[str], memory_mib: int) -> list[str]:
+    """mem_mb added as `nextstrain build --memory` adds it: to the user's own --resources if they give
+    some (unless mem_mb is among them, or they are inline `--resources=a=1`, which it can't extend)."""
+    resource = f"mem_mb={memory_mib}"
+    found = _resources(args)
+    if found is None:
+        end = args.index("--") if "--" in args else len(args)
+        return [*args[:end], f"--resources={resource}", *args[end:]]
+    index, end, values = found
+    if any(value.partition("=")[0] == "mem_mb" for value in values) or "=" in args[index]:
+        return args
+    return [*args[:end], resource, *args[end:]]
+
+
+def supports_benchmark_extended(image: str | None) -> bool:
+    """Whether the job's image takes --benchmark-extended, judged by its tag as the Nextstrain CLI does
+    (no image: the job definition's, the stock latest)."""
+    tag = (image or "nextstrain/base").rpartition("/")[2].partition("@")[0].partition(":")[2] or "latest"
+    return tag == "latest" or (tag.startswith("build-") and tag >= BENCHMARK_EXTENDED_SINCE)
 
 
 def snakemake_command(request: BuildRequest) -> list[str]:
-    """snakemake's argv: the user's args, then --cores/--resources to match the request, as
-    `nextstrain build --cpus --memory` adds them (unless the user already chose)."""
+    """snakemake's argv as `nextstrain build --cpus --memory` makes it: the user's args with --cores
+    (unless they chose) and mem_mb (unless they chose) added, then the CLI's defaults."""
     args = list(request.snakemake_args)
-    if not _gives(args, _CORES_OPTIONS):
+    if not _gives_cores(args):
         args.append(f"--cores={request.cpus}" if request.cpus else "--cores=all")
-    if request.memory_mib and not _gives(args, _RESOURCES_OPTIONS):
-        args.append(f"--resources=mem_mb={request.memory_mib}")
-    return ["snakemake", *args, *DEFAULT_SNAKEMAKE_ARGS]
+    if request.memory_mib:
+        args = _with_memory(args, request.memory_mib)
+    benchmark = [BENCHMARK_EXTENDED] if supports_benchmark_extended(request.image) else []
+    return ["snakemake", *args, "--printshellcmds", *benchmark, "--rerun-incomplete"]
 
 
 def job_environment(*, workdir_url: str, region: str, envd_url: str | None = None) -> list[dict[str, str]]:

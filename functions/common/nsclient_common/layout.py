@@ -1,15 +1,24 @@
 """The S3 key layout of a builds bucket.
 
-inbox/<name>.zip                  upload; starts a run; lifecycle-expired
-inbox/<name>.env.d                the build's environment variables (an env.d zip), uploaded before
-                                  the build; not a .zip name, so it starts nothing
-runs/<run-id>/run.json            the run record: the durable index
-runs/<run-id>/workdir.zip         input, then results (the Batch job writes back into it)
-runs/<run-id>/env.d.zip           the variables, moved here from inbox/ for the job, which deletes them
-runs/<run-id>/logs/build.log      archived job log
-runs/<run-id>/notice.json         the notice sent (written once: guards against a second notice)
-runs/<run-id>/report.json         the run report: timeline, use against request, advice
-runs/<run-id>/report.html         the same, one self-contained page
+Everything a person reads or writes is under a folder of their own, named by their IAM unique id
+(`aws:userid`: AIDA... for an IAM user, AROA...:session for a role session such as SSO), so that
+the users' policy can say "your own folder" with the policy variable ${aws:userid}. A run belongs
+to whoever uploaded it: IAM lets nobody else write into their inbox folder.
+
+inbox/<owner>/<name>.zip            upload; starts a run; lifecycle-expired
+inbox/<owner>/<name>.env.d          the build's environment variables (an env.d zip), uploaded before
+                                    the build; not a .zip name, so it starts nothing
+inbox/<owner>/<run-id>.cancel       a request to cancel the owner's run (the backend checks it is theirs)
+runs/<owner>/<run-id>/run.json      the run record: the durable index
+runs/<owner>/<run-id>/workdir.zip   input, then results (the Batch job writes back into it)
+runs/<owner>/<run-id>/env.d.zip     the variables, moved here from inbox/ for the job, which deletes them
+runs/<owner>/<run-id>/logs/build.log  archived job log
+runs/<owner>/<run-id>/notice.json   the notice sent (written once: guards against a second notice)
+runs/<owner>/<run-id>/report.json   the run report: timeline, use against request, advice
+runs/<owner>/<run-id>/report.html   the same, one self-contained page
+
+An upload directly under inbox/ (by an administrator or a tool with bucket-wide access), and every run
+made before owners had folders, has no owner: its folder is runs/<run-id>/, which only admins read.
 """
 
 from __future__ import annotations
@@ -18,17 +27,48 @@ INBOX_PREFIX = "inbox/"
 RUNS_PREFIX = "runs/"
 UPLOAD_SUFFIX = ".zip"
 ENVD_SUFFIX = ".env.d"
+CANCEL_SUFFIX = ".cancel"
 # Where a Batch job logs unless its definition names another awslogs group (jobfacts.log_group_of):
 # the account's shared group, which an existing Nextstrain setup uses.
 DEFAULT_LOG_GROUP = "/aws/batch/job"
 
 
-def inbox_key(name: str) -> str:
-    return f"{INBOX_PREFIX}{name}{UPLOAD_SUFFIX}"
+def _folder(owner: str | None) -> str:
+    if owner is not None and (not owner or "/" in owner):
+        raise ValueError(f"not an owner id: {owner!r}")
+    return f"{owner}/" if owner else ""
 
 
-def inbox_envd_key(name: str) -> str:
-    return f"{INBOX_PREFIX}{name}{ENVD_SUFFIX}"
+def inbox_prefix(owner: str | None) -> str:
+    return f"{INBOX_PREFIX}{_folder(owner)}"
+
+
+def inbox_key(name: str, owner: str | None) -> str:
+    return f"{inbox_prefix(owner)}{name}{UPLOAD_SUFFIX}"
+
+
+def inbox_envd_key(name: str, owner: str | None) -> str:
+    return f"{inbox_prefix(owner)}{name}{ENVD_SUFFIX}"
+
+
+def cancel_request_key(run_id: str, owner: str) -> str:
+    return f"{inbox_prefix(owner)}{run_id}{CANCEL_SUFFIX}"
+
+
+def owner_of_inbox_key(key: str) -> str | None:
+    """The owner of an object under inbox/: its folder, or None directly under inbox/."""
+    rest = key.removeprefix(INBOX_PREFIX)
+    owner, separator, _ = rest.partition("/")
+    return owner if separator and owner else None
+
+
+def cancel_request(key: str) -> tuple[str, str] | None:
+    """(owner, run id) of a cancel request's key, or None for any other key."""
+    owner = owner_of_inbox_key(key)
+    if owner is None or not key.endswith(CANCEL_SUFFIX):
+        return None
+    name = key.removeprefix(inbox_prefix(owner)).removesuffix(CANCEL_SUFFIX)
+    return (owner, name) if name and "/" not in name else None
 
 
 def envd_key_for_upload(upload_key: str) -> str:
@@ -36,37 +76,50 @@ def envd_key_for_upload(upload_key: str) -> str:
     return upload_key.removesuffix(UPLOAD_SUFFIX) + ENVD_SUFFIX
 
 
-def run_prefix(run_id: str) -> str:
-    return f"{RUNS_PREFIX}{run_id}/"
+def runs_prefix(owner: str | None) -> str:
+    """Where an owner's run folders are (with None: every run folder, for admins)."""
+    return f"{RUNS_PREFIX}{_folder(owner)}"
 
 
-def record_key(run_id: str) -> str:
-    return f"{run_prefix(run_id)}run.json"
+def run_prefix(run_id: str, owner: str | None) -> str:
+    return f"{runs_prefix(owner)}{run_id}/"
 
 
-def workdir_key(run_id: str) -> str:
-    return f"{run_prefix(run_id)}workdir.zip"
+def record_key(run_id: str, owner: str | None) -> str:
+    return f"{run_prefix(run_id, owner)}run.json"
 
 
-def envd_key(run_id: str) -> str:
+def workdir_key(run_id: str, owner: str | None) -> str:
+    return f"{run_prefix(run_id, owner)}workdir.zip"
+
+
+def envd_key(run_id: str, owner: str | None) -> str:
     # The image's entrypoint takes only an s3://....zip URL.
-    return f"{run_prefix(run_id)}env.d.zip"
+    return f"{run_prefix(run_id, owner)}env.d.zip"
 
 
-def log_key(run_id: str) -> str:
-    return f"{run_prefix(run_id)}logs/build.log"
+def log_key(run_id: str, owner: str | None) -> str:
+    return f"{run_prefix(run_id, owner)}logs/build.log"
 
 
-def notice_key(run_id: str) -> str:
-    return f"{run_prefix(run_id)}notice.json"
+def notice_key(run_id: str, owner: str | None) -> str:
+    return f"{run_prefix(run_id, owner)}notice.json"
 
 
-def report_json_key(run_id: str) -> str:
-    return f"{run_prefix(run_id)}report.json"
+def record_location(key: str) -> tuple[str | None, str] | None:
+    """(owner, run id) of a run record's key, in either layout; None for any other key."""
+    parts = key.removeprefix(RUNS_PREFIX).split("/")
+    if not key.startswith(RUNS_PREFIX) or parts[-1] != "run.json" or len(parts) not in (2, 3):
+        return None
+    return (parts[0], parts[1]) if len(parts) == 3 else (None, parts[0])
 
 
-def report_html_key(run_id: str) -> str:
-    return f"{run_prefix(run_id)}report.html"
+def report_json_key(run_id: str, owner: str | None) -> str:
+    return f"{run_prefix(run_id, owner)}report.json"
+
+
+def report_html_key(run_id: str, owner: str | None) -> str:
+    return f"{run_prefix(run_id, owner)}report.html"
 
 
 def s3_url(bucket: str, key: str) -> str:
@@ -74,5 +127,5 @@ def s3_url(bucket: str, key: str) -> str:
 
 
 def is_upload_key(key: str) -> bool:
-    """True for keys that start a run: a .zip directly or deeper under inbox/."""
+    """True for keys that start a run: a .zip directly under inbox/ or in a folder of it."""
     return key.startswith(INBOX_PREFIX) and key.endswith(UPLOAD_SUFFIX) and len(key) > len(INBOX_PREFIX + UPLOAD_SUFFIX)

@@ -25,6 +25,7 @@ _PRE = '<pre style="background:#f4f4f4;padding:.5em">'
 
 class Notice(BaseModel):
     run_id: str
+    owner: str | None = None  # whose folder the run's notice marker is in
     status: str
     failure_class: str | None
     subject: str
@@ -71,14 +72,6 @@ def _what_next(record: RunRecord) -> list[str]:
     return lines
 
 
-def _failed_rule(record: RunRecord) -> str | None:
-    if not record.failed_rule:
-        return None
-    known = record.rule_exit_code is not None
-    own = f"exited {record.rule_exit_code}" if known else "its exit status is not in the log"
-    return f"Rule {record.failed_rule} failed ({own}); snakemake then exited {record.exit_code}."
-
-
 def _commands(record: RunRecord) -> list[str]:
     commands = [f"nsclient status {record.run_id}", f"nsclient logs {record.run_id}"]
     if record.status in (RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED) and record.started_at:
@@ -88,12 +81,26 @@ def _commands(record: RunRecord) -> list[str]:
     return commands
 
 
+def _failed_rule(record: RunRecord) -> str | None:
+    if not record.failed_rule:
+        return None
+    own = "its status is not in the log" if record.rule_exit_code is None else f"exited {record.rule_exit_code}"
+    return f"{record.failed_rule} ({own})"
+
+
+def _exit_code(record: RunRecord) -> str | None:
+    if record.exit_code is None:
+        return None
+    return f"{record.exit_code} (snakemake's)" if record.failed_rule else str(record.exit_code)
+
+
 def _facts(record: RunRecord) -> list[tuple[str, str]]:
     memory = f"{record.memory_mib / 1024:g} GiB" if record.memory_mib else None
     facts = [
         ("Run", record.run_id),
         ("Status", record.status.value + (f" ({record.failure_class})" if record.failure_class else "")),
-        ("Exit code", None if record.exit_code is None else str(record.exit_code)),
+        ("Failed rule", _failed_rule(record)),
+        ("Exit code", _exit_code(record)),
         ("CPUs", None if record.cpus is None else str(record.cpus)),
         ("Memory", memory),
         ("Queue", record.job_queue),
@@ -119,10 +126,8 @@ def _clean(line: str) -> str:
 def _text(record: RunRecord, tail: list[str]) -> str:
     lines = [f"{record.build_name or record.run_id}: {record.status.value}", ""]
     lines += _what_next(record)
-    if rule := _failed_rule(record):
-        lines.append(rule)
     lines += ["", "Follow up:", *(f"  {command}" for command in _commands(record)), ""]
-    lines += [f"{name + ':':<11}{value}" for name, value in _facts(record)]
+    lines += [f"{name + ':':<13}{value}" for name, value in _facts(record)]
     if tail:
         lines += ["", f"Last {len(tail)} lines of the log:", *(f"  {line}" for line in tail)]
     return "\n".join(lines) + "\n"
@@ -131,12 +136,10 @@ def _text(record: RunRecord, tail: list[str]) -> str:
 def _html(record: RunRecord, tail: list[str]) -> str:
     colour = "#2a7a3a" if record.status == RunStatus.SUCCEEDED else "#b03030"
     parts = [
-        '<!DOCTYPE html><html><body style="font-family:system-ui,sans-serif;color:#222">',
+        _BODY_OPEN,
         f'<h2 style="color:{colour}">{escape(record.build_name or record.run_id)}: {escape(record.status.value)}</h2>',
         *(f"<p>{escape(line)}</p>" for line in _what_next(record)),
     ]
-    if rule := _failed_rule(record):
-        parts.append(f"<p><strong>{escape(rule)}</strong></p>")
     parts.append("<p>Follow up:</p><pre>" + "\n".join(escape(c) for c in _commands(record)) + "</pre>")
     rows = "".join(
         f'<tr><th style="text-align:left;padding-right:1em">{escape(name)}</th><td>{escape(value)}</td></tr>'
@@ -154,6 +157,7 @@ def compose_notice(record: RunRecord, log_tail: list[str]) -> Notice:
     tail = [_clean(line) for line in log_tail]
     return Notice(
         run_id=record.run_id,
+        owner=record.owner,
         status=record.status.value,
         failure_class=record.failure_class.value if record.failure_class else None,
         subject=subject_of(record),

@@ -79,6 +79,9 @@ class RunRecord(BaseModel):
     attempts: int = 0
     upload: UploadSource | None = None
     updated_at: str | None = None
+    # Whose run it is: the uploader's IAM unique id, from the folder IAM let them upload into (never
+    # from metadata, which anyone can write). None for a run outside any person's folder.
+    owner: str | None = None
 
     def to_json(self) -> bytes:
         return self.model_dump_json(indent=2).encode() + b"\n"

@@ -18,9 +18,9 @@ if TYPE_CHECKING:
     from nsclient_common.record import RunRecord
 
 
-def _log_lines(s3: Any, bucket: str, run_id: str) -> Iterator[str]:
+def _log_lines(s3: Any, bucket: str, record: RunRecord) -> Iterator[str]:
     try:
-        body = s3.get_object(Bucket=bucket, Key=log_key(run_id))["Body"]
+        body = s3.get_object(Bucket=bucket, Key=log_key(record.run_id, record.owner))["Body"]
     except ClientError as error:
         if error.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
             return
@@ -35,17 +35,17 @@ def write_report(s3: Any, bucket: str, record: RunRecord) -> RunRecord:
     if not record.started_at:
         return record
     name = record.build_name or (build_name(record.upload.key) if record.upload else record.run_id)
-    report: RunReport = build_report(record, name, _log_lines(s3, bucket, record.run_id))
+    report: RunReport = build_report(record, name, _log_lines(s3, bucket, record))
     s3.put_object(
         Bucket=bucket,
-        Key=report_json_key(record.run_id),
+        Key=report_json_key(record.run_id, record.owner),
         Body=report.model_dump_json(indent=2).encode(),
         ContentType="application/json",
     )
     s3.put_object(
         Bucket=bucket,
-        Key=report_html_key(record.run_id),
+        Key=report_html_key(record.run_id, record.owner),
         Body=render_html(report).encode(),
         ContentType="text/html; charset=utf-8",
     )
-    return record.model_copy(update={"report_url": s3_url(bucket, report_html_key(record.run_id))})
+    return record.model_copy(update={"report_url": s3_url(bucket, report_html_key(record.run_id, record.owner))})

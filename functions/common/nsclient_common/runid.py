@@ -23,8 +23,10 @@ RUN_ID_PATTERN = re.compile(rf"^[A-Za-z0-9_-]{{1,{_MAX_STEM}}}-[0-9a-f]{{{_DIGES
 
 
 def upload_stem(key: str) -> str:
-    """The part of an inbox key that names the run: path under inbox/ without .zip, made safe."""
+    """The part of an inbox key that names the run: the upload's name without .zip, made safe. The
+    owner's folder is left out (run ids are read by people); the digest covers the whole key."""
     name = key[len(INBOX_PREFIX) :] if key.startswith(INBOX_PREFIX) else key
+    name = name.rsplit("/", 1)[-1]
     if name.endswith(UPLOAD_SUFFIX):
         name = name[: -len(UPLOAD_SUFFIX)]
     stem = _UNSAFE.sub("-", name).strip("-_")[:_MAX_STEM].strip("-_")

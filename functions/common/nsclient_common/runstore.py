@@ -22,9 +22,9 @@ def _code(error: ClientError) -> str:
     return str(error.response.get("Error", {}).get("Code", ""))
 
 
-def read_record(s3: Any, bucket: str, run_id: str) -> RunRecord:
+def read_record(s3: Any, bucket: str, run_id: str, owner: str | None) -> RunRecord:
     try:
-        body = s3.get_object(Bucket=bucket, Key=record_key(run_id))["Body"].read()
+        body = s3.get_object(Bucket=bucket, Key=record_key(run_id, owner))["Body"].read()
     except ClientError as error:
         if _code(error) in ("NoSuchKey", "404", "NotFound"):
             raise RunNotFound(run_id) from None
@@ -32,15 +32,20 @@ def read_record(s3: Any, bucket: str, run_id: str) -> RunRecord:
     return RunRecord.from_json(body)
 
 
-def find_record(s3: Any, bucket: str, run_id: str) -> RunRecord | None:
+def find_record(s3: Any, bucket: str, run_id: str, owner: str | None) -> RunRecord | None:
     try:
-        return read_record(s3, bucket, run_id)
+        return read_record(s3, bucket, run_id, owner)
     except RunNotFound:
         return None
 
 
 def write_record(s3: Any, bucket: str, record: RunRecord) -> None:
-    s3.put_object(Bucket=bucket, Key=record_key(record.run_id), Body=record.to_json(), ContentType="application/json")
+    s3.put_object(
+        Bucket=bucket,
+        Key=record_key(record.run_id, record.owner),
+        Body=record.to_json(),
+        ContentType="application/json",
+    )
 
 
 def create_record(s3: Any, bucket: str, record: RunRecord) -> bool:
@@ -48,7 +53,7 @@ def create_record(s3: Any, bucket: str, record: RunRecord) -> bool:
     try:
         s3.put_object(
             Bucket=bucket,
-            Key=record_key(record.run_id),
+            Key=record_key(record.run_id, record.owner),
             Body=record.to_json(),
             ContentType="application/json",
             IfNoneMatch="*",
@@ -60,7 +65,7 @@ def create_record(s3: Any, bucket: str, record: RunRecord) -> bool:
     return True
 
 
-def claim_notice(s3: Any, bucket: str, run_id: str, notice: dict[str, Any]) -> bool:
+def claim_notice(s3: Any, bucket: str, run_id: str, owner: str | None, notice: dict[str, Any]) -> bool:
     """Record that the notice for a run is being sent; False if it already was.
 
     A conditional create, so two paths (the state machine and the backstop rule) racing to
@@ -69,7 +74,7 @@ def claim_notice(s3: Any, bucket: str, run_id: str, notice: dict[str, Any]) -> b
     try:
         s3.put_object(
             Bucket=bucket,
-            Key=notice_key(run_id),
+            Key=notice_key(run_id, owner),
             Body=json.dumps(notice, indent=2).encode(),
             ContentType="application/json",
             IfNoneMatch="*",
@@ -81,10 +86,10 @@ def claim_notice(s3: Any, bucket: str, run_id: str, notice: dict[str, Any]) -> b
     return True
 
 
-def read_notice_marker(s3: Any, bucket: str, run_id: str) -> tuple[dict[str, Any], datetime] | None:
+def read_notice_marker(s3: Any, bucket: str, run_id: str, owner: str | None) -> tuple[dict[str, Any], datetime] | None:
     """The run's notice marker and when it was last written, or None if no notice was claimed."""
     try:
-        response = s3.get_object(Bucket=bucket, Key=notice_key(run_id))
+        response = s3.get_object(Bucket=bucket, Key=notice_key(run_id, owner))
     except ClientError as error:
         if _code(error) in ("NoSuchKey", "404", "NotFound"):
             return None
@@ -93,6 +98,6 @@ def read_notice_marker(s3: Any, bucket: str, run_id: str) -> tuple[dict[str, Any
     return marker, response["LastModified"]
 
 
-def notice_sent(s3: Any, bucket: str, run_id: str) -> bool:
-    marker = read_notice_marker(s3, bucket, run_id)
+def notice_sent(s3: Any, bucket: str, run_id: str, owner: str | None) -> bool:
+    marker = read_notice_marker(s3, bucket, run_id, owner)
     return marker is not None and marker[0].get("state") == "sent"

@@ -1,0 +1,81 @@
+"""One timed transfer, run as its own process (so its peak RSS is its own) by benchmarks/transfer.py.
+
+Runs under the project's Python (nsclient operations) or the baseline venv's (the Nextstrain CLI's
+upload_workdir / download_workdir). The S3 endpoint comes from AWS_ENDPOINT_URL. Prints
+{"seconds": ...}: the transfer alone, without interpreter start-up or imports.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+BUCKET = "bench"
+RESULTS_KEY = "runs/r/workdir.zip"
+
+
+def nextstrain_cli(operation: str, path: Path, name: str) -> float:
+    from nextstrain.cli.runner.aws_batch import s3
+
+    with Path(os.devnull).open("w") as quiet, contextlib.redirect_stdout(quiet):  # it prints a line per file
+        started = time.perf_counter()
+        if operation == "ns-upload":
+            s3.upload_workdir(path, s3.bucket(BUCKET), name)
+        else:
+            s3.download_workdir(s3.bucket(BUCKET).Object(RESULTS_KEY), path)
+        return time.perf_counter() - started
+
+
+def nsclient(operation: str, path: Path, name: str) -> float:
+    import boto3
+    from botocore.config import Config
+
+    from nsclient.progress import Progress
+    from nsclient.runs import pull_workdir, upload_build
+    from nsclient.transfer import StreamingUpload
+    from nsclient.workdir import upload_members
+
+    factory: Any = boto3.client
+    s3 = factory("s3", config=Config(max_pool_connections=16))
+    started = time.perf_counter()
+    if operation == "push":
+        members = list(upload_members(path))
+        upload_build(s3, BUCKET, f"inbox/{name}.zip", members, {}, Progress("", 0, quiet=True))
+    elif operation == "raw-upload":  # the same compressed bytes, sent the same way, without zipping
+        with StreamingUpload(s3, BUCKET, f"raw/{name}.zip", {}) as upload, path.open("rb") as handle:
+            while chunk := handle.read(1024 * 1024):
+                upload.write(chunk)
+    else:  # pull, repull
+        pull_workdir(s3, BUCKET, RESULTS_KEY, path, [], [], quiet=True)
+    return time.perf_counter() - started
+
+
+def archive_log(lines: int) -> float:
+    """CollectLogs' archiving of a `lines`-line log (CloudWatch pages served from memory, S3 counted)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from run import CountingS3, FakeLogs
+
+    from nsclient_common.logarchive import archive_log
+
+    started = time.perf_counter()
+    summary = archive_log(FakeLogs(lines), CountingS3(), stream="s", bucket="b", key="k")
+    assert summary.lines == lines
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    operation, path, name = sys.argv[1], Path(sys.argv[2]), sys.argv[3]
+    if operation == "logs":
+        print(json.dumps({"seconds": archive_log(int(name))}))
+        return
+    run = nextstrain_cli if operation.startswith("ns-") else nsclient
+    print(json.dumps({"seconds": run(operation, path, name)}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,316 @@
+"""A build folder as a zip stream, compressed in parallel, for uploading while it is being made.
+
+Every file is cut into chunks that worker threads deflate independently (zlib releases the GIL);
+each chunk but a file's last ends on a byte boundary (Z_SYNC_FLUSH), so the chunks joined in order
+are one valid deflate stream, and their CRCs combine into the file's. The stock job entrypoint
+runs `unzip`, so members are plain deflate or stored, with a data descriptor only for files of
+more than one chunk (their sizes are known once written). Zip64 records appear only when needed.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import struct
+import threading
+import time
+import zlib
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
+    from pathlib import Path
+
+CHUNK_SIZE = 1024 * 1024
+# Uncompressed bytes read ahead of the writer: bounds memory whatever the build's size.
+READ_AHEAD_BYTES = 32 * 1024 * 1024
+LEVEL = 1
+ZIP64_LIMIT = 0xFFFFFFFF
+FLAG_DATA_DESCRIPTOR = 0x08
+FLAG_UTF8 = 0x800
+DEFLATED, STORED = 8, 0
+
+
+# --- CRC-32 of two pieces joined, from their own CRCs (zlib's crc32_combine) ---
+
+
+def _gf2_times(matrix: list[int], vector: int) -> int:
+    total = 0
+    row = 0
+    while vector:
+        if vector & 1:
+            total ^= matrix[row]
+        vector >>= 1
+        row += 1
+    return total
+
+
+def _gf2_square(matrix: list[int]) -> list[int]:
+    return [_gf2_times(matrix, matrix[n]) for n in range(32)]
+
+
+def crc32_combine(crc1: int, crc2: int, length2: int) -> int:
+    """The CRC-32 of A+B from crc(A), crc(B) and len(B)."""
+    if length2 <= 0:
+        return crc1
+    odd = [0xEDB88320] + [1 << n for n in range(31)]  # the operator for one zero bit
+    even = _gf2_square(odd)  # two zero bits
+    odd = _gf2_square(even)  # four
+    while True:
+        even = _gf2_square(odd)
+        if length2 & 1:
+            crc1 = _gf2_times(even, crc1)
+        length2 >>= 1
+        if not length2:
+            break
+        odd = _gf2_square(even)
+        if length2 & 1:
+            crc1 = _gf2_times(odd, crc1)
+        length2 >>= 1
+        if not length2:
+            break
+    return crc1 ^ crc2
+
+
+# --- members ---
+
+
+@dataclass
+class Chunk:
+    size: int
+    crc: int
+    data: bytes  # deflated, or the raw bytes of a stored member
+
+
+def _compress(path: Path, offset: int, size: int, last: bool) -> Chunk:
+    with path.open("rb") as handle:
+        handle.seek(offset)
+        raw = handle.read(size)
+    compressor = zlib.compressobj(LEVEL, zlib.DEFLATED, -15)
+    data = compressor.compress(raw) + compressor.flush(zlib.Z_FINISH if last else zlib.Z_SYNC_FLUSH)
+    if last and offset == 0 and len(data) >= len(raw):
+        data = raw  # a one-chunk member that does not shrink is stored
+    return Chunk(len(raw), zlib.crc32(raw), data)
+
+
+@dataclass
+class Entry:
+    name: bytes
+    offset: int
+    method: int
+    crc: int
+    compressed: int
+    size: int
+    dos_time: int
+    dos_date: int
+    mode: int
+    descriptor: bool
+
+
+def _dos_time(mtime: float) -> tuple[int, int]:
+    # As zipfile.ZipFile.write: local time, at two-second resolution, from 1980.
+    year, month, day, hour, minute, second = time.localtime(mtime)[:6]
+    if year < 1980:
+        year, month, day, hour, minute, second = 1980, 1, 1, 0, 0, 0
+    return (hour << 11) | (minute << 5) | (second // 2), ((year - 1980) << 9) | (month << 5) | day
+
+
+def _needs_zip64(entry: Entry) -> bool:
+    return entry.size >= ZIP64_LIMIT or entry.compressed >= ZIP64_LIMIT or entry.offset >= ZIP64_LIMIT
+
+
+def _local_header(entry: Entry, zip64: bool) -> bytes:
+    flags = FLAG_UTF8 | (FLAG_DATA_DESCRIPTOR if entry.descriptor else 0)
+    crc, compressed, size = (0, 0, 0) if entry.descriptor else (entry.crc, entry.compressed, entry.size)
+    extra = b""
+    if zip64:
+        extra = struct.pack("<HHQQ", 1, 16, size, compressed)
+        compressed = size = ZIP64_LIMIT
+    header = struct.pack(
+        "<IHHHHHIIIHH",
+        0x04034B50,
+        45 if zip64 else 20,
+        flags,
+        entry.method,
+        entry.dos_time,
+        entry.dos_date,
+        crc,
+        compressed,
+        size,
+        len(entry.name),
+        len(extra),
+    )
+    return header + entry.name + extra
+
+
+def _central_header(entry: Entry) -> bytes:
+    values = []
+    compressed, size, offset = entry.compressed, entry.size, entry.offset
+    if size >= ZIP64_LIMIT:
+        values.append(size)
+        size = ZIP64_LIMIT
+    if compressed >= ZIP64_LIMIT:
+        values.append(compressed)
+        compressed = ZIP64_LIMIT
+    if offset >= ZIP64_LIMIT:
+        values.append(offset)
+        offset = ZIP64_LIMIT
+    extra = struct.pack(f"<HH{len(values)}Q", 1, 8 * len(values), *values) if values else b""
+    version = 45 if values else 20
+    flags = FLAG_UTF8 | (FLAG_DATA_DESCRIPTOR if entry.descriptor else 0)
+    header = struct.pack(
+        "<IHHHHHHIIIHHHHHII",
+        0x02014B50,
+        (3 << 8) | version,  # made on Unix, so `unzip` restores the mode
+        version,
+        flags,
+        entry.method,
+        entry.dos_time,
+        entry.dos_date,
+        entry.crc,
+        compressed,
+        size,
+        len(entry.name),
+        len(extra),
+        0,
+        0,
+        0,
+        (entry.mode & 0xFFFF) << 16,
+        offset,
+    )
+    return header + entry.name + extra
+
+
+def _end_records(entries: list[Entry], directory_offset: int, directory_size: int) -> bytes:
+    count = len(entries)
+    records = b""
+    if count >= 0xFFFF or directory_offset >= ZIP64_LIMIT or directory_size >= ZIP64_LIMIT:
+        zip64_end = directory_offset + directory_size
+        records += struct.pack(
+            "<IQHHIIQQQQ", 0x06064B50, 44, 45, 45, 0, 0, count, count, directory_size, directory_offset
+        )
+        records += struct.pack("<IIQI", 0x07064B50, 0, zip64_end, 1)
+    records += struct.pack(
+        "<IHHHHIIH",
+        0x06054B50,
+        0,
+        0,
+        min(count, 0xFFFF),
+        min(count, 0xFFFF),
+        min(directory_size, ZIP64_LIMIT),
+        min(directory_offset, ZIP64_LIMIT),
+        0,
+    )
+    return records
+
+
+@dataclass
+class _Member:
+    name: str
+    stat: os.stat_result
+    chunks: int
+
+
+_DONE = object()
+
+
+def _submit_all(
+    members: Iterable[tuple[Path, str]], pool: ThreadPoolExecutor, items: queue.Queue[object], stop: threading.Event
+) -> None:
+    """Queue each member then its chunks' futures, in order; the queue's bound is the read-ahead."""
+    try:
+        for path, name in members:
+            stat = path.stat()
+            size = stat.st_size
+            starts = range(0, size, CHUNK_SIZE)
+            items.put(_Member(name, stat, len(starts)))
+            for start in starts:
+                if stop.is_set():
+                    return
+                items.put(
+                    pool.submit(_compress, path, start, min(CHUNK_SIZE, size - start), start + CHUNK_SIZE >= size)
+                )
+        items.put(_DONE)
+    except BaseException as error:  # handed to the writer, which raises it
+        items.put(error)
+
+
+def zip_stream(
+    members: Iterable[tuple[Path, str]],
+    write: Callable[[bytes], object],
+    *,
+    written: Callable[[int], None] | None = None,
+    workers: int | None = None,
+) -> int:
+    """Write the zip of `members` ((path, name in zip), in order) through `write`; returns the member count.
+
+    Chunks are deflated on `workers` threads (default: all cores) while earlier members are written;
+    `written` is told each member's uncompressed size once it has been written.
+    """
+    workers = workers or os.cpu_count() or 1
+    entries: list[Entry] = []
+    offset = 0
+
+    def emit(data: bytes) -> None:
+        nonlocal offset
+        if data:
+            write(data)
+            offset += len(data)
+
+    def next_chunk() -> Chunk:
+        item = items.get()
+        assert isinstance(item, Future)
+        return item.result()
+
+    def write_member(member: _Member) -> None:
+        dos_time, dos_date = _dos_time(member.stat.st_mtime)
+        name = member.name.encode()
+        if member.chunks <= 1:  # known whole before its header is written
+            chunk = next_chunk() if member.chunks else Chunk(0, 0, b"")
+            method = DEFLATED if len(chunk.data) < chunk.size else STORED
+            entry = Entry(name, offset, method, chunk.crc, len(chunk.data), chunk.size, dos_time, dos_date, 0, False)
+            entry.mode = member.stat.st_mode
+            emit(_local_header(entry, _needs_zip64(entry)))
+            emit(chunk.data)
+            entries.append(entry)
+            return
+        entry = Entry(name, offset, DEFLATED, 0, 0, 0, dos_time, dos_date, member.stat.st_mode, True)
+        zip64 = member.stat.st_size >= ZIP64_LIMIT // 2  # deflate may grow a little: decide with room to spare
+        emit(_local_header(entry, zip64))
+        for _ in range(member.chunks):
+            chunk = next_chunk()
+            entry.crc = crc32_combine(entry.crc, chunk.crc, chunk.size)
+            entry.size += chunk.size
+            entry.compressed += len(chunk.data)
+            emit(chunk.data)
+        descriptor = "<IIQQ" if zip64 else "<IIII"
+        emit(struct.pack(descriptor, 0x08074B50, entry.crc, entry.compressed, entry.size))
+        entries.append(entry)
+
+    items: queue.Queue[object] = queue.Queue(maxsize=max(4, READ_AHEAD_BYTES // CHUNK_SIZE))
+    stop = threading.Event()
+    with ThreadPoolExecutor(workers, thread_name_prefix="deflate") as pool:
+        producer = threading.Thread(target=_submit_all, args=(members, pool, items, stop), daemon=True)
+        producer.start()
+        try:
+            while (item := items.get()) is not _DONE:
+                if isinstance(item, BaseException):
+                    raise item
+                assert isinstance(item, _Member)
+                write_member(item)
+                if written is not None:
+                    written(item.stat.st_size)
+        finally:
+            stop.set()
+            while producer.is_alive():  # unblock it if it waits on a full queue
+                try:
+                    items.get_nowait()
+                except queue.Empty:
+                    producer.join(0.05)
+    directory_offset = offset
+    directory = b"".join(_central_header(entry) for entry in entries)
+    emit(directory)
+    emit(_end_records(entries, directory_offset, len(directory)))
+    return len(entries)

@@ -1,0 +1,232 @@
+"""The streamed, parallel push and the ranged, parallel pull give the same trees as plain zipfile does."""
+
+from __future__ import annotations
+
+import io
+import os
+import random
+import shutil
+import subprocess
+import zipfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from nsclient import rangedpull, zipstream
+from nsclient.progress import Progress
+from nsclient.rangedpull import fetch_members, plan_ranges
+from nsclient.transfer import PART_SIZE, StreamingUpload
+from nsclient.workdir import extract, member_crcs, plan_pull, upload_members
+from nsclient.zipstream import zip_stream
+from nsclient_common.s3io import open_s3_object
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+BUCKET = "nsclient-fast-transfer-tests"
+
+
+@pytest.fixture
+def s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """moto in this process, its state kept (entering `with mock_aws()` would reset every moto backend of
+    the process, the session's local backend's too), with a bucket of this test's own."""
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)  # the local backend's server is not this mock
+    mock = mock_aws()
+    mock.start(reset=False)
+    try:
+        client = boto3.client("s3", region_name="us-east-1")
+        client.create_bucket(Bucket=BUCKET)
+        client.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
+        yield client
+        versions = client.list_object_versions(Bucket=BUCKET)
+        for entry in versions.get("Versions", []) + versions.get("DeleteMarkers", []):
+            client.delete_object(Bucket=BUCKET, Key=entry["Key"], VersionId=entry["VersionId"])
+        for upload in client.list_multipart_uploads(Bucket=BUCKET).get("Uploads", []):
+            client.abort_multipart_upload(Bucket=BUCKET, Key=upload["Key"], UploadId=upload["UploadId"])
+        client.delete_bucket(Bucket=BUCKET)
+    finally:
+        mock.stop(remove_data=False)
+
+
+def make_build(root: Path, files: int = 300) -> Path:
+    """Small text files, FASTA of mutated copies of one genome, random bytes, an empty file, a large file."""
+    rng = random.Random(3)
+    genome = "".join(rng.choice("ACGT") for _ in range(10_000))
+    (root / "data").mkdir(parents=True)
+    (root / "Snakefile").write_text("rule all:\n    input: []\n")
+    (root / "empty.txt").write_bytes(b"")
+    (root / "noise.bin").write_bytes(rng.randbytes(200_000))
+    for i in range(files):
+        mutated = "".join(base if rng.random() > 0.01 else "N" for base in genome[:2000])
+        (root / "data" / f"sample{i:04d}.fasta").write_text(f">s{i}\n{mutated}\n")
+        (root / "data" / f"sample{i:04d}.tsv").write_text(f"strain\tdate\ns{i}\t2026-01-{i % 28 + 1:02d}\n")
+    # Larger than a deflate chunk and than an upload part: several chunks and several parts.
+    big = "".join(f">copy{i}\n{genome}\n" for i in range(1200))
+    (root / "data" / "big.fasta").write_text(big)
+    (root / "run.sh").write_text("#!/bin/sh\n")
+    (root / "run.sh").chmod(0o755)
+    return root
+
+
+def tree(root: Path) -> dict[str, tuple[bytes, int]]:
+    return {
+        path.relative_to(root).as_posix(): (path.read_bytes(), int(path.stat().st_mtime))
+        for path in sorted(root.rglob("*"))
+        if path.is_file()
+    }
+
+
+def reference_zip(root: Path, path: Path) -> None:
+    """The zip as zipfile makes it, member by member in one thread."""
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
+        for source, name in upload_members(root):
+            archive.write(source, name)
+
+
+def test_streamed_zip_holds_what_zipfile_would(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(zipstream, "CHUNK_SIZE", 64 * 1024)  # many chunks per large file
+    monkeypatch.setattr(zipstream, "READ_AHEAD_BYTES", 256 * 1024)  # the writer waits on the workers
+    root = make_build(tmp_path / "build")
+    streamed, reference = tmp_path / "streamed.zip", tmp_path / "reference.zip"
+    with streamed.open("wb") as handle:
+        count = zip_stream(upload_members(root), handle.write, workers=3)
+    reference_zip(root, reference)
+
+    with zipfile.ZipFile(streamed) as ours, zipfile.ZipFile(reference) as theirs:
+        assert count == len(theirs.infolist())
+        assert ours.testzip() is None
+        assert [m.filename for m in ours.infolist()] == [m.filename for m in theirs.infolist()]
+        for mine, other in zip(ours.infolist(), theirs.infolist(), strict=True):
+            assert (mine.CRC, mine.file_size, mine.date_time) == (other.CRC, other.file_size, other.date_time)
+            assert mine.external_attr >> 16 == other.external_attr >> 16  # the mode, which unzip restores
+            assert mine.compress_type in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)
+            assert ours.read(mine) == theirs.read(other)
+        big = ours.getinfo("data/big.fasta")
+        assert big.compress_size < big.file_size / 2  # deflated, not stored
+    if shutil.which("unzip"):  # what the stock job entrypoint runs
+        checked = subprocess.run(["unzip", "-t", str(streamed)], capture_output=True, text=True)
+        assert checked.returncode == 0, checked.stdout
+        unpacked = tmp_path / "unpacked"
+        subprocess.run(["unzip", "-q", str(streamed), "-d", str(unpacked)], check=True)
+        assert {k: v[0] for k, v in tree(unpacked).items()} == {k: v[0] for k, v in tree(root).items()}
+        assert os.access(unpacked / "run.sh", os.X_OK)
+
+
+def test_streaming_upload_sends_parts_and_the_object_is_the_zip(tmp_path: Path, s3: Any) -> None:
+    root = make_build(tmp_path / "build")
+    (root / "data" / "reads.bin").write_bytes(random.Random(9).randbytes(2 * PART_SIZE))  # does not shrink
+    written = tmp_path / "local.zip"
+    with written.open("wb") as handle:
+        zip_stream(upload_members(root), handle.write)
+    assert written.stat().st_size > 2 * PART_SIZE  # several parts, the last one short
+
+    with StreamingUpload(s3, BUCKET, "inbox/b.zip", {"cpus": "2"}) as upload:
+        zip_stream(upload_members(root), upload.write)
+    head = s3.head_object(Bucket=BUCKET, Key="inbox/b.zip", VersionId=upload.version)
+    assert head["Metadata"] == {"cpus": "2"}
+    assert "-" in head["ETag"]  # a multipart upload
+    sent = s3.get_object(Bucket=BUCKET, Key="inbox/b.zip")["Body"].read()
+    with zipfile.ZipFile(written) as local, zipfile.ZipFile(io.BytesIO(sent)) as remote:
+        assert remote.testzip() is None
+        assert {m.filename: m.CRC for m in local.infolist()} == {m.filename: m.CRC for m in remote.infolist()}
+
+
+def test_streaming_upload_of_a_small_zip_is_one_put(tmp_path: Path, s3: Any) -> None:
+    root = tmp_path / "tiny"
+    root.mkdir()
+    (root / "Snakefile").write_text("rule all:\n")
+    with StreamingUpload(s3, BUCKET, "inbox/t.zip", {}) as upload:
+        zip_stream(upload_members(root), upload.write)
+    assert upload.version
+    head = s3.head_object(Bucket=BUCKET, Key="inbox/t.zip")
+    assert "-" not in head["ETag"]
+    assert s3.list_multipart_uploads(Bucket=BUCKET).get("Uploads", []) == []
+
+
+def test_failed_streaming_upload_leaves_no_parts_behind(tmp_path: Path, s3: Any) -> None:
+    root = make_build(tmp_path / "build")
+
+    class Interrupted(Exception):
+        pass
+
+    def members() -> Iterator[tuple[Path, str]]:
+        for number, member in enumerate(upload_members(root)):
+            if number == 550:
+                raise Interrupted
+            yield member
+
+    with pytest.raises(Interrupted), StreamingUpload(s3, BUCKET, "inbox/x.zip", {}) as upload:
+        zip_stream(members(), upload.write)
+    assert s3.list_multipart_uploads(Bucket=BUCKET).get("Uploads", []) == []
+    assert "Contents" not in s3.list_objects_v2(Bucket=BUCKET, Prefix="inbox/x.zip")
+
+
+def put_results(s3: Any, root: Path, tmp_path: Path) -> tuple[Path, str | None]:
+    """A results zip as the job writes one (inputs and outputs mixed), uploaded; returns it and its version."""
+    results = tmp_path / "results.zip"
+    with zipfile.ZipFile(results, "w", zipfile.ZIP_DEFLATED) as archive:
+        for source, name in upload_members(root):
+            archive.write(source, name)
+            if name.endswith(".tsv"):
+                archive.writestr(name.replace(".tsv", ".json"), f'{{"from": "{name}"}}' * 50)
+        archive.writestr("results/empty.txt", b"")
+        archive.writestr("results/stored.bin", random.Random(5).randbytes(70_000), zipfile.ZIP_STORED)
+    s3.upload_file(str(results), BUCKET, "runs/r/workdir.zip")
+    return results, s3.head_object(Bucket=BUCKET, Key="runs/r/workdir.zip").get("VersionId")
+
+
+def ranged_pull(s3: Any, version: str | None, destination: Path, inputs: dict[str, int] | None) -> list[Path]:
+    with open_s3_object(s3, BUCKET, "runs/r/workdir.zip", version) as handle, zipfile.ZipFile(handle) as results:
+        plan = plan_pull(results, destination, inputs=inputs, downloads=[], exclusions=[])
+        groups = plan_ranges(results, plan.extract)
+    return fetch_members(s3, BUCKET, "runs/r/workdir.zip", version, groups, destination, Progress("", 0, quiet=True))
+
+
+def zipfile_pull(results: Path, destination: Path, inputs: dict[str, int] | None) -> list[Path]:
+    """The pull as it was: the whole zip local, members extracted one by one with zipfile."""
+    with zipfile.ZipFile(results) as archive:
+        plan = plan_pull(archive, destination, inputs=inputs, downloads=[], exclusions=[])
+        return [extract(archive, member, destination) for member in plan.extract]
+
+
+@pytest.mark.parametrize("gap", [0, 256 * 1024], ids=["a-get-per-member", "members-joined"])
+def test_ranged_pull_writes_the_tree_zipfile_writes(
+    tmp_path: Path, s3: Any, gap: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(rangedpull, "MAX_GAP", gap)
+    monkeypatch.setattr(rangedpull, "PIECE", 4096)  # members cross many reads
+    root = make_build(tmp_path / "build")
+    results, version = put_results(s3, root, tmp_path)
+    with zipfile.ZipFile(results) as archive:
+        inputs = {name: crc for name, crc in member_crcs(archive).items() if not name.endswith(".json")}
+        inputs.pop("results/empty.txt")
+        inputs.pop("results/stored.bin")
+
+    for uploaded_inputs in (None, inputs):
+        ours, theirs = tmp_path / f"ours-{bool(uploaded_inputs)}", tmp_path / f"theirs-{bool(uploaded_inputs)}"
+        written = ranged_pull(s3, version, ours, uploaded_inputs)
+        expected = zipfile_pull(results, theirs, uploaded_inputs)
+        assert tree(ours) == tree(theirs)
+        assert sorted(p.relative_to(ours) for p in written) == sorted(p.relative_to(theirs) for p in expected)
+    # Given the upload's CRCs, only what the run produced is written.
+    assert all(name.endswith(".json") or name.startswith("results/") for name in tree(tmp_path / "ours-True"))
+    assert not list((tmp_path / "ours-True").rglob("*.nsclient-partial"))
+
+
+def test_ranged_repull_of_unchanged_results_fetches_no_member(tmp_path: Path, s3: Any) -> None:
+    root = make_build(tmp_path / "build", files=20)
+    _, version = put_results(s3, root, tmp_path)
+    destination = tmp_path / "pulled"
+    assert ranged_pull(s3, version, destination, None)
+    before = tree(destination)
+    (destination / "data" / "sample0003.json").write_text("changed here")
+
+    with open_s3_object(s3, BUCKET, "runs/r/workdir.zip", version) as handle, zipfile.ZipFile(handle) as results:
+        plan = plan_pull(results, destination, inputs=None, downloads=[], exclusions=[])
+    assert [m.filename for m in plan.extract] == ["data/sample0003.json"]
+    assert ranged_pull(s3, version, destination, None) == [destination / "data" / "sample0003.json"]
+    assert tree(destination) == before
+    assert ranged_pull(s3, version, destination, None) == []
