@@ -79,6 +79,9 @@ def finalize(
         "rule_exit_code": log.rule_exit_code if log else None,
         "build_name": record.build_name or (build_name(record.upload.key) if record.upload else None),
         "attempts": max(facts.attempts, record.attempts),
+        # A run that asked for no cpus or memory of its own ran with its job definition's.
+        "cpus": record.cpus or facts.vcpus,
+        "memory_mib": record.memory_mib or facts.memory_mib,
         "updated_at": utc_now(),
     }
     if log is not None:
@@ -102,8 +105,8 @@ def cost_of(record: RunRecord, facts: JobFacts, rates: Rates, jobs: int = 1) -> 
     preparing = (created - submitted).total_seconds() if created else 0.0
     wrapping_up = (now - stopped).total_seconds() if stopped else 0.0
     return estimate(
-        cpus=record.cpus,
-        memory_mib=record.memory_mib,
+        cpus=record.cpus or facts.vcpus,
+        memory_mib=record.memory_mib or facts.memory_mib,
         started=_at(facts.started_at),
         stopped=stopped,
         rates=rates,

@@ -95,14 +95,15 @@ def _exit_code(record: RunRecord) -> str | None:
 
 
 def _facts(record: RunRecord) -> list[tuple[str, str]]:
-    memory = f"{record.memory_mib / 1024:g} GiB" if record.memory_mib else None
+    # A job given no cpus or memory of its own ran with its job definition's.
+    default = "the job definition's" if record.job_id else None
     facts = [
         ("Run", record.run_id),
         ("Status", record.status.value + (f" ({record.failure_class})" if record.failure_class else "")),
         ("Failed rule", _failed_rule(record)),
         ("Exit code", _exit_code(record)),
-        ("CPUs", None if record.cpus is None else str(record.cpus)),
-        ("Memory", memory),
+        ("CPUs", default if record.cpus is None else str(record.cpus)),
+        ("Memory", f"{record.memory_mib / 1024:.1f}".removesuffix(".0") + " GiB" if record.memory_mib else default),
         ("Queue", record.job_queue),
         ("Image", record.image or "the job definition's"),
         ("Queued", duration(record.submitted_at, record.started_at)),

@@ -8,11 +8,12 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
 
+from nsclient_common.benchmarks import RuleUsage, rule_usage
 from nsclient_common.timeline import critical_path, most_at_once, parse_jobs
 from nsclient_common.usage import USAGE_MARKER, JobUsage, parse_usage_line
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator
+    from collections.abc import Callable, Iterable, Iterator
 
     from nsclient_common.record import RunRecord
 
@@ -50,6 +51,7 @@ class RunReport(BaseModel):
     critical_path_seconds: float
     most_jobs_at_once: int
     usage: JobUsage | None
+    rule_usage: list[RuleUsage] = []  # from the build's benchmark: files, when it declares them
     advice: str
     cost_estimate_usd: float | None = None
 
@@ -90,9 +92,15 @@ def advise(cpus: int | None, memory_mib: int | None, usage: JobUsage | None, at_
     return sentence[0].upper() + sentence[1:] + "."
 
 
-def build_report(record: RunRecord, build_name: str, log_lines: Iterable[str]) -> RunReport:
+def build_report(
+    record: RunRecord,
+    build_name: str,
+    log_lines: Iterable[str],
+    read_benchmarks: Callable[[dict[str, str]], list[tuple[str, str]]] | None = None,
+) -> RunReport:
     found: list[JobUsage] = []
     jobs = parse_jobs(_tee_usage(log_lines, found))
+    benchmark_files = {job.benchmark: job.rule for job in jobs if job.benchmark}
     usage = found[-1] if found else None
     origin = min((job.start for job in jobs), default=None)
     bars = [
@@ -126,6 +134,7 @@ def build_report(record: RunRecord, build_name: str, log_lines: Iterable[str]) -
         critical_path_seconds=sum(job.seconds for job in path),
         most_jobs_at_once=at_once,
         usage=usage,
+        rule_usage=rule_usage(read_benchmarks(benchmark_files)) if read_benchmarks and benchmark_files else [],
         advice=advise(record.cpus, record.memory_mib, usage, at_once),
         cost_estimate_usd=record.cost_estimate_usd,
     )

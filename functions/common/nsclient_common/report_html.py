@@ -67,6 +67,20 @@ def _usage(report: RunReport) -> str:
     return f"<table><tr><th></th><th>asked for</th><th>used (cgroup {escape(usage.cgroup)})</th></tr>{body}</table>"
 
 
+def _rule_usage(report: RunReport) -> str:
+    if not report.rule_usage:
+        return "<p>No rule declares a <code>benchmark:</code> file, so there is no measure of each rule's use.</p>"
+    rows = "".join(
+        f'<tr><td>{escape(u.rule)}</td><td class="n">{u.jobs}</td><td class="n">{u.peak_rss_mib:.0f} MiB</td>'
+        f'<td class="n">{_duration(u.cpu_seconds)}</td><td class="n">{_duration(u.longest_seconds)}</td></tr>'
+        for u in report.rule_usage
+    )
+    return (
+        '<table id="rule-usage"><tr><th>rule</th><th>jobs</th><th>peak memory</th><th>CPU time</th>'
+        f"<th>longest</th></tr>{rows}</table>"
+    )
+
+
 def render_html(report: RunReport) -> str:
     rules = "".join(
         f'<tr><td>{escape(r.rule)}</td><td class="n">{r.jobs}</td><td class="n">{_duration(r.total_seconds)}</td>'
@@ -91,6 +105,8 @@ def render_html(report: RunReport) -> str:
 {_usage(report)}
 <p>At most {report.most_jobs_at_once} jobs ran at once.</p>
 {cost}
+<h2>Each rule's use (from its benchmark: files)</h2>
+{_rule_usage(report)}
 <h2>Timeline</h2>
 {_gantt(report)}
 <h2>Rules</h2>

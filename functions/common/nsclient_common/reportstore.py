@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from nsclient_common.layout import log_key, report_html_key, report_json_key, s3_url
+from nsclient_common.benchmarks import read_benchmarks
+from nsclient_common.layout import log_key, report_html_key, report_json_key, s3_url, workdir_key
 from nsclient_common.report import RunReport, build_report
 from nsclient_common.report_html import render_html
 from nsclient_common.runid import build_name
@@ -35,7 +36,10 @@ def write_report(s3: Any, bucket: str, record: RunRecord) -> RunRecord:
     if not record.started_at:
         return record
     name = record.build_name or (build_name(record.upload.key) if record.upload else record.run_id)
-    report: RunReport = build_report(record, name, _log_lines(s3, bucket, record))
+    results = workdir_key(record.run_id, record.owner)
+    report: RunReport = build_report(
+        record, name, _log_lines(s3, bucket, record), lambda wanted: read_benchmarks(s3, bucket, results, wanted)
+    )
     s3.put_object(
         Bucket=bucket,
         Key=report_json_key(record.run_id, record.owner),

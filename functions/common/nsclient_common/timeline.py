@@ -19,9 +19,9 @@ if TYPE_CHECKING:
     from collections.abc import Iterable
 
 _STAMP = re.compile(r"^\[(?P<stamp>\w{3} \w{3} +\d{1,2} \d{2}:\d{2}:\d{2} \d{4})\]\s*$")
-_START = re.compile(r"^(?:local)?(?:rule|checkpoint) (?P<rule>[A-Za-z_][A-Za-z0-9_]*):\s*$")
+_START = re.compile(r"^(?P<local>local)?(?:rule|checkpoint) (?P<rule>[A-Za-z_][A-Za-z0-9_]*):\s*$")
 _ERROR = re.compile(r"^Error in rule (?P<rule>[A-Za-z_][A-Za-z0-9_]*):\s*$")
-_FIELD = re.compile(r"^\s+(?P<name>jobid|input|output|threads): (?P<value>.*)$")
+_FIELD = re.compile(r"^\s+(?P<name>jobid|input|output|threads|benchmark): (?P<value>.*)$")
 _FINISHED = re.compile(r"^Finished (?:jobid: |job )(?P<jobid>\d+)")
 MAX_FILES_PER_JOB = 200  # enough to link jobs; bounds memory for rules with huge file lists
 
@@ -35,6 +35,8 @@ class RuleJob(BaseModel):
     threads: int = 1
     inputs: list[str] = []
     outputs: list[str] = []
+    benchmark: str | None = None  # the job's benchmark file, when its rule declares one
+    local: bool = False  # run by snakemake itself (a localrule)
 
     @property
     def seconds(self) -> float:
@@ -50,7 +52,8 @@ def _files(value: str) -> list[str]:
 
 
 def parse_jobs(lines: Iterable[str]) -> list[RuleJob]:
-    """Every job snakemake started, in the order started; a job never finished has no end."""
+    """Every job snakemake started, in the order started; a job never finished has no end. Target rules
+    (a localrule without output, such as `all`) do no work and are left out."""
     jobs: dict[int, RuleJob] = {}
     stamp: datetime | None = None
     opening: RuleJob | None = None  # the job whose indented fields are being read
@@ -61,7 +64,7 @@ def parse_jobs(lines: Iterable[str]) -> list[RuleJob]:
             stamp, opening = _stamp(match["stamp"]), None
             continue
         if stamp is not None and (match := _START.match(line)):
-            opening = RuleJob(jobid=-1, rule=match["rule"], start=stamp)
+            opening = RuleJob(jobid=-1, rule=match["rule"], start=stamp, local=bool(match["local"]))
             continue
         if match := _ERROR.match(line):
             failing, opening = (match["rule"], stamp or datetime.min), None
@@ -82,13 +85,15 @@ def parse_jobs(lines: Iterable[str]) -> list[RuleJob]:
                     opening.outputs = _files(value)
                 elif name == "threads" and value.isdigit():
                     opening.threads = int(value)
+                elif name == "benchmark":
+                    opening.benchmark = value
             continue
         if stamp is not None and (match := _FINISHED.match(line)):
             if (job := jobs.get(int(match["jobid"]))) is not None:
                 job.end = stamp
         if line and not line.startswith((" ", "\t")):
             opening = None
-    return [job for job in jobs.values() if job.jobid >= 0]
+    return [job for job in jobs.values() if job.jobid >= 0 and not (job.local and not job.outputs)]
 
 
 def critical_path(jobs: list[RuleJob]) -> list[RuleJob]:
@@ -102,7 +107,8 @@ def critical_path(jobs: list[RuleJob]) -> list[RuleJob]:
         best[job.jobid] = (before[0] + job.seconds, before[1])
     if not best:
         return []
-    last: int | None = max(best, key=lambda jobid: best[jobid][0])
+    # Of chains equally long, the one ending last: a job that took no time (under a second) still ends it.
+    last: int | None = max(best, key=lambda jobid: (best[jobid][0], by_id[jobid].start))
     path = []
     while last is not None:
         path.append(by_id[last])
