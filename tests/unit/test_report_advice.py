@@ -16,15 +16,27 @@ def usage(peak_gib: float, peak_cpus: float) -> JobUsage:
 
 
 def test_too_much_asked_names_the_options_that_would_do() -> None:
-    sentence = advise(cpus=8, memory_mib=14 * 1024, usage=usage(3.1, 1.6), at_once=2)
+    sentence = advise(cpus=8, memory_mib=14 * 1024, usage=usage(3.1, 1.6), at_once=2, cores_at_once=2)
     assert sentence == (
         "Asked 14 GiB, peaked at 3.1 GiB: `--memory 4GiB` would do; "
-        "8 CPUs but never more than 2 busy at once: `--cpus 2` would do."
+        "8 CPUs but never more than 2 rules at once: `--cpus 2` would do."
     )
 
 
+def test_rules_side_by_side_that_keep_few_cpus_busy() -> None:
+    # Two single-threaded rules at once on 2 CPUs, yet the job never kept more than 0.3 CPUs busy
+    sentence = advise(cpus=2, memory_mib=None, usage=usage(0.1, 0.3), at_once=2, cores_at_once=2)
+    assert sentence == "2 CPUs and 2 rules at once, but never more than 0.3 CPUs busy: `--cpus 1` would do."
+
+
+def test_threads_count_as_the_cores_a_rule_takes() -> None:
+    # One rule at a time, but of 4 threads: 4 of the 8 CPUs would do
+    sentence = advise(cpus=8, memory_mib=None, usage=None, at_once=1, cores_at_once=4)
+    assert sentence == "8 CPUs but never more than 1 rule at once: `--cpus 4` would do."
+
+
 def test_a_job_near_its_limit_is_told_to_ask_for_more() -> None:
-    sentence = advise(cpus=2, memory_mib=4 * 1024, usage=usage(3.9, 2.0), at_once=2)
+    sentence = advise(cpus=2, memory_mib=4 * 1024, usage=usage(3.9, 2.0), at_once=2, cores_at_once=2)
     assert sentence == (
         "Asked 4 GiB and peaked at 3.9 GiB: give `--memory 5GiB`; 2 CPUs, all in use at times: keep them or give more."
     )

@@ -15,6 +15,7 @@ import sys
 from datetime import datetime
 from email import policy
 from email.parser import BytesParser
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from nsclient.command.common import add_parser, info
@@ -23,7 +24,6 @@ from nsclient.paths import local_backend_dir
 
 if TYPE_CHECKING:
     import argparse
-    from pathlib import Path
 
 EXAMPLES = """
   nsclient local start
@@ -54,7 +54,8 @@ def list_outbox(outbox: Path) -> list[tuple[float, str, Path]]:
 
 def run(opts: argparse.Namespace) -> int:
     if opts.action == "outbox":
-        notices = list_outbox(local_backend_dir() / "outbox")
+        running = control.running_state()  # its outbox, wherever its data is; else the default data folder's
+        notices = list_outbox(Path(running["outbox"]) if running else local_backend_dir() / "outbox")
         if opts.json:
             print(json.dumps([{"subject": s, "path": str(p), "mtime": t} for t, s, p in notices], indent=2))
         elif not notices:

@@ -67,8 +67,11 @@ def _gib(value: float) -> str:
     return f"{value:.1f}".rstrip("0").rstrip(".")
 
 
-def advise(cpus: int | None, memory_mib: int | None, usage: JobUsage | None, at_once: int) -> str:
-    """One sentence a person can act on, naming the options to give next time."""
+def advise(
+    cpus: int | None, memory_mib: int | None, usage: JobUsage | None, at_once: int, cores_at_once: int = 0
+) -> str:
+    """One sentence a person can act on, naming the options to give next time. `at_once` is the most rules
+    that ran side by side, `cores_at_once` the most of their threads."""
     parts = []
     if usage is not None and memory_mib:
         peak = usage.peak_memory_bytes / GIB
@@ -81,9 +84,16 @@ def advise(cpus: int | None, memory_mib: int | None, usage: JobUsage | None, at_
         else:
             parts.append(f"asked {_gib(asked)} GiB and peaked at {_gib(peak)} GiB: about right")
     if cpus:
-        busy = max(at_once, math.ceil(usage.peak_cpus) if usage else 0, 1)
-        if busy < cpus:
-            parts.append(f"{cpus} CPUs but never more than {busy} busy at once: `--cpus {busy}` would do")
+        used = max(cores_at_once, at_once, 1)
+        rules = "rule" if at_once == 1 else "rules"
+        busy = usage.peak_cpus if usage else None
+        if used < cpus:
+            parts.append(f"{cpus} CPUs but never more than {at_once} {rules} at once: `--cpus {used}` would do")
+        elif busy is not None and math.ceil(busy) * 2 <= cpus:
+            parts.append(
+                f"{cpus} CPUs and {at_once} {rules} at once, but never more than {busy:.1f} CPUs busy: "
+                f"`--cpus {max(1, math.ceil(busy))}` would do"
+            )
         else:
             parts.append(f"{cpus} CPUs, all in use at times: keep them or give more")
     if not parts:
@@ -122,6 +132,7 @@ def build_report(
         summary.longest_seconds = max(summary.longest_seconds, job.seconds)
     path = critical_path(jobs)
     at_once = most_at_once(jobs)
+    cores_at_once = most_at_once(jobs, cores=True)
     return RunReport(
         run_id=record.run_id,
         build_name=build_name,
@@ -135,6 +146,6 @@ def build_report(
         most_jobs_at_once=at_once,
         usage=usage,
         rule_usage=rule_usage(read_benchmarks(benchmark_files)) if read_benchmarks and benchmark_files else [],
-        advice=advise(record.cpus, record.memory_mib, usage, at_once),
+        advice=advise(record.cpus, record.memory_mib, usage, at_once, cores_at_once),
         cost_estimate_usd=record.cost_estimate_usd,
     )

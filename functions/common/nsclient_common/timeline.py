@@ -116,10 +116,11 @@ def critical_path(jobs: list[RuleJob]) -> list[RuleJob]:
     return path[::-1]
 
 
-def most_at_once(jobs: list[RuleJob]) -> int:
-    """The most jobs running at the same time."""
+def most_at_once(jobs: list[RuleJob], *, cores: bool = False) -> int:
+    """The most jobs running at the same time (with cores: the most of their threads)."""
     events = sorted(
-        [(job.start, 1) for job in jobs] + [(job.end, -1) for job in jobs if job.end is not None],
+        [(job.start, job.threads if cores else 1) for job in jobs]
+        + [(job.end, -(job.threads if cores else 1)) for job in jobs if job.end is not None],
         key=lambda event: (event[0], event[1]),  # an end and a start in the same second do not overlap
     )
     running = top = 0
