@@ -56,7 +56,9 @@ def test_report_no_open_saves_the_page_and_prints_its_path(machine: Cli, finishe
 def test_a_run_id_that_is_not_one_is_refused_in_one_sentence(machine: Cli) -> None:
     refused = machine("report", "not a run")
     assert refused.code == 1
-    assert refused.error_lines == ["'not a run' is not a run id: run ids look like 20261125T093000Z-zika-1a2b3c4d5e."]
+    assert refused.error_lines == [
+        "Error: 'not a run' is not a run id: run ids look like 20261125T093000Z-zika-1a2b3c4d5e."
+    ]
 
 
 def test_local_outbox_lists_the_notices_newest_first(machine: Cli, finished_run: str) -> None:
