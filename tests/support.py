@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import struct
 import time
 import zipfile
@@ -46,6 +47,12 @@ rule broken:
     output: "results/out.txt"
     shell: "echo about to fail && exit 3"
 """
+
+
+def notice_subject(run_id: str, outcome: str) -> re.Pattern[str]:
+    """The subject of a run's notice: its build's name (the upload's), the outcome and how long it took."""
+    name = re.escape(run_id.rsplit("-", 1)[0])
+    return re.compile(rf"\[nsclient\] {name} {re.escape(outcome)} in (\d+h \d\dm|\d+m \d\ds|\d+s)")
 
 
 def zip_bytes(files: Mapping[str, str | bytes], *, symlinks: Mapping[str, str] | None = None) -> bytes:
