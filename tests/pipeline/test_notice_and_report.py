@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 
+from nsclient_common.cost import describe
 from nsclient_common.delivery import recipient_filter_policy
 from nsclient_common.layout import report_html_key, report_json_key
 from tests.support import Backend, zip_bytes
@@ -146,7 +147,7 @@ def test_a_failed_example_build_notice_says_what_failed_and_what_to_do(local_bac
     # Resources, queue, times, cost (an estimate), where things are
     for label in ("CPUs:", "Memory:", "Queue:", "Image:", "Queued:", "Running:", "Workdir:", "Log:", "Report:"):
         assert f"\n{label}" in text
-    assert re.search(r"\nCost: +about \$\d+\.\d\d \(estimate: ", text)
+    assert re.search(r"\nCost: +about \$\d+\.\d+ \(estimate: ", text)
     # The log's last lines are the build's own: the rule's error, not the upload of its results
     assert "ERROR: rule 'tree' failed deliberately" in text
     assert "nsclient-usage:" not in text and "adding: " not in text
@@ -262,3 +263,6 @@ def test_a_browser_shows_the_example_reports_rules_and_advice(
     assert re.fullmatch(r"Asked 4 GiB, peaked at [\d.]+ GiB: `--memory 1GiB` would do; 2 CPUs.*\.", rendered.advice)
     assert screenshot.stat().st_size > 10_000  # a picture of the page, not an empty canvas
     artifact("example-advice.txt").write_text(rendered.advice + "\n")
+    record = local_backend.record(succeeded_run)
+    assert record is not None and record.cost_estimate is not None
+    artifact("example-cost.txt").write_text(describe(record.cost_estimate) + "\n")

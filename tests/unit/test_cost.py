@@ -59,6 +59,8 @@ def test_a_job_that_never_started_costs_only_its_orchestration() -> None:
     cost = estimate(cpus=4, memory_mib=8192, started=None, stopped=None, rates=rates_for("on-demand"))
     assert (cost.vcpu_hours, cost.job_usd) == (0.0, 0.0)
     assert cost.total_usd == pytest.approx(0.0002, abs=1e-4)
+    # Under a cent is said to a hundredth of one, not rounded to nothing
+    assert describe(cost).startswith("about $0.0002 (estimate: 0 vCPU-hours")
 
 
 def test_unknown_families_are_priced_as_m5_and_bad_rates_are_refused() -> None:

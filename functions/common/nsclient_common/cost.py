@@ -115,9 +115,14 @@ def estimate(
     )
 
 
+def usd(amount: float) -> str:
+    """Dollars to the cent; a run of a few cents or less to a hundredth of a cent."""
+    return f"${amount:.2f}" if amount >= 0.01 else f"${amount:.4f}"
+
+
 def describe(cost: CostEstimate) -> str:
     """One line, always saying it is an estimate."""
     return (
-        f"about ${cost.total_usd:.2f} (estimate: {cost.vcpu_hours:g} vCPU-hours and {cost.gib_hours:g} GiB-hours "
+        f"about {usd(cost.total_usd)} (estimate: {cost.vcpu_hours:g} vCPU-hours and {cost.gib_hours:g} GiB-hours "
         f"at {cost.basis} = ${cost.job_usd:.4f}, orchestration ${cost.orchestration_usd:.4f})"
     )

@@ -6,6 +6,8 @@ from __future__ import annotations
 from html import escape
 from typing import TYPE_CHECKING
 
+from nsclient_common.cost import usd
+
 if TYPE_CHECKING:
     from nsclient_common.report import RunReport
 
@@ -89,7 +91,7 @@ def render_html(report: RunReport) -> str:
     )
     path = " → ".join(escape(rule) for rule in report.critical_path) or "(none)"
     cost = (
-        f"<p>Cost: about ${report.cost_estimate_usd:.2f} (an estimate).</p>"
+        f"<p>Cost: about {usd(report.cost_estimate_usd)} (an estimate).</p>"
         if report.cost_estimate_usd is not None
         else ""
     )
