@@ -13,6 +13,7 @@ from pydantic import BaseModel
 from nsclient_common.cost import describe
 from nsclient_common.failure import ADVICE
 from nsclient_common.record import RunRecord, RunStatus
+from nsclient_common.runid import build_name
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 _SUBJECT_MAX = 100  # SNS subjects must stay under 100 characters
@@ -56,8 +57,13 @@ def duration(start: str | None, end: str | None) -> str | None:
     return f"{minutes}m {secs:02d}s" if minutes else f"{secs}s"
 
 
+def name_of(record: RunRecord) -> str:
+    """The build's name: the pushed folder's (or the dropped zip's), also for a run rejected before it had one."""
+    return record.build_name or (build_name(record.upload.key) if record.upload else record.run_id)
+
+
 def subject_of(record: RunRecord) -> str:
-    name = record.build_name or record.run_id
+    name = name_of(record)
     label = record.status.value if record.failure_class is None else f"{record.status.value} ({record.failure_class})"
     took = duration(record.submitted_at, record.finished_at)
     return _one_line(f"[nsclient] {name} {label}" + (f" in {took}" if took else ""))[:_SUBJECT_MAX]
@@ -125,7 +131,7 @@ def _clean(line: str) -> str:
 
 
 def _text(record: RunRecord, tail: list[str]) -> str:
-    lines = [f"{record.build_name or record.run_id}: {record.status.value}", ""]
+    lines = [f"{name_of(record)}: {record.status.value}", ""]
     lines += _what_next(record)
     lines += ["", "Follow up:", *(f"  {command}" for command in _commands(record)), ""]
     lines += [f"{name + ':':<13}{value}" for name, value in _facts(record)]
@@ -138,7 +144,7 @@ def _html(record: RunRecord, tail: list[str]) -> str:
     colour = "#2a7a3a" if record.status == RunStatus.SUCCEEDED else "#b03030"
     parts = [
         _BODY_OPEN,
-        f'<h2 style="color:{colour}">{escape(record.build_name or record.run_id)}: {escape(record.status.value)}</h2>',
+        f'<h2 style="color:{colour}">{escape(name_of(record))}: {escape(record.status.value)}</h2>',
         *(f"<p>{escape(line)}</p>" for line in _what_next(record)),
     ]
     parts.append("<p>Follow up:</p><pre>" + "\n".join(escape(c) for c in _commands(record)) + "</pre>")
