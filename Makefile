@@ -21,12 +21,15 @@ export SAM_CLI_TELEMETRY := 0
 
 .PHONY: install dev tools demo test quick unit lint format validate build deploy benchmark pr clean
 
+# pip shows each package as it goes: the first install takes a few minutes.
 $(STAMP): pyproject.toml $(EVALUATOR)/package-lock.json
+	@echo "Installing nsclient and its dependencies into $(VENV) (a few minutes the first time) ..."
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --progress-bar on -e '.[dev]'
 	npm ci --prefix $(EVALUATOR) --no-audit --no-fund --loglevel=error
 	touch $(STAMP)
+	@echo "Installed: $(BIN)/nsclient"
 
 $(SAM_STAMP):
 	rm -rf $(TOOLS)/sam
@@ -54,9 +57,10 @@ test: lint validate unit
 unit: $(STAMP)
 	$(BIN)/python -m pytest
 
-# The fast loop: unit tests and static checks of the template and state machine, no builds.
+# The fast loop (under a minute idle): unit tests, static checks of the template and state machine, and each
+# handler called with a sample event under moto in this process. No builds, no local backend.
 quick: $(STAMP)
-	$(BIN)/python -m pytest -q -m "not slow" tests/unit
+	$(BIN)/python -m pytest -q -m "not slow" tests/unit tests/handlers
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -89,6 +93,8 @@ $(BENCH_VENV)/.installed-$(NEXTSTRAIN_CLI_VERSION):
 benchmark: $(STAMP) $(BENCH_VENV)/.installed-$(NEXTSTRAIN_CLI_VERSION)
 	$(BIN)/python benchmarks/run.py
 	$(BIN)/python benchmarks/transfer.py --baseline-python $(BENCH_VENV)/bin/python
+	$(BIN)/python benchmarks/scale.py
+	$(BIN)/python benchmarks/summary.py
 
 # The Lambda artifacts, without a container: SAM's pip builder needs a real python3.12 (the functions'
 # runtime) first on PATH. tests/artifacts imports every handler from them.

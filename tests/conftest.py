@@ -9,10 +9,16 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
+from tests.faults import JobFaults
 from tests.support import NOTIFY_FROM, ON_DEMAND_QUEUE, Backend
+
+if TYPE_CHECKING:
+    from nsclient.local.daemon import LocalBackend
+    from nsclient.local.runtime import LocalRuntime
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -32,12 +38,11 @@ def aws_credentials() -> None:
 
 
 @pytest.fixture(scope="session")
-def local_backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backend]:
+def local_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalBackend]:
     """The local backend, in this process. Limits are lowered so that limit tests stay small;
     a job asking for more than 8 cpus waits RUNNABLE (as with too small a compute environment)
     and is cancelled after 3 s. Notices are emailed through SES from NOTIFY_FROM, verified as a
     deployment's sender must be."""
-    from nsclient.local import moto_patches
     from nsclient.local.daemon import LocalBackend
 
     backend = LocalBackend(
@@ -46,10 +51,29 @@ def local_backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backend]
         strict_iam=True,
     )
     info = backend.start()
-    looking_on = Backend(info, backend.admin_credentials)
-    looking_on.client("ses").verify_email_identity(EmailAddress=NOTIFY_FROM)
-    assert moto_patches.JOB_RUNTIME is not None
-    moto_patches.JOB_RUNTIME.max_vcpus = 8
-    moto_patches.JOB_RUNTIME.runnable_timeout_seconds = 3
-    yield looking_on
+    Backend(info, backend.admin_credentials).client("ses").verify_email_identity(EmailAddress=NOTIFY_FROM)
+    backend.runtime.batch.max_vcpus = 8
+    backend.runtime.batch.runnable_timeout_seconds = 3
+    yield backend
     backend.stop()
+
+
+@pytest.fixture(scope="session")
+def local_backend(local_server: LocalBackend) -> Backend:
+    """Clients for the local backend, as its administrator looking on."""
+    assert local_server.info is not None
+    return Backend(local_server.info, local_server.admin_credentials)
+
+
+@pytest.fixture(scope="session")
+def local_runtime(local_server: LocalBackend) -> LocalRuntime:
+    """What runs the local backend's functions and jobs (to spy on a handler, or change its environment)."""
+    return local_server.runtime
+
+
+@pytest.fixture(scope="session")
+def job_faults(local_runtime: LocalRuntime) -> JobFaults:
+    """The faults the local backend's Batch inflicts on the jobs they match (none until a test adds some)."""
+    faults = JobFaults()
+    local_runtime.batch.disruptions.append(faults)
+    return faults

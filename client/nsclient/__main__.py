@@ -5,10 +5,11 @@ from __future__ import annotations
 import sys
 
 from nsclient.cli import run
+from nsclient.pipes import exit_quietly_on_closed_pipe
 
 
 def main() -> None:
-    sys.exit(run(sys.argv[1:]))
+    sys.exit(exit_quietly_on_closed_pipe(lambda: run(sys.argv[1:])))
 
 
 if __name__ == "__main__":

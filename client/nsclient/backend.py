@@ -12,23 +12,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
-from botocore.config import Config
-from botocore.exceptions import NoCredentialsError, NoRegionError
+from botocore.exceptions import NoCredentialsError
 
 from nsclient import config
+from nsclient.awsclients import aws_client
 from nsclient.errors import UserError
 from nsclient_common.runid import execution_arn
+from nsclient_common.settings import Limits
 
 BACKENDS = ("local", "aws")
-_CLIENT_CONFIG = Config(retries={"mode": "adaptive", "max_attempts": 8})
-# boto3-stubs types clients per literal service name; these helpers take any service.
-
-
-def _new_client(service: str, **kwargs: Any) -> Any:
-    """A client from a session of its own: boto3's default session keeps the credentials it first
-    found, which would outlive a change of AWS_PROFILE or keys within one process."""
-    session: Any = boto3.session.Session()
-    return session.client(service, **kwargs)
 
 
 @dataclass(frozen=True)
@@ -41,6 +33,8 @@ class Backend:
     endpoint_url: str | None = None
     job_queue: str | None = None
     outbox: str | None = None
+    # What a run may ask for, as the deployment publishes it; None when it does not (a stack set up before).
+    limits: Limits | None = None
     # The local backend's user keys (an IAM user in the stack's users group).
     access_key_id: str = "local"
     secret_access_key: str = "local"
@@ -55,20 +49,11 @@ class Backend:
         return self._identity["userid"]
 
     def client(self, service: str) -> Any:
-        try:
-            if self.endpoint_url:
-                return _new_client(
-                    service,
-                    endpoint_url=self.endpoint_url,
-                    region_name=self.region,
-                    aws_access_key_id=self.access_key_id,
-                    aws_secret_access_key=self.secret_access_key,
-                    aws_session_token=None,
-                    config=_CLIENT_CONFIG,
-                )
-            return _new_client(service, region_name=self.region, config=_CLIENT_CONFIG)
-        except NoRegionError:
-            return _new_client(service, region_name="us-east-1", config=_CLIENT_CONFIG)
+        """The process's one client for this service (boto3-stubs types clients per literal service name;
+        this takes any)."""
+        if self.endpoint_url:
+            return aws_client(service, self.region, self.endpoint_url, self.access_key_id, self.secret_access_key)
+        return aws_client(service, self.region)
 
     def execution_arn(self, run_id: str) -> str:
         if not self.state_machine_arn:
@@ -111,6 +96,7 @@ def connect(option: str | None, *, start_local: bool = True) -> Backend:
             endpoint_url=state["endpoint_url"],
             job_queue=state["job_queue"],
             outbox=state["outbox"],
+            limits=Limits.model_validate(state["limits"]) if state.get("limits") else None,
             access_key_id=keys.get("access_key_id", "local"),
             secret_access_key=keys.get("secret_access_key", "local"),
         )
@@ -131,7 +117,16 @@ def connect(option: str | None, *, start_local: bool = True) -> Backend:
         state_machine_arn=config.value("nsclient", "state-machine"),
         topic_arn=config.value("nsclient", "topic"),
         job_queue=config.value("nsclient", "queue"),
+        limits=configured_limits(),
     )
+
+
+def configured_limits() -> Limits | None:
+    """The stack's limits, as `nsclient setup` saved them from its outputs."""
+    cpus, memory = config.value("nsclient", "max-cpus"), config.value("nsclient", "max-memory-mib")
+    if not (cpus and memory and cpus.isdigit() and memory.isdigit()):
+        return None
+    return Limits(max_cpus=int(cpus), max_memory_mib=int(memory))
 
 
 def describe_aws_error(error: Exception) -> str:

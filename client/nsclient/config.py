@@ -10,7 +10,8 @@ Its other [aws-batch] keys (s3-bucket, queue, job) name that tool's own jobs buc
 `nextstrain build --aws-batch` goes on using, so they are not ours to read or change. nsclient's own keys,
 written by `nsclient setup --stack NAME` to its own section only:
 
-    [nsclient]   backend (local | aws), stack, region, bucket, queue, job, state-machine, topic, notify
+    [nsclient]   backend (local | aws), stack, region, bucket, queue, job, state-machine, topic, notify,
+                 max-cpus, max-memory-mib (the stack's limits on what a run may ask for)
                  NSCLIENT_{BACKEND,STACK,...}
 """
 
@@ -44,6 +45,22 @@ class Setting:
     key: str
     value: str | None
     source: str  # "option", "env NAME", "config FILE", "default", "unset"
+
+    @property
+    def origin(self) -> str:
+        """Where the value comes from, in words."""
+        if self.source.startswith("env "):
+            return f"environment variable {self.source.removeprefix('env ')}"
+        if self.source.startswith("config "):
+            return f"[{self.section}] {self.key} in {self.source.removeprefix('config ')}"
+        return {"option": "command-line option", "default": "built-in default"}.get(self.source, "not set")
+
+    def overridden_by(self) -> list[str]:
+        """What would take the place of this value: each layer above the one it comes from."""
+        layers = [("option", OPTIONS.get((self.section, self.key))), ("env", env_name(self.section, self.key))]
+        layers.append(("config", f"[{self.section}] {self.key} in {config_file()}"))
+        rank = {"option": 0, "env": 1, "config": 2}.get(self.source.split(" ", 1)[0], 3)
+        return [name for layer, name in layers[:rank] if name]
 
 
 def env_name(section: str, key: str) -> str:
@@ -97,6 +114,14 @@ def write_settings(values: dict[str, str], path: Path | None = None) -> Path:
     return target
 
 
+# The command-line options that set a key, for saying what would override a value.
+OPTIONS = {
+    (OWN_SECTION, "backend"): "--backend",
+    (OWN_SECTION, "notify"): "push --notify",
+    ("aws-batch", "cpus"): "push --cpus",
+    ("aws-batch", "memory"): "push --memory",
+}
+
 ALL_KEYS = (
     (OWN_SECTION, "backend"),
     (OWN_SECTION, "stack"),
@@ -106,6 +131,9 @@ ALL_KEYS = (
     (OWN_SECTION, "job"),
     (OWN_SECTION, "state-machine"),
     (OWN_SECTION, "topic"),
+    (OWN_SECTION, "notify"),
+    (OWN_SECTION, "max-cpus"),
+    (OWN_SECTION, "max-memory-mib"),
     ("aws-batch", "cpus"),
     ("aws-batch", "memory"),
 )

@@ -1,11 +1,23 @@
-"""Transfer progress: a bar with bytes, rate and ETA on a terminal, a few plain lines otherwise."""
+"""Transfer progress: a rich bar with bytes, rate and time left on a terminal, a few plain lines otherwise."""
 
 from __future__ import annotations
 
-import sys
 import threading
-import time
-from typing import TextIO
+from typing import TYPE_CHECKING
+
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    TextColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
+from rich.progress import Progress as Bar
+
+from nsclient.console import make_console
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 PLAIN_STEPS_FROM_BYTES = 8 * 1000 * 1000
 
@@ -19,52 +31,53 @@ def human_bytes(count: float) -> str:
 
 
 class Progress:
-    def __init__(self, label: str, total: int, *, quiet: bool = False, stream: TextIO | None = None):
+    """Bytes moved of a known total; update() may be called from any thread."""
+
+    def __init__(self, label: str, total: int, *, quiet: bool = False, console: Console | None = None):
         self.label, self.total, self.quiet = label, max(total, 0), quiet
-        self.stream = stream or sys.stderr
         self.done = 0
-        self.started = time.monotonic()
-        self._tty = self.stream.isatty()
+        self._lock = threading.Lock()
+        self._bar: Bar | None = None
+        self._console = console
+        if quiet:
+            return
+        self._console = self._console or make_console(stderr=True)
+        if self._console.is_terminal:
+            self._bar = Bar(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                DownloadColumn(),
+                TransferSpeedColumn(),
+                TimeRemainingColumn(),
+                console=self._console,
+            )
+            self._task = self._bar.add_task(label, total=self.total)
+            self._bar.start()
         # Plain lines at every quarter only for transfers long enough to want them.
         self._next_plain_step = 25 if self.total >= PLAIN_STEPS_FROM_BYTES else 101
-        self._last_draw = 0.0
-        self._lock = threading.Lock()
 
     def update(self, amount: int) -> None:
         with self._lock:
             self.done += amount
             if self.quiet:
                 return
-            if self._tty:
-                now = time.monotonic()
-                if now - self._last_draw > 0.1 or self.done >= self.total:
-                    self._last_draw = now
-                    self._draw()
-            else:
-                percent = 100 * self.done // self.total if self.total else 100
-                while percent >= self._next_plain_step and self._next_plain_step <= 100:
-                    print(f"{self.label}: {self._next_plain_step}% of {human_bytes(self.total)}", file=self.stream)
-                    self._next_plain_step += 25
+            if self._bar is not None:
+                self._bar.update(self._task, completed=self.done)
+                return
+            percent = 100 * self.done // self.total if self.total else 100
+            while percent >= self._next_plain_step and self._next_plain_step <= 100:
+                self._plain(f"{self.label}: {self._next_plain_step}% of {human_bytes(self.total)}")
+                self._next_plain_step += 25
 
-    def _draw(self) -> None:
-        elapsed = max(time.monotonic() - self.started, 1e-6)
-        rate = self.done / elapsed
-        fraction = self.done / self.total if self.total else 1.0
-        width = 24
-        bar = "#" * int(width * fraction) + "-" * (width - int(width * fraction))
-        eta = (self.total - self.done) / rate if rate > 0 else 0
-        self.stream.write(
-            f"\r{self.label} [{bar}] {fraction:4.0%} {human_bytes(self.done)}/{human_bytes(self.total)} "
-            f"{human_bytes(rate)}/s ETA {eta:3.0f}s "
-        )
-        self.stream.flush()
+    def _plain(self, line: str) -> None:
+        assert self._console is not None
+        self._console.print(line, markup=False)
 
     def finish(self) -> None:
         if self.quiet:
             return
-        if self._tty:
-            self._draw()
-            self.stream.write("\n")
+        if self._bar is not None:
+            self._bar.update(self._task, completed=self.done)
+            self._bar.stop()
         elif self._next_plain_step > 100 and self.total < PLAIN_STEPS_FROM_BYTES:
-            print(f"{self.label}: done, {human_bytes(self.total)}", file=self.stream)
-        self.stream.flush()
+            self._plain(f"{self.label}: done, {human_bytes(self.total)}")

@@ -28,6 +28,13 @@ class StreamingUpload:
         self._pool = ThreadPoolExecutor(CONCURRENCY, thread_name_prefix="upload")
         self.size = 0
         self.version: str | None = None
+        self._acknowledged = 0
+        self._acknowledged_lock = threading.Lock()
+
+    def backlog(self) -> int:
+        """Bytes written but not yet stored by S3: grows when the link, not the writer, is the bottleneck."""
+        with self._acknowledged_lock:
+            return self.size - self._acknowledged
 
     def write(self, data: bytes) -> None:
         self._buffer += data
@@ -54,6 +61,8 @@ class StreamingUpload:
             etag = self._s3.upload_part(
                 Bucket=self._bucket, Key=self._key, UploadId=self._upload_id, PartNumber=number, Body=part
             )["ETag"]
+            with self._acknowledged_lock:
+                self._acknowledged += len(part)
         finally:
             self._slots.release()
         return {"ETag": etag, "PartNumber": number}
@@ -75,6 +84,8 @@ class StreamingUpload:
                 Bucket=self._bucket, Key=self._key, UploadId=self._upload_id, MultipartUpload={"Parts": parts}
             )
         self._buffer.clear()
+        with self._acknowledged_lock:
+            self._acknowledged = self.size
         self.version = response.get("VersionId")
 
     def __enter__(self) -> StreamingUpload:

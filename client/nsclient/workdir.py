@@ -15,16 +15,16 @@ import posixpath
 import zlib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import IO, TYPE_CHECKING
+
+from nsclient_common.buildfolder import KEPT_SNAKEMAKE_STATE, SNAKEFILES, SNAKEMAKE_STATE, is_safe_member
 
 if TYPE_CHECKING:
     import zipfile
     from collections.abc import Iterable, Iterator
 
-ALWAYS_EXCLUDED = (".git/", ".snakemake/", "environment*", "*.pyc", "__pycache__/")
-KEPT_SNAKEMAKE_STATE = (".snakemake/log/", ".snakemake/metadata/", ".snakemake/storage/")
-SNAKEFILES = ("Snakefile", "snakefile", "workflow/Snakefile", "workflow/snakefile")
+ALWAYS_EXCLUDED = (".git/", SNAKEMAKE_STATE, "environment*", "*.pyc", "__pycache__/")
 
 
 def _parts_match(parts: tuple[str, ...], pattern: tuple[str, ...]) -> bool:
@@ -36,13 +36,18 @@ def _parts_match(parts: tuple[str, ...], pattern: tuple[str, ...]) -> bool:
     return bool(parts) and fnmatch.fnmatchcase(parts[0], pattern[0]) and _parts_match(parts[1:], pattern[1:])
 
 
+def _parts(path: str) -> tuple[str, ...]:
+    # As PurePosixPath(path).parts, for a relative path, without its cost (it runs for every file and pattern).
+    return tuple(part for part in path.split("/") if part and part != ".")
+
+
 def glob_matches(path: str, pattern: str) -> bool:
     """Shell-style glob on a relative POSIX path; a pattern without / matches a name at any depth."""
     pattern = pattern.rstrip("/")
     if "/" not in pattern:
-        return any(fnmatch.fnmatchcase(part, pattern) for part in PurePosixPath(path).parts)
-    wanted = PurePosixPath(pattern.lstrip("/")).parts
-    parts = PurePosixPath(path).parts
+        return any(fnmatch.fnmatchcase(part, pattern) for part in _parts(path))
+    wanted = _parts(pattern.lstrip("/"))
+    parts = _parts(path)
     # The path itself, or a folder above it: a pattern naming a folder covers everything below it.
     return any(_parts_match(parts[:depth], wanted) for depth in range(1, len(parts) + 1))
 
@@ -50,7 +55,7 @@ def glob_matches(path: str, pattern: str) -> bool:
 def _excluded_always(relative: str) -> bool:
     if relative.startswith(KEPT_SNAKEMAKE_STATE) or relative.rstrip("/") + "/" in KEPT_SNAKEMAKE_STATE:
         return False
-    if (relative + "/").startswith(".snakemake/") and any(k.startswith(relative + "/") for k in KEPT_SNAKEMAKE_STATE):
+    if (relative + "/").startswith(SNAKEMAKE_STATE) and any(k.startswith(relative + "/") for k in KEPT_SNAKEMAKE_STATE):
         return False  # .snakemake itself: descend, to keep log/ metadata/ storage/
     return any(glob_matches(relative, pattern) for pattern in ALWAYS_EXCLUDED)
 
@@ -60,17 +65,19 @@ def upload_members(root: Path, exclude: Iterable[str] = ()) -> Iterator[tuple[Pa
     patterns = list(exclude)
     for directory, dirnames, filenames in os.walk(root, followlinks=False):
         base = Path(directory)
+        folder = Path(directory).relative_to(root).as_posix()
+        prefix = "" if folder == "." else folder + "/"
         keep_dirs = []
         for name in sorted(dirnames):
-            relative = (base / name).relative_to(root).as_posix()
+            relative = prefix + name
             if not _excluded_always(relative) and not any(glob_matches(relative, p) for p in patterns):
                 keep_dirs.append(name)
         dirnames[:] = keep_dirs
         for name in sorted(filenames):
-            path = base / name
-            relative = path.relative_to(root).as_posix()
+            relative = prefix + name
             if _excluded_always(relative) or any(glob_matches(relative, p) for p in patterns):
                 continue
+            path = base / name
             if path.is_symlink() and not path.exists():
                 continue  # a dangling link has nothing to upload
             yield path, relative
@@ -97,15 +104,11 @@ def file_crc(path: Path) -> int | None:
     return crc
 
 
-def is_safe_member(name: str) -> bool:
-    path = PurePosixPath(name.replace("\\", "/"))
-    return not (name.startswith(("/", "\\")) or (len(name) > 1 and name[1] == ":") or ".." in path.parts)
-
-
 @dataclass
 class PullPlan:
     extract: list[zipfile.ZipInfo] = field(default_factory=list)
     unchanged: int = 0
+    kept: list[str] = field(default_factory=list)  # the selected files already as the run left them
     not_produced: int = 0
     unselected: int = 0
     refused: list[str] = field(default_factory=list)
@@ -173,6 +176,7 @@ def plan_pull(
         for member, local_crc in zip(candidates, local_crcs, strict=True):
             if local_crc == member.CRC:
                 plan.unchanged += 1
+                plan.kept.append(member.filename)
             else:
                 plan.extract.append(member)
     return plan

@@ -13,32 +13,26 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.parser import parse
+from aws_lambda_powertools.utilities.parser.models import (
+    S3EventNotificationEventBridgeDetailModel,
+    S3EventNotificationEventBridgeModel,
+)
 from pydantic import BaseModel
 
 from nsclient_common.aws import client
 from nsclient_common.failure import CANCEL_REASON
 from nsclient_common.layout import cancel_request, owner_of_inbox_key
+from nsclient_common.observability import for_function
 from nsclient_common.runid import execution_arn, is_run_id
-from nsclient_common.settings import Settings
+from nsclient_common.settings import Settings, current_settings
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
+    from types_boto3_stepfunctions import SFNClient
 
-logger = Logger()
-
-
-class RequestObject(BaseModel):
-    key: str
-
-
-class RequestDetail(BaseModel):
-    bucket: dict[str, str]
-    object: RequestObject
-
-
-class RequestEvent(BaseModel):
-    detail: RequestDetail
+observability = for_function("CancelRun")
+logger, tracer = observability.logger, observability.tracer
 
 
 class CancelResult(BaseModel):
@@ -47,8 +41,8 @@ class CancelResult(BaseModel):
     reason: str
 
 
-def cancel_run(detail: RequestDetail, settings: Settings, sfn: Any) -> CancelResult:
-    request = cancel_request(detail.object.key) if detail.bucket["name"] == settings.bucket else None
+def cancel_run(detail: S3EventNotificationEventBridgeDetailModel, settings: Settings, sfn: SFNClient) -> CancelResult:
+    request = cancel_request(detail.object.key) if detail.bucket.name == settings.bucket else None
     if request is None or not is_run_id(request[1]):
         return CancelResult(run_id=None, stopped=False, reason=f"not a cancel request: {detail.object.key}")
     asker, run_id = request
@@ -67,8 +61,9 @@ def cancel_run(detail: RequestDetail, settings: Settings, sfn: Any) -> CancelRes
 
 
 @logger.inject_lambda_context
+@tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    detail = RequestEvent.model_validate(event).detail
-    result = cancel_run(detail, Settings.from_env(), client("stepfunctions"))
+    detail = parse(event=event, model=S3EventNotificationEventBridgeModel).detail
+    result = cancel_run(detail, current_settings(), client("stepfunctions"))
     logger.info("cancel request", extra=result.model_dump())
     return result.model_dump(mode="json")

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools import Logger
 from pydantic import BaseModel
 
 from nsclient_common.aws import client
@@ -19,12 +18,16 @@ from nsclient_common.failure import is_spot_reclaimed
 from nsclient_common.jobfacts import JobFacts, job_history, latest_job_facts
 from nsclient_common.layout import log_key, owner_of_inbox_key
 from nsclient_common.logarchive import LogSource, LogSummary, archive_log
-from nsclient_common.settings import Settings
+from nsclient_common.observability import for_function
+from nsclient_common.settings import Settings, current_settings
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
+    from types_boto3_logs import CloudWatchLogsClient
+    from types_boto3_s3 import S3Client
 
-logger = Logger()
+observability = for_function("CollectLogs")
+logger, tracer = observability.logger, observability.tracer
 
 
 class CollectInput(BaseModel):
@@ -63,7 +66,7 @@ def _heading(number: int, job: JobFacts) -> str:
     return f"===== nsclient: attempt {number}{where}{how} ====="
 
 
-def collect(event: CollectInput, settings: Settings, *, logs: Any, s3: Any) -> CollectOutput:
+def collect(event: CollectInput, settings: Settings, *, logs: CloudWatchLogsClient, s3: S3Client) -> CollectOutput:
     history = job_history(event.results, event.errors)
     facts = latest_job_facts(event.results, event.errors)
     preface = ""
@@ -84,10 +87,11 @@ def collect(event: CollectInput, settings: Settings, *, logs: Any, s3: Any) -> C
 
 
 @logger.inject_lambda_context
+@tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     parsed = CollectInput.model_validate(event)
     logger.append_keys(run_id=parsed.run_id)
-    result = collect(parsed, Settings.from_env(), logs=client("logs"), s3=client("s3"))
+    result = collect(parsed, current_settings(), logs=client("logs"), s3=client("s3"))
     logger.info(
         "archived log",
         extra={"lines": result.log.lines, "bytes": result.log.bytes, "retry_on": result.on_demand_job_queue},

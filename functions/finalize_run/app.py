@@ -11,25 +11,25 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools import Logger, Metrics
 from pydantic import BaseModel
 
-from nsclient_common.alerts import count_finalized
 from nsclient_common.aws import client
 from nsclient_common.cost import rates_for
 from nsclient_common.finish import finalize, load_or_placeholder, save
 from nsclient_common.jobfacts import JobFacts, job_history, latest_job_facts
 from nsclient_common.logarchive import LogSummary
 from nsclient_common.notice import Notice, compose_notice
+from nsclient_common.observability import count_run_finished, for_function
 from nsclient_common.record import RunRecord
 from nsclient_common.reportstore import write_report
-from nsclient_common.settings import Settings
+from nsclient_common.settings import Settings, current_settings
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
+    from types_boto3_s3 import S3Client
 
-logger = Logger()
-metrics = Metrics()
+observability = for_function("FinalizeRun")
+logger, tracer = observability.logger, observability.tracer
 
 
 class FinalizeInput(BaseModel):
@@ -61,7 +61,7 @@ def _our_error(errors: dict[str, Any]) -> str | None:
     return None
 
 
-def with_report(s3: Any, bucket: str, record: RunRecord) -> RunRecord:
+def with_report(s3: S3Client, bucket: str, record: RunRecord) -> RunRecord:
     """The record with its report written; a report that cannot be made leaves the run's outcome as it is."""
     try:
         return write_report(s3, bucket, record)
@@ -70,7 +70,7 @@ def with_report(s3: Any, bucket: str, record: RunRecord) -> RunRecord:
         return record
 
 
-def finalize_run(event: FinalizeInput, settings: Settings, *, s3: Any) -> FinalizeOutput:
+def finalize_run(event: FinalizeInput, settings: Settings, *, s3: S3Client) -> FinalizeOutput:
     record = load_or_placeholder(s3, settings.bucket, event.run_id, event.execution_arn, event.upload)
     log: LogSummary | None = None
     note: str | None = None
@@ -79,7 +79,7 @@ def finalize_run(event: FinalizeInput, settings: Settings, *, s3: Any) -> Finali
         facts = JobFacts()
         internal = _our_error(event.errors) or "the wrap-up failed"
     else:
-        collected = (event.results.get("CollectLogs") or {}).get("Payload")
+        collected = event.results.get("CollectLogs")
         if collected:
             log = LogSummary.model_validate(collected["log"])
             facts = JobFacts.model_validate(collected["job"])
@@ -104,15 +104,15 @@ def finalize_run(event: FinalizeInput, settings: Settings, *, s3: Any) -> Finali
     if final is not record:
         final = with_report(s3, settings.bucket, final)
         save(s3, settings.bucket, final)
-        count_finalized(metrics, final)
+        count_run_finished(final)
     return FinalizeOutput(record=final, notice=compose_notice(final, log.tail if log else []))
 
 
 @logger.inject_lambda_context
-@metrics.log_metrics
+@tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     parsed = FinalizeInput.model_validate(event)
     logger.append_keys(run_id=parsed.run_id)
-    result = finalize_run(parsed, Settings.from_env(), s3=client("s3"))
+    result = finalize_run(parsed, current_settings(), s3=client("s3"))
     logger.info("finalized run", extra={"status": result.record.status, "failure_class": result.record.failure_class})
     return result.model_dump(mode="json")

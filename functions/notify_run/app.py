@@ -9,18 +9,19 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools import Logger
 from pydantic import BaseModel
 
 from nsclient_common.aws import client
 from nsclient_common.delivery import deliver_notice
 from nsclient_common.notice import Notice
-from nsclient_common.settings import Settings
+from nsclient_common.observability import count_notice_delivery, for_function
+from nsclient_common.settings import current_settings
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
-logger = Logger()
+observability = for_function("NotifyRun")
+logger, tracer = observability.logger, observability.tracer
 
 
 class NotifyInput(BaseModel):
@@ -28,13 +29,15 @@ class NotifyInput(BaseModel):
 
 
 @logger.inject_lambda_context
+@tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     notice = NotifyInput.model_validate(event).notice
     logger.append_keys(run_id=notice.run_id)
-    settings = Settings.from_env()
+    settings = current_settings()
     ses = client("ses") if settings.notify_from else None
     delivery = deliver_notice(notice, settings, s3=client("s3"), sns=client("sns"), ses=ses)
     logger.info("notice", extra={"sent": delivery.sent, "subject": notice.subject})
+    count_notice_delivery(delivery)
     if delivery.email is not None and not delivery.email.delivered:
         # Recorded in the notice marker; the step still succeeds, as sending again would repeat the notice.
         logger.warning("notice email not delivered", extra=delivery.email.model_dump())

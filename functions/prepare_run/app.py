@@ -11,26 +11,38 @@ from __future__ import annotations
 
 import os
 import re
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
-from aws_lambda_powertools import Logger
 from botocore.exceptions import ClientError
 from pydantic import BaseModel
 
 from nsclient_common.aws import client
 from nsclient_common.jobspec import submit_job_parameters
 from nsclient_common.layout import envd_key, envd_key_for_upload, owner_of_inbox_key, s3_url, workdir_key
+from nsclient_common.observability import count_run_finished, for_function
 from nsclient_common.record import FailureClass, RunRecord, RunStatus, UploadSource, utc_now
-from nsclient_common.request import ENVD_VERSION, NOTIFY, SUBMITTER, BuildRequest, InvalidRequest, parse_request
+from nsclient_common.request import (
+    CPUS,
+    ENVD_VERSION,
+    MEMORY,
+    NOTIFY,
+    SUBMITTER,
+    BuildRequest,
+    InvalidRequest,
+    parse_request,
+)
 from nsclient_common.runstore import find_record, write_record
 from nsclient_common.s3io import open_s3_object
-from nsclient_common.settings import Limits, Settings
+from nsclient_common.settings import Limits, Settings, current_settings
 from nsclient_common.zipcheck import UploadRejected, check_build_archive
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
+    from types_boto3_batch import BatchClient
+    from types_boto3_s3 import S3Client
 
-logger = Logger()
+observability = for_function("PrepareRun")
+logger, tracer = observability.logger, observability.tracer
 
 
 class Upload(BaseModel):
@@ -73,7 +85,7 @@ def _missing(error: ClientError) -> bool:
     return code in ("NoSuchKey", "NoSuchVersion", "404", "NotFound", "InvalidArgument")
 
 
-def move_envd(s3: Any, upload: Upload, version_id: str, bucket: str, target: str) -> str:
+def move_envd(s3: S3Client, upload: Upload, version_id: str, bucket: str, target: str) -> str:
     """Copy the upload's env.d to runs/<id>/env.d.zip and delete that version from inbox/ for good (a
     plain delete in a versioned bucket would keep it as a noncurrent version); returns the copy's URL."""
     source = envd_key_for_upload(upload.key)
@@ -96,7 +108,7 @@ def move_envd(s3: Any, upload: Upload, version_id: str, bucket: str, target: str
     return s3_url(bucket, target)
 
 
-def discard_envd(s3: Any, upload: Upload, version_id: str | None) -> None:
+def discard_envd(s3: S3Client, upload: Upload, version_id: str | None) -> None:
     if not version_id:
         return
     try:
@@ -106,7 +118,7 @@ def discard_envd(s3: Any, upload: Upload, version_id: str | None) -> None:
             raise
 
 
-def _exists(s3: Any, bucket: str, key: str) -> bool:
+def _exists(s3: S3Client, bucket: str, key: str) -> bool:
     try:
         s3.head_object(Bucket=bucket, Key=key)
     except ClientError as error:
@@ -116,7 +128,11 @@ def _exists(s3: Any, bucket: str, key: str) -> bool:
     return True
 
 
-def _version(upload: Upload) -> dict[str, str]:
+class _VersionArgument(TypedDict, total=False):
+    VersionId: str
+
+
+def _version(upload: Upload) -> _VersionArgument:
     return {"VersionId": upload.version_id} if upload.version_id and upload.version_id != "null" else {}
 
 
@@ -124,23 +140,27 @@ def _with_tag(image: str) -> str:
     return image if ":" in image.rsplit("/", 1)[-1] or "@" in image else f"{image}:latest"
 
 
-def job_definition_for_image(batch: Any, base: str, image: str) -> str:
+def job_definition_for_image(batch: BatchClient, base: str, image: str) -> str:
     """A job definition running `image`: the base one if it does, else a derived revision named as the
     Nextstrain CLI names it (<base>_<revision>_<repo>_<tag>), registered once and reused."""
     found = batch.describe_job_definitions(jobDefinitionName=base, status="ACTIVE")["jobDefinitions"]
     if not found:
         raise JobDefinitionMissing(f"job definition {base!r} has no ACTIVE revision")
     latest = max(found, key=lambda d: d["revision"])
-    properties = dict(latest.get("containerProperties") or {})
-    if _with_tag(properties.get("image", "")) == _with_tag(image):
+    if _with_tag(latest.get("containerProperties", {}).get("image", "")) == _with_tag(image):
         return base
     repository, _, tag = _with_tag(image).rpartition(":")
     name = re.sub(r"[^A-Za-z0-9_-]", "-", "_".join((base, str(latest["revision"]), repository, tag)))[:128]
     if batch.describe_job_definitions(jobDefinitionName=name, status="ACTIVE")["jobDefinitions"]:
         return name
-    properties["image"] = image
-    kept = {k: latest[k] for k in ("retryStrategy", "timeout", "parameters", "platformCapabilities") if latest.get(k)}
-    batch.register_job_definition(jobDefinitionName=name, type=latest["type"], containerProperties=properties, **kept)
+    # The copy is the latest revision as Batch described it, with the image replaced: its fields go back verbatim.
+    copied: dict[str, Any] = {
+        k: latest[k]
+        for k in ("type", "retryStrategy", "timeout", "parameters", "platformCapabilities")
+        if latest.get(k)
+    }
+    copied["containerProperties"] = {**latest.get("containerProperties", {}), "image": image}
+    batch.register_job_definition(jobDefinitionName=name, **copied)
     return name
 
 
@@ -158,35 +178,48 @@ def _new_record(event: PrepareInput, request: BuildRequest, status: RunStatus, s
         image=request.image,
         snakemake_args=request.snakemake_args,
         job_queue=settings.job_queue,
+        on_demand_job_queue=settings.on_demand_job_queue or None,
         upload=UploadSource(bucket=event.upload.bucket, key=event.upload.key, version_id=event.upload.version_id),
         updated_at=utc_now(),
         owner=event.owner,
     )
 
 
+# The cpus and memory asked for are kept even over the limits, so the rejected run's record shows the request.
+_SALVAGED = (
+    (NOTIFY, "notify"),
+    (SUBMITTER, "submitter"),
+    (ENVD_VERSION, "envd_version"),
+    (CPUS, "cpus"),
+    (MEMORY, "memory_mib"),
+)
+_UNCAPPED = Limits(max_cpus=2**31, max_memory_mib=2**53)
+
+
 def _salvage(metadata: dict[str, str]) -> BuildRequest:
     """What can be kept of invalid options, each field checked on its own: the notify address, if it is
     valid, so the rejection reaches the person; the submitter, if it is clean, so the record names them;
-    the env.d version, so the variables sent with the build are deleted."""
-    kept: dict[str, str] = {}
-    for field, attribute in ((NOTIFY, "notify"), (SUBMITTER, "submitter"), (ENVD_VERSION, "envd_version")):
+    the env.d version, so the variables sent with the build are deleted; the cpus and memory asked for."""
+    kept: dict[str, Any] = {}
+    for field, attribute in _SALVAGED:
         try:
-            kept[attribute] = getattr(parse_request({field: metadata[field]}, Limits()), attribute)
+            kept[attribute] = getattr(parse_request({field: metadata[field]}, _UNCAPPED), attribute)
         except (KeyError, InvalidRequest):
             continue
     return BuildRequest.model_validate(kept)
 
 
-def reject(event: PrepareInput, reason: str, request: BuildRequest, settings: Settings, s3: Any) -> PrepareOutput:
+def reject(event: PrepareInput, reason: str, request: BuildRequest, settings: Settings, s3: S3Client) -> PrepareOutput:
     discard_envd(s3, event.upload, request.envd_version)
     record = _new_record(event, request, RunStatus.REJECTED, settings).model_copy(
         update={"failure_class": FailureClass.REJECTED, "reason": reason, "finished_at": utc_now(), "workdir_url": None}
     )
     write_record(s3, settings.bucket, record)
+    count_run_finished(record)
     return PrepareOutput(accepted=False, reason=reason, job=None, record=record)
 
 
-def prepare(event: PrepareInput, settings: Settings, *, s3: Any, batch: Any) -> PrepareOutput:
+def prepare(event: PrepareInput, settings: Settings, *, s3: S3Client, batch: BatchClient) -> PrepareOutput:
     existing = find_record(s3, settings.bucket, event.run_id, event.owner)
     if existing is not None and existing.status.is_final:
         # A retried or replayed step: the run's outcome is recorded already.
@@ -241,9 +274,10 @@ def prepare(event: PrepareInput, settings: Settings, *, s3: Any, batch: Any) -> 
 
 
 @logger.inject_lambda_context
+@tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     parsed = PrepareInput.model_validate(event)
     logger.append_keys(run_id=parsed.run_id)
-    result = prepare(parsed, Settings.from_env(), s3=client("s3"), batch=client("batch"))
+    result = prepare(parsed, current_settings(), s3=client("s3"), batch=client("batch"))
     logger.info("prepared run", extra={"accepted": result.accepted, "reason": result.reason})
     return result.model_dump(mode="json")

@@ -18,11 +18,10 @@ import json
 import time
 from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools import Logger, Metrics
 from pydantic import BaseModel, ConfigDict, Field
 
-from nsclient_common.alerts import count_finalized
 from nsclient_common.aws import client
+from nsclient_common.batchjobs import ACTIVE_JOB_STATUSES, NOT_STARTED_JOB_STATUSES, find_job, run_queues
 from nsclient_common.cost import rates_for
 from nsclient_common.delivery import deliver_notice
 from nsclient_common.failure import CANCEL_REASON, STUCK_RUNNABLE_REASON
@@ -31,18 +30,22 @@ from nsclient_common.jobfacts import JobFacts, facts_from_description
 from nsclient_common.layout import log_key
 from nsclient_common.logarchive import LogSummary, archive_log, read_log_tail
 from nsclient_common.notice import compose_notice
+from nsclient_common.observability import count_notice_delivery, count_run_finished, for_function
 from nsclient_common.reportstore import write_report
 from nsclient_common.runstore import notice_sent
-from nsclient_common.settings import Settings
+from nsclient_common.settings import Settings, current_settings
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
+    from types_boto3_batch import BatchClient
+    from types_boto3_logs import CloudWatchLogsClient
+    from types_boto3_s3 import S3Client
+    from types_boto3_ses import SESClient
+    from types_boto3_sns import SNSClient
 
-logger = Logger()
-metrics = Metrics()
+observability = for_function("ReconcileRun")
+logger, tracer = observability.logger, observability.tracer
 
-ACTIVE_JOB_STATUSES = ("SUBMITTED", "PENDING", "RUNNABLE", "STARTING", "RUNNING")
-NOT_STARTED_JOB_STATUSES = ("SUBMITTED", "PENDING", "RUNNABLE")
 # A terminated container gets ECS's stop timeout (30 s by default) before SIGKILL; wait a little
 # longer so that the log is complete and the exit code known.
 JOB_STOP_WAIT_SECONDS = 90.0
@@ -72,19 +75,6 @@ class ReconcileOutput(BaseModel):
     action: str
 
 
-def find_job(batch: Any, queues: list[str], run_id: str) -> dict[str, Any] | None:
-    """The run's newest Batch job on any of the queues: its name is the run id."""
-    summaries = []
-    for queue in dict.fromkeys(q for q in queues if q):
-        found = batch.list_jobs(jobQueue=queue, filters=[{"name": "JOB_NAME", "values": [run_id]}])
-        summaries += found["jobSummaryList"]
-    if not summaries:
-        return None
-    newest = max(summaries, key=lambda s: s.get("createdAt", 0))
-    jobs = batch.describe_jobs(jobs=[newest["jobId"]])["jobs"]
-    return jobs[0] if jobs else None
-
-
 def termination_reason(status: str, job: dict[str, Any]) -> str:
     """Why nsclient ends a job whose execution ended: the reason classifies the run."""
     if status == "ABORTED":
@@ -95,7 +85,7 @@ def termination_reason(status: str, job: dict[str, Any]) -> str:
     return f"nsclient: execution {status}"
 
 
-def stop_job(batch: Any, job: dict[str, Any], reason: str, wait_seconds: float) -> dict[str, Any]:
+def stop_job(batch: BatchClient, job: dict[str, Any], reason: str, wait_seconds: float) -> dict[str, Any]:
     """Terminate the job and wait (bounded) until Batch reports it stopped; its last description."""
     batch.terminate_job(jobId=job["jobId"], reason=reason)
     deadline, delay = time.monotonic() + wait_seconds, 0.2
@@ -112,11 +102,11 @@ def reconcile(
     detail: ExecutionDetail,
     settings: Settings,
     *,
-    s3: Any,
-    batch: Any,
-    logs: Any,
-    sns: Any,
-    ses: Any,
+    s3: S3Client,
+    batch: BatchClient,
+    logs: CloudWatchLogsClient,
+    sns: SNSClient,
+    ses: SESClient | None,
     deadline: float | None = None,
 ) -> ReconcileOutput:
     """Wrap the run up; `deadline` (time.monotonic()) bounds every wait, None for no bound."""
@@ -131,8 +121,7 @@ def reconcile(
 
     log: LogSummary | None = None
     if not record.status.is_final:
-        queues = [record.job_queue or "", settings.job_queue, settings.on_demand_job_queue]
-        job = find_job(batch, queues, run_id)
+        job = find_job(batch, run_queues(record, settings.job_queue, settings.on_demand_job_queue), run_id)
         if job is not None and job["status"] in ACTIVE_JOB_STATUSES:
             job = stop_job(batch, job, termination_reason(detail.status, job), stop_wait)
         facts = facts_from_description(job) if job else JobFacts()
@@ -162,9 +151,10 @@ def reconcile(
         except Exception:  # the report is an extra: the run is still wrapped up without it
             logger.exception("run report not written")
         record = save(s3, settings.bucket, final)
-        count_finalized(metrics, record)
+        count_run_finished(record)
     tail = log.tail if log else read_log_tail(s3, settings.bucket, log_key(run_id, record.owner))
     delivery = deliver_notice(compose_notice(record, tail), settings, s3=s3, sns=sns, ses=ses, deadline=deadline)
+    count_notice_delivery(delivery)
     if delivery.email is not None and not delivery.email.delivered:
         logger.warning("notice email not delivered", extra=delivery.email.model_dump())
     notified = ", notified" if delivery.sent else ""
@@ -172,11 +162,11 @@ def reconcile(
 
 
 @logger.inject_lambda_context
-@metrics.log_metrics
+@tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     detail = ExecutionEvent.model_validate(event).detail
     logger.append_keys(run_id=detail.name)
-    settings = Settings.from_env()
+    settings = current_settings()
     deadline = time.monotonic() + context.get_remaining_time_in_millis() / 1000 - FINISH_RESERVE_SECONDS
     result = reconcile(
         detail,

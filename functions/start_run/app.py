@@ -12,37 +12,25 @@ import json
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools import Logger
-from pydantic import BaseModel, ConfigDict, Field
+from aws_lambda_powertools.utilities.parser import parse
+from aws_lambda_powertools.utilities.parser.models import (
+    S3EventNotificationEventBridgeDetailModel,
+    S3EventNotificationEventBridgeModel,
+)
+from pydantic import BaseModel
 
 from nsclient_common.aws import client
 from nsclient_common.layout import is_upload_key
+from nsclient_common.observability import count_run_started, for_function
 from nsclient_common.runid import execution_arn, run_id_for_upload
-from nsclient_common.settings import Settings
+from nsclient_common.settings import Settings, current_settings
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
+    from types_boto3_stepfunctions import SFNClient
 
-logger = Logger()
-
-
-class S3Object(BaseModel):
-    model_config = ConfigDict(populate_by_name=True)
-    key: str
-    size: int = 0
-    etag: str | None = Field(default=None, alias="eTag")
-    version_id: str | None = Field(default=None, alias="version-id")
-    sequencer: str | None = None
-
-
-class S3EventDetail(BaseModel):
-    bucket: dict[str, str]
-    object: S3Object
-    requester: str | None = None
-
-
-class ObjectCreatedEvent(BaseModel):
-    detail: S3EventDetail
+observability = for_function("StartRun")
+logger, tracer = observability.logger, observability.tracer
 
 
 class StartResult(BaseModel):
@@ -51,17 +39,19 @@ class StartResult(BaseModel):
     reason: str
 
 
-def execution_input(detail: S3EventDetail, run_id: str, state_machine_arn: str) -> dict[str, Any]:
+def execution_input(
+    detail: S3EventNotificationEventBridgeDetailModel, run_id: str, state_machine_arn: str
+) -> dict[str, Any]:
     """The execution's input, a function of the object alone (start_run adds the delivery id)."""
     obj = detail.object
     return {
         "run_id": run_id,
         "execution_arn": execution_arn(state_machine_arn, run_id),
         "upload": {
-            "bucket": detail.bucket["name"],
+            "bucket": detail.bucket.name,
             "key": obj.key,
             "version_id": obj.version_id,
-            "size": obj.size,
+            "size": int(obj.size or 0),
             "requester": detail.requester,
         },
         "results": {},
@@ -69,10 +59,15 @@ def execution_input(detail: S3EventDetail, run_id: str, state_machine_arn: str) 
     }
 
 
-def start_run(detail: S3EventDetail, settings: Settings, sfn: Any, delivery_id: str | None = None) -> StartResult:
+def start_run(
+    detail: S3EventNotificationEventBridgeDetailModel,
+    settings: Settings,
+    sfn: SFNClient,
+    delivery_id: str | None = None,
+) -> StartResult:
     key = detail.object.key
-    if detail.bucket["name"] != settings.bucket or not is_upload_key(key):
-        return StartResult(run_id=None, started=False, reason=f"not an upload: s3://{detail.bucket['name']}/{key}")
+    if detail.bucket.name != settings.bucket or not is_upload_key(key):
+        return StartResult(run_id=None, started=False, reason=f"not an upload: s3://{detail.bucket.name}/{key}")
     run_id = run_id_for_upload(key, detail.object.version_id, detail.object.sequencer)
     # StartExecution repeating a RUNNING execution's name *and input* returns that execution as if it had
     # started it. A delivery id of its own in each input makes every delivery but the one that started the
@@ -88,8 +83,11 @@ def start_run(detail: S3EventDetail, settings: Settings, sfn: Any, delivery_id: 
 
 
 @logger.inject_lambda_context
+@tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    detail = ObjectCreatedEvent.model_validate(event).detail
-    result = start_run(detail, Settings.from_env(), client("stepfunctions"))
+    detail = parse(event=event, model=S3EventNotificationEventBridgeModel).detail
+    result = start_run(detail, current_settings(), client("stepfunctions"))
     logger.info("start run", extra=result.model_dump())
+    if result.started:
+        count_run_started()
     return result.model_dump(mode="json")

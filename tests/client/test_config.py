@@ -27,6 +27,7 @@ ENV = {
     ("nsclient", "job"): "NSCLIENT_JOB",
 }
 DEFAULTS = {("nsclient", "queue"): "nextstrain-job-queue", ("nsclient", "job"): "nextstrain-job"}
+MEMORY_HINT = "use a number of MiB or a quantity such as 14GiB, 7400MiB or 14000MB"
 KEYS = [pytest.param(key, id=f"{key[0]}-{key[1]}") for key in sorted(ENV)]
 
 # (option, environment variable, the config file) -> which one wins; None is absent.
@@ -104,16 +105,44 @@ def test_config_json_reports_value_and_source(
     assert (row["value"], row["source"]) == expected(winner, key, cli, values.get(winner))
 
 
-def test_config_text_names_each_source_and_variable(cli: Cli) -> None:
+def test_config_text_says_where_each_value_comes_from_and_what_would_override_it(cli: Cli) -> None:
     write_section(cli, "nsclient", {"queue": "my-queue"})
 
-    result = cli("config", env={"NEXTSTRAIN_AWS_BATCH_CPUS": "6"})
+    result = cli.process("config", env={"NEXTSTRAIN_AWS_BATCH_CPUS": "6", "NSCLIENT_NOTIFY": "me@example.org"})
 
-    assert result.code == 0
-    lines = {tuple(line.split()[:2]): line for line in result.out.splitlines() if line.startswith("  [")}
-    assert "my-queue" in lines["[nsclient]", "queue"] and f"config {cli.config_file}" in lines["[nsclient]", "queue"]
-    assert "6" in lines["[aws-batch]", "cpus"] and "env NEXTSTRAIN_AWS_BATCH_CPUS" in lines["[aws-batch]", "cpus"]
-    assert "nextstrain-job " in lines["[nsclient]", "job"] and "(default;" in lines["[nsclient]", "job"]
+    assert result.code == 0, result.err
+    blocks = result.out.split("\n  [")
+    assert blocks[0].splitlines() == [f"Config file: {cli.config_file}", "Backend in use: local"]
+    shown = {tuple(block.split()[:2]): block.splitlines() for block in blocks[1:]}
+    assert [line.split() for line in shown["nsclient]", "queue"]] == [
+        ["nsclient]", "queue", "my-queue"],
+        ["from:", "[nsclient]", "queue", "in", str(cli.config_file)],
+        ["overridden", "by:", "NSCLIENT_QUEUE"],
+    ]
+    assert shown["aws-batch]", "cpus"][1:] == [
+        "      from: environment variable NEXTSTRAIN_AWS_BATCH_CPUS",
+        "      overridden by: push --cpus",
+    ]
+    assert shown["nsclient]", "notify"][0].split()[2] == "me@example.org"
+    assert shown["nsclient]", "job"][1:] == [
+        "      from: built-in default",
+        f"      overridden by: NSCLIENT_JOB, [nsclient] job in {cli.config_file}",
+    ]
+    assert shown["aws-batch]", "memory"][1:] == [
+        "      from: not set",
+        f"      set by: push --memory, NEXTSTRAIN_AWS_BATCH_MEMORY, [aws-batch] memory in {cli.config_file}",
+    ]
+
+
+def test_config_without_a_config_file_shows_none_as_a_source(cli: Cli) -> None:
+    result = cli.process("config", "--json")
+
+    assert result.code == 0, result.err
+    shown = result.json()
+    assert shown["config_file"] is None
+    assert not cli.config_file.exists()
+    assert {row["source"] for row in shown["settings"]} <= {"default", "unset"}
+    assert "does not exist" in cli.process("config").out.splitlines()[0]
 
 
 # --- backend choice -------------------------------------------------------------------------------
@@ -245,14 +274,16 @@ def test_push_uploads_memory_in_mib_from_every_form(
 
 
 @pytest.mark.parametrize(
-    ("layer", "source"),
+    ("layer", "source", "code"),
     [
-        ("option", "(option)"),
-        ("env", "(env NEXTSTRAIN_AWS_BATCH_MEMORY)"),
-        ("config", "(config "),
+        ("option", "argument --memory: ", 2),
+        ("env", "(from environment variable NEXTSTRAIN_AWS_BATCH_MEMORY)", 1),
+        ("config", "(from [aws-batch] memory in ", 1),
     ],
 )
-def test_push_refuses_unreadable_memory_in_one_line(layer: str, source: str, cli: Cli, tmp_path: Path) -> None:
+def test_push_refuses_unreadable_memory_in_one_line(
+    layer: str, source: str, code: int, cli: Cli, tmp_path: Path
+) -> None:
     if layer == "config":
         write_aws_batch(cli, {"memory": "lots"})
     folder = build_folder(tmp_path / "build", SNAKEFILE_OK)
@@ -261,7 +292,10 @@ def test_push_refuses_unreadable_memory_in_one_line(layer: str, source: str, cli
 
     result = cli("push", str(folder), *args, env=env)
 
-    assert result.code == 1
+    assert result.code == code
+    if code == 2:  # a usage error: argparse's usage line, then its message
+        assert result.error_lines[-1].endswith("argument --memory: can't read memory 'lots': " + MEMORY_HINT)
+        return
     assert len(result.error_lines) == 1
     assert result.error_lines[0].startswith("Error: can't read memory 'lots'")
     assert source in result.error_lines[0]
@@ -276,7 +310,8 @@ def test_push_refuses_bad_cpus_in_one_line(cli: Cli, tmp_path: Path) -> None:
 
     assert result.code == 1
     assert result.error_lines == [
-        "Error: cpus must be a whole number of at least 1, not 'many' (env NEXTSTRAIN_AWS_BATCH_CPUS)."
+        "Error: cpus must be a whole number of at least 1, not 'many' "
+        "(from environment variable NEXTSTRAIN_AWS_BATCH_CPUS)."
     ]
 
 
@@ -285,8 +320,8 @@ def test_unreadable_memory_in_a_real_process_has_no_traceback(cli: Cli, tmp_path
 
     result = cli.process("push", str(folder), "--memory", "14 GB of RAM")
 
-    assert result.code == 1
-    assert len(result.error_lines) == 1 and result.error_lines[0].startswith("Error: can't read memory")
+    assert result.code == 2
+    assert "argument --memory: can't read memory '14 GB of RAM'" in result.error_lines[-1]
     assert "Traceback" not in result.err
 
 
@@ -324,12 +359,8 @@ def test_an_existing_nextstrain_cli_config_lends_its_resources_but_not_its_bucke
     settings = shown.json()
     from_config = {("aws-batch", "cpus"): "4", ("aws-batch", "memory"): "7GiB", ("nsclient", "bucket"): quiet_bucket}
     for (section, key), value in from_config.items():
-        assert setting(settings, section, key) == {
-            "section": section,
-            "key": key,
-            "value": value,
-            "source": f"config {cli.config_file}",
-        }
+        row = setting(settings, section, key)
+        assert (row["value"], row["source"]) == (value, f"config {cli.config_file}")
     assert not [row for row in settings["settings"] if row["key"] == "s3-bucket"]
     assert (metadata["cpus"], metadata["memory"]) == ("4", "7168")
     assert cli.config_file.read_text() == text

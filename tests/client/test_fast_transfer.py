@@ -18,8 +18,9 @@ from moto import mock_aws
 from nsclient import rangedpull, zipstream
 from nsclient.progress import Progress
 from nsclient.rangedpull import fetch_members, plan_ranges
+from nsclient.runs.transfer import pull_workdir
 from nsclient.transfer import PART_SIZE, StreamingUpload
-from nsclient.workdir import extract, member_crcs, plan_pull, upload_members
+from nsclient.workdir import PullPlan, extract, member_crcs, plan_pull, upload_members
 from nsclient.zipstream import zip_stream
 from nsclient_common.s3io import open_s3_object
 
@@ -115,6 +116,33 @@ def test_streamed_zip_holds_what_zipfile_would(tmp_path: Path, monkeypatch: pyte
         assert os.access(unpacked / "run.sh", os.X_OK)
 
 
+def test_chunks_compressed_densely_while_the_link_lags_make_the_same_smaller_zip(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(zipstream, "CHUNK_SIZE", 64 * 1024)  # a large member mixes both encoders
+    root = make_build(tmp_path / "build")
+    calls = iter(range(10**6))
+    zips = {
+        "fast": None,
+        "dense": lambda: zipstream.DENSE_BACKLOG + 1,
+        "mixed": lambda: (zipstream.DENSE_BACKLOG + 1) * (next(calls) % 2),
+    }
+    for label, backlog in zips.items():
+        with (tmp_path / f"{label}.zip").open("wb") as handle:
+            zip_stream(upload_members(root), handle.write, backlog=backlog)
+    for label in zips:
+        with zipfile.ZipFile(tmp_path / f"{label}.zip") as archive:
+            assert archive.testzip() is None
+            assert {m.filename: archive.read(m) for m in archive.infolist()} == {
+                name: (root / name).read_bytes() for _, name in upload_members(root)
+            }
+        if shutil.which("unzip"):
+            checked = subprocess.run(["unzip", "-t", str(tmp_path / f"{label}.zip")], capture_output=True, text=True)
+            assert checked.returncode == 0, checked.stdout
+    sizes = {label: (tmp_path / f"{label}.zip").stat().st_size for label in zips}
+    assert sizes["dense"] < sizes["mixed"] < sizes["fast"]
+
+
 def test_streaming_upload_sends_parts_and_the_object_is_the_zip(tmp_path: Path, s3: Any) -> None:
     root = make_build(tmp_path / "build")
     (root / "data" / "reads.bin").write_bytes(random.Random(9).randbytes(2 * PART_SIZE))  # does not shrink
@@ -125,6 +153,7 @@ def test_streaming_upload_sends_parts_and_the_object_is_the_zip(tmp_path: Path, 
 
     with StreamingUpload(s3, BUCKET, "inbox/b.zip", {"cpus": "2"}) as upload:
         zip_stream(upload_members(root), upload.write)
+    assert upload.backlog() == 0  # every part stored
     head = s3.head_object(Bucket=BUCKET, Key="inbox/b.zip", VersionId=upload.version)
     assert head["Metadata"] == {"cpus": "2"}
     assert "-" in head["ETag"]  # a multipart upload
@@ -230,3 +259,53 @@ def test_ranged_repull_of_unchanged_results_fetches_no_member(tmp_path: Path, s3
     assert ranged_pull(s3, version, destination, None) == [destination / "data" / "sample0003.json"]
     assert tree(destination) == before
     assert ranged_pull(s3, version, destination, None) == []
+
+
+def test_repull_of_results_the_folder_still_holds_reads_only_their_head(
+    tmp_path: Path, s3: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NEXTSTRAIN_HOME", str(tmp_path / "home"))
+    root = make_build(tmp_path / "build", files=20)
+    put_results(s3, root, tmp_path)
+    destination = tmp_path / "pulled"
+
+    def pull() -> tuple[list[str], list[Path], PullPlan]:
+        calls: list[str] = []
+
+        def record(event_name: str, **_: Any) -> None:
+            calls.append(event_name.rsplit(".", 1)[-1])
+
+        s3.meta.events.register("before-call.s3", record)
+        try:
+            plan, written = pull_workdir(s3, BUCKET, "runs/r/workdir.zip", destination, [], [], quiet=True)
+        finally:
+            s3.meta.events.unregister("before-call.s3", record)
+        return calls, written, plan
+
+    _, written, _ = pull()
+    assert written
+    pulled = tree(destination)
+
+    calls, written, plan = pull()
+    assert (calls, written) == (["HeadObject"], [])
+    assert plan.unchanged == len(pulled)
+
+    # Edited (same size, new time), deleted: each is noticed and written again from the archive.
+    edited = destination / "data" / "sample0003.json"
+    edited.write_text(edited.read_text().swapcase())
+    (destination / "results" / "stored.bin").unlink()
+    calls, written, _ = pull()
+    assert "GetObject" in calls
+    assert sorted(written) == [destination / "data" / "sample0003.json", destination / "results" / "stored.bin"]
+    assert tree(destination) == pulled
+
+    # New results (another version of the object) are planned from their own directory.
+    (root / "data" / "sample0001.tsv").write_text("strain\tdate\nother\t2026-02-01\n")
+    put_results(s3, root, tmp_path)
+    _, written, _ = pull()
+    assert written == [destination / "data" / "sample0001.tsv"]
+
+    # Another selection is not that state: it plans from the archive and writes what it selects anew.
+    (destination / "data" / "sample0001.tsv").unlink()
+    plan, written = pull_workdir(s3, BUCKET, "runs/r/workdir.zip", destination, ["data/*.tsv"], [], quiet=True)
+    assert written == [destination / "data" / "sample0001.tsv"]

@@ -2,7 +2,7 @@
 
 Each test runs the real state machine (statemachine/run_build.asl.yaml, executed by moto) and the
 real handlers on the local backend, with one fault injected where AWS would cause it: a Batch job
-the local runtime kills as the OOM killer or a reclaimed Spot host would (moto_patches.JOB_FAULTS),
+the local runtime kills as the OOM killer or a reclaimed Spot host would (tests/faults.py),
 a job too large to place, moto's Batch or S3 answering with throttling errors, a handler that
 raises, a StopExecution. Then it checks what the user sees: run.json's status and failure_class,
 the Batch job's own end, the archived log, and that one notice (no more) went out, also once the
@@ -27,14 +27,15 @@ from typing import Any
 import boto3
 import pytest
 
-from nsclient.local import moto_patches
-from nsclient.local.moto_patches import JobFault
+from nsclient.local.lambda_runtime import LocalFunction
+from nsclient.local.runtime import LocalRuntime
 from nsclient.local.stack import STACK_NAME
 from nsclient_common import aws
 from nsclient_common.failure import ADVICE, CANCEL_REASON, TIMEOUT_REASON
 from nsclient_common.layout import log_key, record_key
 from nsclient_common.record import FailureClass, RunRecord
 from nsclient_common.runid import run_id_for_upload
+from tests.faults import JobFault, JobFaults
 from tests.support import ON_DEMAND_QUEUE, SNAKEFILE_FAILS, SNAKEFILE_OK, Backend, notice_subject, zip_bytes
 
 EVENTS = Path(__file__).resolve().parents[1] / "events"
@@ -52,8 +53,8 @@ rule slow:
 # --- helpers ---------------------------------------------------------------------------------------------
 
 
-def local_function(logical_id: str) -> moto_patches.LocalFunction:
-    return moto_patches.FUNCTIONS[f"{STACK_NAME}-{logical_id}"]
+def local_function(runtime: LocalRuntime, logical_id: str) -> LocalFunction:
+    return runtime.lambdas.functions[f"{STACK_NAME}-{logical_id}"]
 
 
 def event_run_id(event: dict[str, Any]) -> str:
@@ -101,19 +102,25 @@ class HandlerSpy:
 
 
 @pytest.fixture(scope="module")
-def backstop(local_backend: Backend) -> Iterator[HandlerSpy]:
+def backstop(local_runtime: LocalRuntime) -> Iterator[HandlerSpy]:
     """A spy on ReconcileRun, so that a test knows when the backstop has handled its run."""
     spy = HandlerSpy()
-    function = local_function("ReconcileRunFunction")
+    function = local_function(local_runtime, "ReconcileRunFunction")
     wrapped = spy.wrap(function.load())
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(function, "load", lambda: wrapped)
         yield spy
 
 
-def crash(monkeypatch: pytest.MonkeyPatch, logical_id: str, run_prefix: str, when: Callable[[Any], bool]) -> None:
+def crash(
+    monkeypatch: pytest.MonkeyPatch,
+    runtime: LocalRuntime,
+    logical_id: str,
+    run_prefix: str,
+    when: Callable[[Any], bool],
+) -> None:
     """Make a handler raise for the runs whose id starts with run_prefix (and `when` the event says so)."""
-    function = local_function(logical_id)
+    function = local_function(runtime, logical_id)
     handler = function.load()
 
     def crashing(event: Any, context: Any) -> Any:
@@ -124,8 +131,8 @@ def crash(monkeypatch: pytest.MonkeyPatch, logical_id: str, run_prefix: str, whe
     monkeypatch.setattr(function, "load", lambda: crashing)
 
 
-def inject(monkeypatch: pytest.MonkeyPatch, *faults: JobFault) -> None:
-    monkeypatch.setattr(moto_patches, "JOB_FAULTS", list(faults))
+def inject(monkeypatch: pytest.MonkeyPatch, job_faults: JobFaults, *faults: JobFault) -> None:
+    monkeypatch.setattr(job_faults, "faults", list(faults))
 
 
 @dataclass
@@ -199,7 +206,7 @@ def wait_until(condition: Callable[[], Any], timeout: float = 60, what: str = "c
 SPOT_QUEUE = "nextstrain-job-queue"  # the stack's JobQueue (the template's default)
 
 
-def configure_on_demand_queue(backend: Backend, patch: pytest.MonkeyPatch) -> str:
+def configure_on_demand_queue(backend: Backend, runtime: LocalRuntime, patch: pytest.MonkeyPatch) -> str:
     """An on-demand queue, configured as the template's OnDemandJobQueue parameter configures it: in
     every function's ON_DEMAND_JOB_QUEUE."""
     batch = backend.client("batch")
@@ -207,7 +214,7 @@ def configure_on_demand_queue(backend: Backend, patch: pytest.MonkeyPatch) -> st
         (queue,) = batch.describe_job_queues(jobQueues=[backend.info.job_queue])["jobQueues"]
         order = queue["computeEnvironmentOrder"]
         batch.create_job_queue(jobQueueName=ON_DEMAND_QUEUE, state="ENABLED", priority=1, computeEnvironmentOrder=order)
-    for function in moto_patches.FUNCTIONS.values():
+    for function in runtime.lambdas.functions.values():
         patch.setitem(function.environment, "ON_DEMAND_JOB_QUEUE", ON_DEMAND_QUEUE)
     return ON_DEMAND_QUEUE
 
@@ -265,16 +272,18 @@ SCENARIOS = [
 ]
 
 
-def launch(backend: Backend, patch: pytest.MonkeyPatch, scenarios: list[Scenario]) -> dict[str, str]:
+def launch(
+    backend: Backend, runtime: LocalRuntime, job_faults: JobFaults, patch: pytest.MonkeyPatch, scenarios: list[Scenario]
+) -> dict[str, str]:
     """Inject every scenario's faults, then upload them all at once; name -> run id."""
     # Make the handlers' clients first: a dozen handlers starting at once would each make their own (in
     # this process they share them; on AWS each Lambda instance makes its own, once)
     for service in ("s3", "batch", "logs", "sns", "stepfunctions"):
         aws.client(service)
-    patch.setattr(moto_patches, "JOB_FAULTS", [*moto_patches.JOB_FAULTS, *(f for s in scenarios for f in s.faults)])
+    patch.setattr(job_faults, "faults", [*job_faults.faults, *(f for s in scenarios for f in s.faults)])
     for scenario in scenarios:
         for logical_id, when in scenario.crashes:
-            crash(patch, logical_id, f"{scenario.name}-", when)
+            crash(patch, runtime, logical_id, f"{scenario.name}-", when)
     return {
         scenario.name: backend.upload(
             scenario.body or zip_bytes({"Snakefile": scenario.snakefile}),
@@ -286,11 +295,13 @@ def launch(backend: Backend, patch: pytest.MonkeyPatch, scenarios: list[Scenario
 
 
 @pytest.fixture(scope="module")
-def launched(local_backend: Backend, backstop: HandlerSpy) -> Iterator[dict[str, str]]:
+def launched(
+    local_backend: Backend, local_runtime: LocalRuntime, job_faults: JobFaults, backstop: HandlerSpy
+) -> Iterator[dict[str, str]]:
     """The SCENARIOS' runs, started together, with an on-demand queue configured."""
     with pytest.MonkeyPatch.context() as patch:
-        configure_on_demand_queue(local_backend, patch)
-        yield launch(local_backend, patch, SCENARIOS)
+        configure_on_demand_queue(local_backend, local_runtime, patch)
+        yield launch(local_backend, local_runtime, job_faults, patch, SCENARIOS)
 
 
 # --- duplicate delivery ----------------------------------------------------------------------------------
@@ -382,11 +393,15 @@ TOO_LARGE_EXECUTION_TIMEOUT = 15
 
 
 def test_stuck_on_a_queue_without_time_limit_ends_with_the_execution(
-    local_backend: Backend, backstop: HandlerSpy, launched: dict[str, str], monkeypatch: pytest.MonkeyPatch
+    local_backend: Backend,
+    job_faults: JobFaults,
+    backstop: HandlerSpy,
+    launched: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # Given a job no instance type can hold, on a queue with no time limit action for that reason,
     # and an execution limited to a few seconds (ExecutionTimeoutSeconds)
-    inject(monkeypatch, JobFault.too_large("fault-too-large-"))
+    inject(monkeypatch, job_faults, JobFault.too_large("fault-too-large-"))
     # None of them may start while the limit is lowered (their first step writes their record)
     wait_until(lambda: all(local_backend.record(run) for run in launched.values()), what="the launched runs")
     sfn = local_backend.client("stepfunctions")
@@ -652,13 +667,18 @@ def test_throttling_is_retried(
 
 
 def test_spot_reclaim_is_not_retried_without_an_on_demand_queue(
-    local_backend: Backend, backstop: HandlerSpy, launched: dict[str, str], monkeypatch: pytest.MonkeyPatch
+    local_backend: Backend,
+    local_runtime: LocalRuntime,
+    job_faults: JobFaults,
+    backstop: HandlerSpy,
+    launched: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     for run_id in launched.values():  # they run with the on-demand queue
         local_backend.wait_for_execution(run_id)
-    for function in moto_patches.FUNCTIONS.values():
+    for function in local_runtime.lambdas.functions.values():
         monkeypatch.setitem(function.environment, "ON_DEMAND_JOB_QUEUE", "")
-    inject(monkeypatch, JobFault.host_terminated("fault-spot-alone-"))
+    inject(monkeypatch, job_faults, JobFault.host_terminated("fault-spot-alone-"))
     run_id = upload(local_backend, "fault-spot-alone")
     seen = outcome(local_backend, backstop, run_id, queues=(ON_DEMAND_QUEUE,))
     assert (seen.record.status, seen.record.failure_class) == ("FAILED", FailureClass.SPOT_RECLAIMED)
@@ -673,7 +693,7 @@ def test_spot_reclaim_is_not_retried_without_an_on_demand_queue(
 
 
 @pytest.mark.slow
-def test_a_million_line_log_is_archived_in_parts(local_backend: Backend) -> None:
+def test_a_million_line_log_is_archived_in_parts(local_backend: Backend, local_runtime: LocalRuntime) -> None:
     """CollectLogs' archive against the local backend's CloudWatch Logs and S3 (over a minute: most
     of it moto taking the events in and serving them back). Its speed and memory are measured in
     benchmarks/run.py, not asserted here."""
@@ -699,7 +719,7 @@ def test_a_million_line_log_is_archived_in_parts(local_backend: Backend) -> None
 
     # When the archive copies it (as CollectLogs does, with its role)
     key = "runs/fault-million-0000000000/logs/build.log"
-    collector = local_function("CollectLogsFunction").credentials
+    collector = local_function(local_runtime, "CollectLogsFunction").credentials
     assert collector is not None
     summary = archive_log(
         local_backend.client_as("logs", collector),

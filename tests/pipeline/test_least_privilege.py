@@ -22,10 +22,11 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from nsclient.local import moto_patches, nextstrain_guide, strict_iam
+from nsclient.local import nextstrain_guide, strict_iam
 from nsclient.local.principals import ADMINS_GROUP, LOCAL_USER
 from nsclient.local.stack import STACK_NAME
 from tests.client.helpers import SNAKEFILE_HELD, Cli, aws_machine, build_folder, wait_for_status
+from tests.faults import JobFault, JobFaults
 from tests.support import ON_DEMAND_QUEUE, SNAKEFILE_FAILS, SNAKEFILE_OK, zip_bytes
 
 if TYPE_CHECKING:
@@ -201,7 +202,9 @@ def admin(local_backend: Backend, tmp_path_factory: pytest.TempPathFactory) -> C
 
 
 @pytest.fixture(scope="module")
-def exercised(local_backend: Backend, person: Cli, admin: Cli, tmp_path_factory: pytest.TempPathFactory) -> list[str]:
+def exercised(
+    local_backend: Backend, job_faults: JobFaults, person: Cli, admin: Cli, tmp_path_factory: pytest.TempPathFactory
+) -> list[str]:
     """Runs that together use every grant; their ids."""
     folders = tmp_path_factory.mktemp("least-privilege-builds")
     barrier = folders / "release"
@@ -223,9 +226,7 @@ def exercised(local_backend: Backend, person: Cli, admin: Cli, tmp_path_factory:
     failing = person("push", str(build_folder(folders / "failing", SNAKEFILE_FAILS)))
     assert failing.code == 0, failing.err
     rejected = local_backend.upload(b"not a zip", name="least-privilege-rejected")
-    moto_patches.JOB_FAULTS.append(
-        moto_patches.JobFault.host_terminated("least-privilege-spot", queue="nextstrain-job-queue")
-    )
+    job_faults.faults.append(JobFault.host_terminated("least-privilege-spot", queue="nextstrain-job-queue"))
     spot = local_backend.upload(zip_bytes({"Snakefile": SNAKEFILE_OK}), name="least-privilege-spot")
 
     # While the held run runs, a person follows it (live state, live log), then cancels it

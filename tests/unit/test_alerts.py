@@ -15,7 +15,6 @@ from typing import Any
 
 import boto3
 import pytest
-from aws_lambda_powertools import Metrics
 from moto import mock_aws
 
 from nsclient_common.alerts import INTERNAL_FAILURE_METRIC
@@ -64,11 +63,6 @@ def s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
         monkeypatch.delenv("TOPIC_ARN", raising=False)
         monkeypatch.delenv("NOTIFY_FROM", raising=False)
         monkeypatch.delenv("POWERTOOLS_METRICS_DISABLED", raising=False)
-        monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", NAMESPACE)
-        monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "nsclient")
-        # powertools keeps metrics in one store per process: handlers run in-process earlier in the session
-        # (with metrics disabled, so never flushed) must not count here.
-        Metrics(namespace=NAMESPACE).clear_metrics()
         yield client
 
 

@@ -135,6 +135,20 @@ def test_classify(outcome: JobOutcome, expected: FailureClass | None) -> None:
     assert verdict.reason.endswith(".")
 
 
+def test_a_cancel_reason_says_why_the_run_was_cancelled() -> None:
+    plain = classify(JobOutcome(job_status="FAILED", exit_code=137, status_reason=CANCEL_REASON, started=True))
+    said = classify(
+        JobOutcome(
+            job_status="FAILED",
+            exit_code=137,
+            status_reason=f"{CANCEL_REASON}: the local backend was stopped",
+            started=True,
+        )
+    )
+    assert (plain.status, plain.reason) == (RunStatus.CANCELLED, "The run was cancelled.")
+    assert (said.status, said.reason) == (RunStatus.CANCELLED, "The run was cancelled: the local backend was stopped.")
+
+
 def test_the_failed_rule_and_exit_code_are_in_the_sentence() -> None:
     verdict = classify(JobOutcome(job_status="FAILED", exit_code=1, failed_rule="align", started=True))
     assert verdict.reason == "The build failed in rule align (snakemake exited 1)."
@@ -249,11 +263,11 @@ def test_the_state_machine_retries_what_collect_logs_names_once() -> None:
     (choice,) = states["IsSpotReclaimed"]["Choices"]
     assert choice["Next"] == "RetryOnDemandJob"
     conditions = {c["Variable"]: c for c in choice["And"]}
-    assert conditions["$.results.CollectLogs.Payload.on_demand_job_queue"]["IsString"] is True
+    assert conditions["$.results.CollectLogs.on_demand_job_queue"]["IsString"] is True
     assert conditions["$.results.RetryOnDemandJob"]["IsPresent"] is False
     assert conditions["$.errors.RetryOnDemandJob"]["IsPresent"] is False
     retry = states["RetryOnDemandJob"]
-    assert retry["Parameters"]["JobQueue.$"] == "$.results.CollectLogs.Payload.on_demand_job_queue"
+    assert retry["Parameters"]["JobQueue.$"] == "$.results.CollectLogs.on_demand_job_queue"
     assert retry["Next"] == retry["Catch"][0]["Next"] == "CollectLogs"
     for name in ("SubmitBuildJob", "RetryOnDemandJob"):  # throttling only, with backoff and jitter
         (policy,) = states[name]["Retry"]

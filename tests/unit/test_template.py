@@ -130,11 +130,8 @@ def test_function_environment_matches_the_contract():
         "NOTIFY_FROM",
         "COST_RATES",
         "INSTANCE_TYPES",
-        "POWERTOOLS_SERVICE_NAME",
-        "POWERTOOLS_METRICS_NAMESPACE",
     }
     assert "LOG_GROUP" not in variables  # each job's description names its group (jobfacts.log_group_of)
-    assert variables["POWERTOOLS_SERVICE_NAME"] == "nsclient"
     with_arn = {k for k in FUNCTIONS if "STATE_MACHINE_ARN" in props(k).get("Environment", {}).get("Variables", {})}
     assert with_arn == {"StartRunFunction", "CancelRunFunction", "ReconcileRunFunction"}
 
@@ -245,11 +242,10 @@ def test_a_message_in_either_dead_letter_queue_alerts_the_team_topic():
 
 def test_a_run_failed_internally_alerts_the_team_topic():
     from nsclient_common.alerts import INTERNAL_FAILURE_METRIC
+    from nsclient_common.observability import METRICS_NAMESPACE, METRICS_SERVICE
 
-    # The metric the functions emit: powertools' namespace and service dimension from the Globals
-    environment = TPL["Globals"]["Function"]["Environment"]["Variables"]
-    dimension = ("service", environment["POWERTOOLS_SERVICE_NAME"])
-    alarm = alarm_on(environment["POWERTOOLS_METRICS_NAMESPACE"], INTERNAL_FAILURE_METRIC, dimension)
+    # The metric the functions emit: the observability module's namespace and service dimension
+    alarm = alarm_on(METRICS_NAMESPACE, INTERNAL_FAILURE_METRIC, ("service", METRICS_SERVICE))
     assert fires_on_first(alarm) and alarm["Statistic"] == "Sum"
     assert alarm["AlarmActions"] == [{"Ref": "NoticeTopic"}]
 

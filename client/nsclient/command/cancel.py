@@ -9,9 +9,10 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING, Any
 
-from nsclient import runs
 from nsclient.backend import connect
 from nsclient.command.common import add_parser, info
+from nsclient.runs.cancel import cancel
+from nsclient.runs.records import check_run_id
 
 if TYPE_CHECKING:
     import argparse
@@ -27,8 +28,8 @@ def register_parser(subparsers: Any, parent: argparse.ArgumentParser) -> None:
 
 
 def run(opts: argparse.Namespace) -> int:
-    runs.check_run_id(opts.run_id)
-    done = runs.cancel(connect(opts.backend), opts.run_id)
+    check_run_id(opts.run_id)
+    done = cancel(connect(opts.backend), opts.run_id)
     info(f"Cancelling run {opts.run_id}: " + (", ".join(done) or "nothing was running yet") + ".", opts.quiet)
     info(f"It ends CANCELLED with its log kept; see `nsclient status {opts.run_id}`.", opts.quiet)
     return 0

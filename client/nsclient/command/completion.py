@@ -6,11 +6,13 @@ eval "$(nsclient completion zsh)"       # in ~/.zshrc
 
 from __future__ import annotations
 
-import argparse
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nsclient.command.common import add_parser
+
+if TYPE_CHECKING:
+    import argparse
 
 EXAMPLES = """
   eval "$(nsclient completion bash)"
@@ -20,21 +22,19 @@ EXAMPLES = """
 def register_parser(subparsers: Any, parent: argparse.ArgumentParser) -> None:
     parser = add_parser(subparsers, sys.modules[__name__], parent, EXAMPLES)
     parser.add_argument("shell", choices=("bash", "zsh"), metavar="<bash|zsh>")
+    # Every subcommand is registered by the time this one runs: the script is read from the parsers.
+    parser.set_defaults(subcommands=subparsers)
 
 
-def _words() -> dict[str, list[str]]:
-    from nsclient.cli import make_parser
-
-    parser = make_parser()
-    subparsers = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+def _words(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> dict[str, list[str]]:
     return {
         name: sorted(o for action in sub._actions for o in action.option_strings if o.startswith("--"))
         for name, sub in subparsers.choices.items()
     }
 
 
-def script(shell: str) -> str:
-    words = _words()
+def script(shell: str, subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> str:
+    words = _words(subparsers)
     cases = "\n".join(f'        {name}) opts="{" ".join(options)}" ;;' for name, options in words.items())
     body = f"""_nsclient() {{
     local cur command opts
@@ -61,5 +61,5 @@ complete -o filenames -F _nsclient nsclient
 
 
 def run(opts: argparse.Namespace) -> int:
-    print(script(opts.shell), end="")
+    print(script(opts.shell, opts.subcommands), end="")
     return 0

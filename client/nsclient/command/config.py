@@ -1,4 +1,8 @@
-"""Show the effective settings and where each comes from (option, environment, config file, default)."""
+"""Show the effective settings: each value, where it comes from, and what would override it.
+
+The first of these that has a value wins: command-line option, environment variable, the config file
+(~/.nextstrain/config, or NEXTSTRAIN_CONFIG / NEXTSTRAIN_HOME), built-in default.
+"""
 
 from __future__ import annotations
 
@@ -30,12 +34,28 @@ def run(opts: argparse.Namespace) -> int:
         config.resolve(section, key, opts.backend if key == "backend" else None) for section, key in config.ALL_KEYS
     ]
     effective_backend = chosen_kind(opts.backend)
+    path = config_file()
     if opts.json:
-        rows = [{"section": s.section, "key": s.key, "value": s.value, "source": s.source} for s in settings]
-        print(json.dumps({"config_file": str(config_file()), "backend": effective_backend, "settings": rows}, indent=2))
+        rows = [
+            {
+                "section": s.section,
+                "key": s.key,
+                "value": s.value,
+                "source": s.source,
+                "origin": s.origin,
+                "overridden_by": s.overridden_by(),
+            }
+            for s in settings
+        ]
+        document = {"config_file": str(path) if path.is_file() else None, "backend": effective_backend}
+        print(json.dumps(document | {"settings": rows}, indent=2))
         return 0
-    print(f"Config file: {config_file()}")
+    print(f"Config file: {path}" if path.is_file() else f"Config file: none ({path} does not exist)")
     print(f"Backend in use: {effective_backend}")
     for s in settings:
-        print(f"  [{s.section}] {s.key:<14} {s.value or '-':<50} ({s.source}; env {config.env_name(s.section, s.key)})")
+        overrides = s.overridden_by()
+        print(f"  [{s.section}] {s.key:<14} {s.value or '-'}")
+        print(f"      from: {s.origin}")
+        if overrides:
+            print(f"      {'overridden by' if s.value else 'set by'}: {', '.join(overrides)}")
     return 0

@@ -10,9 +10,15 @@ import json
 import sys
 from typing import TYPE_CHECKING, Any
 
-from nsclient import runs
+from rich.table import Table
+from rich.text import Text
+
 from nsclient.backend import connect
-from nsclient.command.common import add_parser, duration, resources
+from nsclient.command.common import add_parser
+from nsclient.console import make_console, print_table
+from nsclient.runs.jobs import current_records
+from nsclient.runs.records import list_records, parse_since
+from nsclient.show import duration, resources, status_style
 
 if TYPE_CHECKING:
     import argparse
@@ -42,28 +48,29 @@ def register_parser(subparsers: Any, parent: argparse.ArgumentParser) -> None:
 
 
 def run(opts: argparse.Namespace) -> int:
-    since = None if opts.all else runs.parse_since(opts.since)
-    records = runs.list_runs(connect(opts.backend), since, everyone=opts.everyone)
+    since = None if opts.all else parse_since(opts.since)
+    backend = connect(opts.backend)
+    records = current_records(backend, list_records(backend, since, everyone=opts.everyone))
     if opts.json:
         print(json.dumps([r.model_dump(mode="json") for r in records], indent=2))
         return 0
     if not records:
         print("No runs" + ("." if opts.all else f" in the last {opts.since} (try --all)."), file=sys.stderr)
         return 0
-    header: tuple[str, ...] = ("RUN", "STATUS", "FAILURE", "DURATION", "RESOURCES", "SUBMITTED", "SUBMITTER")
-    rows: list[tuple[str, ...]] = [header + (("OWNER",) if opts.everyone else ())]
+    header = ["RUN", "STATUS", "FAILURE", "DURATION", "RESOURCES", "SUBMITTED", "SUBMITTER"]
+    table = Table(box=None, pad_edge=False, header_style="bold", show_edge=False)
+    for name in header + (["OWNER"] if opts.everyone else []):
+        table.add_column(name, no_wrap=True)
     for r in records:
-        row: tuple[str, ...] = (
+        row: list[str | Text] = [
             r.run_id,
-            r.status.value,
+            Text(r.status.value, style=status_style(r.status)),
             r.failure_class.value if r.failure_class else "-",
             duration(r),
             resources(r),
             r.submitted_at,
             r.submitter or "-",
-        )
-        rows.append(row + ((r.owner or "(no owner: made before per-person folders)",) if opts.everyone else ()))
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    for row in rows:
-        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+        ]
+        table.add_row(*row, *([r.owner or "(no owner: made before per-person folders)"] if opts.everyone else []))
+    print_table(make_console(stderr=False), table)
     return 0

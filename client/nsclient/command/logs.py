@@ -8,10 +8,13 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING, Any
 
-from nsclient import runs
 from nsclient.backend import connect
 from nsclient.command.common import add_parser, info
 from nsclient.errors import EXIT_INTERRUPTED
+from nsclient.runs.jobs import RunState
+from nsclient.runs.logs import log_lines
+from nsclient.runs.records import check_run_id
+from nsclient.watch import follow
 
 if TYPE_CHECKING:
     import argparse
@@ -29,17 +32,20 @@ def register_parser(subparsers: Any, parent: argparse.ArgumentParser) -> None:
 
 
 def run(opts: argparse.Namespace) -> int:
-    runs.check_run_id(opts.run_id)
+    check_run_id(opts.run_id)
     backend = connect(opts.backend)
+    if opts.follow:
+        try:
+            follow(backend, opts.run_id, quiet=False, log_stream=sys.stdout, show_outcome=not opts.quiet)
+        except KeyboardInterrupt:
+            info(f"\nStopped following; run {opts.run_id} goes on.")
+            return EXIT_INTERRUPTED
+        return 0
+    state = RunState(backend, opts.run_id)
     printed = 0
-    try:
-        for line in runs.log_lines(backend, opts.run_id, follow=opts.follow):
-            print(line, flush=True)
-            printed += 1
-    except KeyboardInterrupt:
-        info(f"\nStopped following; run {opts.run_id} goes on.")
-        return EXIT_INTERRUPTED
-    if printed == 0:
-        record = runs.status(backend, opts.run_id)
-        info(f"No log yet: run {opts.run_id} is {record.status.value}.", opts.quiet)
+    for line in log_lines(state, follow=False):
+        print(line, flush=True)
+        printed += 1
+    if printed == 0 and state.record is not None:
+        info(f"No log yet: run {opts.run_id} is {state.record.status.value}.", opts.quiet)
     return 0

@@ -11,10 +11,14 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from nsclient import runs
 from nsclient.backend import connect
 from nsclient.command.common import add_parser, info
 from nsclient.errors import UserError
+from nsclient.pushes import pushed_directory
+from nsclient.runs.jobs import status
+from nsclient.runs.records import check_run_id
+from nsclient.runs.transfer import pull
+from nsclient.wording import count
 
 if TYPE_CHECKING:
     import argparse
@@ -45,20 +49,20 @@ def register_parser(subparsers: Any, parent: argparse.ArgumentParser) -> None:
 
 
 def run(opts: argparse.Namespace) -> int:
-    runs.check_run_id(opts.run_id)
-    destination = opts.directory or runs.pushed_directory(opts.run_id)
+    check_run_id(opts.run_id)
+    backend = connect(opts.backend)
+    destination = opts.directory or pushed_directory(opts.run_id)
     if destination is None:
+        status(backend, opts.run_id)  # a run that does not exist is that, not a missing folder
         raise UserError(f"Give a folder to pull into: this machine did not push run {opts.run_id}.")
-    plan, written = runs.pull(
-        connect(opts.backend), opts.run_id, destination, opts.downloads, opts.exclusions, opts.quiet
-    )
+    plan, written = pull(backend, opts.run_id, destination, opts.downloads, opts.exclusions, opts.quiet)
     for path in written:
         print(path)
     for name in plan.refused:
         info(f"Refused unsafe member {name!r} (absolute or outside the folder).")
     info(
-        f"Pulled {len(written)} files into {destination} ({plan.unchanged} already up to date, "
-        f"{plan.not_produced} inputs left alone, {plan.unselected} not selected).",
+        f"Pulled {count(len(written), 'file')} into {destination} ({plan.unchanged} already up to date, "
+        f"{count(plan.not_produced, 'input')} left alone, {plan.unselected} not selected).",
         opts.quiet,
     )
     return 0

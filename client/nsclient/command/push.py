@@ -17,23 +17,24 @@ a number of MiB. --notify defaults to NSCLIENT_NOTIFY or [nsclient] notify.
 
 from __future__ import annotations
 
+import argparse
 import getpass
 import json
 import socket
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from nsclient import buildenv, config, runs
+from nsclient import buildenv, config
 from nsclient.backend import connect
 from nsclient.command.common import add_parser, info
 from nsclient.errors import EXIT_INTERRUPTED, UserError
-from nsclient_common.memory import InvalidMemory, parse_memory_mib
-from nsclient_common.record import RunRecord, RunStatus
-from nsclient_common.request import BuildRequest
-
-if TYPE_CHECKING:
-    import argparse
+from nsclient.limits import check_within
+from nsclient.runs.transfer import push
+from nsclient.watch import exit_code_of, follow
+from nsclient_common.record import RunStatus
+from nsclient_common.request import CPUS, MEMORY, BuildRequest, InvalidRequest, parse_request
+from nsclient_common.settings import Limits
 
 EXAMPLES = """
   nsclient push zika/                              # upload, print the run id, return
@@ -47,8 +48,12 @@ EXAMPLES = """
 def register_parser(subparsers: Any, parent: argparse.ArgumentParser) -> None:
     parser = add_parser(subparsers, sys.modules[__name__], parent, EXAMPLES)
     parser.add_argument("directory", metavar="<dir>", type=Path, help="The build folder (holding its Snakefile)")
-    parser.add_argument("--cpus", dest="cpus", metavar="<n>", type=int, help="vCPUs for the job (snakemake --cores)")
-    parser.add_argument("--memory", dest="memory", metavar="<quantity>", help="Memory for the job, e.g. 14GiB")
+    parser.add_argument(
+        "--cpus", dest="cpus", metavar="<n>", type=whole_number_of_cpus, help="vCPUs for the job (snakemake --cores)"
+    )
+    parser.add_argument(
+        "--memory", dest="memory", metavar="<quantity>", type=memory_quantity, help="Memory for the job, e.g. 14GiB"
+    )
     parser.add_argument(
         "--image", dest="image", metavar="<image>", help="Container image (default: the job definition's)"
     )
@@ -86,22 +91,44 @@ def register_parser(subparsers: Any, parent: argparse.ArgumentParser) -> None:
     parser.set_defaults(wait=False, snakemake_args=[])
 
 
+# The backend's own reading of a request's fields, without its limits: those are checked once connected.
+_ANY_SIZE = Limits(max_cpus=sys.maxsize, max_memory_mib=sys.maxsize)
+
+
+def _read(field: str, text: str) -> BuildRequest:
+    return parse_request({field: text}, _ANY_SIZE)
+
+
+def whole_number_of_cpus(text: str) -> int:
+    """--cpus: a usage error (exit 2) unless the backend would read it as a number of cpus."""
+    try:
+        return int(_read(CPUS, text).cpus or 0)
+    except InvalidRequest as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def memory_quantity(text: str) -> str:
+    """--memory: a usage error (exit 2) unless the backend would read it as a quantity of memory."""
+    try:
+        _read(MEMORY, text)
+    except InvalidRequest as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return text
+
+
+def _setting(setting: config.Setting, field: str) -> BuildRequest:
+    """A cpus or memory setting from the environment or the config file: an error naming where it is."""
+    try:
+        return _read(field, setting.value or "")
+    except InvalidRequest as error:
+        raise UserError(f"{error} (from {setting.origin}).") from None
+
+
 def build_request(opts: argparse.Namespace) -> BuildRequest:
     cpus_setting = config.resolve("aws-batch", "cpus", str(opts.cpus) if opts.cpus is not None else None)
     memory_setting = config.resolve("aws-batch", "memory", opts.memory)
-    cpus = None
-    if cpus_setting.value:
-        if not cpus_setting.value.isdigit() or int(cpus_setting.value) < 1:
-            raise UserError(
-                f"cpus must be a whole number of at least 1, not {cpus_setting.value!r} ({cpus_setting.source})."
-            )
-        cpus = int(cpus_setting.value)
-    memory = None
-    if memory_setting.value:
-        try:
-            memory = parse_memory_mib(memory_setting.value)
-        except InvalidMemory as error:
-            raise UserError(f"{error} ({memory_setting.source}).") from None
+    cpus = _setting(cpus_setting, CPUS).cpus if cpus_setting.value else None
+    memory = _setting(memory_setting, MEMORY).memory_mib if memory_setting.value else None
     args = list(opts.snakemake_args)
     return BuildRequest(
         cpus=cpus,
@@ -113,33 +140,12 @@ def build_request(opts: argparse.Namespace) -> BuildRequest:
     )
 
 
-def follow(backend: Any, run_id: str, *, quiet: bool, log_stream: Any) -> RunRecord:
-    """Stream the run's log and status changes until it ends; returns the final record."""
-    seen: list[str] = []
-
-    def on_status(record: RunRecord) -> None:
-        if not seen or seen[-1] != record.status.value:
-            seen.append(record.status.value)
-            info(f"Run {run_id} is {record.status.value}.", quiet)
-
-    for line in runs.log_lines(backend, run_id, follow=True, poll=1.0, on_status=on_status):
-        print(line, file=log_stream, flush=True)
-    final = runs.status(backend, run_id)
-    on_status(final)
-    return final
-
-
-def exit_code_of(record: RunRecord) -> int:
-    if record.status == RunStatus.SUCCEEDED:
-        return 0
-    return record.exit_code or 1
-
-
 def run(opts: argparse.Namespace) -> int:
     request = build_request(opts)
     env = buildenv.collect(opts.envs, opts.envdirs)
     backend = connect(opts.backend)
-    run_id = runs.push(backend, opts.directory, request, opts.exclude, opts.quiet, env=env)
+    check_within(request, backend.limits)
+    run_id = push(backend, opts.directory, request, opts.exclude, opts.quiet, env=env)
     print(json.dumps({"run_id": run_id}) if opts.json else run_id, flush=True)
     info(f"Pushed {opts.directory} as run {run_id} ({backend.kind} backend).", opts.quiet)
     if not opts.wait:

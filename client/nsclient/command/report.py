@@ -10,10 +10,11 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from nsclient import runs
 from nsclient.backend import connect
 from nsclient.command.common import add_parser
 from nsclient.errors import UserError
+from nsclient.runs.jobs import status
+from nsclient.runs.records import check_run_id
 from nsclient_common.layout import report_html_key
 
 if TYPE_CHECKING:
@@ -33,9 +34,9 @@ def register_parser(subparsers: Any, parent: argparse.ArgumentParser) -> None:
 
 
 def run(opts: argparse.Namespace) -> int:
-    runs.check_run_id(opts.run_id)
+    check_run_id(opts.run_id)
     backend = connect(opts.backend)
-    record = runs.status(backend, opts.run_id)
+    record = status(backend, opts.run_id)
     if not record.report_url:
         raise UserError(
             f"Run {opts.run_id} has no report: "

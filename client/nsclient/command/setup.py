@@ -1,7 +1,8 @@
 """Point nsclient at a deployed stack: read its outputs into ~/.nextstrain/config.
 
 Writes only nsclient's own section, [nsclient]: backend = aws, stack, region, bucket, queue, job,
-state-machine and topic. The Nextstrain CLI's [aws-batch] keys are left exactly as they are: their
+state-machine, topic, and the most cpus and memory a run may ask for (max-cpus, max-memory-mib).
+The Nextstrain CLI's [aws-batch] keys are left exactly as they are: their
 s3-bucket is that tool's jobs bucket, which `nextstrain build --aws-batch` goes on using.
 """
 
@@ -16,6 +17,7 @@ import boto3
 from nsclient import config
 from nsclient.command.common import add_parser, info
 from nsclient.errors import UserError
+from nsclient_common.settings import Limits
 
 EXAMPLES = """
   sam deploy --guided               # once, creates the stack (default name: nsclient)
@@ -30,6 +32,18 @@ OUTPUTS = {
     "StateMachineArn": "state-machine",
     "TopicArn": "topic",
 }
+
+
+def limit_settings(outputs: dict[str, str]) -> dict[str, str]:
+    """The stack's limits on what a run may ask for, as [nsclient] keys (push checks requests against them)."""
+    if "RunMaxCpus" not in outputs or "RunMaxMemoryMiB" not in outputs:
+        return {}  # a stack deployed before it published them: the backend alone judges
+    limits = Limits(
+        max_cpus=int(outputs["RunMaxCpus"]),
+        max_memory_mib=int(outputs["RunMaxMemoryMiB"]),
+        compute_max_vcpus=int(outputs["RunComputeMaxVcpus"]) if outputs.get("RunComputeMaxVcpus") else None,
+    )
+    return {"max-cpus": str(limits.accepted_cpus), "max-memory-mib": str(limits.max_memory_mib)}
 
 
 def register_parser(subparsers: Any, parent: argparse.ArgumentParser) -> None:
@@ -54,6 +68,7 @@ def run(opts: argparse.Namespace) -> int:
     if missing:
         raise UserError(f"Stack {opts.stack!r} has no {', '.join(missing)} output: is it an nsclient stack?")
     values = {key: outputs[name] for name, key in OUTPUTS.items() if name in outputs}
+    values |= limit_settings(outputs)
     values |= {"backend": "aws", "stack": opts.stack, "region": region}
     path = config.write_settings(values)
     for key, value in sorted(values.items()):

@@ -1,4 +1,4 @@
-"""Show a run's status: the run record, with the live job state while it runs.
+"""Show a run's status: the run record, with the live job state and the build's progress while it runs.
 
 --json prints the run record (runs/<id>/run.json) as is: run_id, status, failure_class,
 exit_code, submitted_at, started_at, finished_at, cpus, memory_mib, job_id, execution_arn,
@@ -10,9 +10,12 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING, Any
 
-from nsclient import runs
 from nsclient.backend import connect
-from nsclient.command.common import add_parser, describe
+from nsclient.command.common import add_parser
+from nsclient.runs.jobs import RunState
+from nsclient.runs.logs import live_progress
+from nsclient.runs.records import check_run_id
+from nsclient.show import describe
 
 if TYPE_CHECKING:
     import argparse
@@ -30,7 +33,11 @@ def register_parser(subparsers: Any, parent: argparse.ArgumentParser) -> None:
 
 
 def run(opts: argparse.Namespace) -> int:
-    runs.check_run_id(opts.run_id)
-    record = runs.status(connect(opts.backend), opts.run_id)
-    print(record.model_dump_json(indent=2) if opts.json else describe(record))
+    check_run_id(opts.run_id)
+    state = RunState(connect(opts.backend), opts.run_id)
+    record = state.update()
+    if opts.json:
+        print(record.model_dump_json(indent=2))
+    else:
+        print(describe(record, live_progress(state)))
     return 0

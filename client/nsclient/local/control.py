@@ -17,7 +17,11 @@ from nsclient.errors import UserError
 from nsclient.paths import local_backend_dir
 
 STATE_FILE = "state.json"
+# The administrator's keys, in the data folder: for looking on (the tests, and stop's look at the runs in progress).
+ADMIN_FILE = "admin.json"
 START_TIMEOUT = 90
+# Long enough for the backend to end the runs in progress (daemon.RUNS_END_SECONDS) and save its bucket.
+STOP_TIMEOUT = 150
 
 
 def _alive(pid: int) -> bool:
@@ -102,15 +106,64 @@ def ensure_running() -> dict[str, Any]:
     return running_state() or start()
 
 
-def stop(data_dir: Path | None = None, timeout: float = 60) -> bool:
-    """Stop the backend, letting it save its bucket to disk; False if it was not running."""
-    state_file = (data_dir or local_backend_dir()) / STATE_FILE
+def running_executions(sfn: Any, state_machine_arn: str) -> list[str]:
+    """The names (run ids) of the state machine's executions still running."""
+    pages = sfn.get_paginator("list_executions").paginate(stateMachineArn=state_machine_arn, statusFilter="RUNNING")
+    return [execution["name"] for page in pages for execution in page["executions"]]
+
+
+def runs_in_progress(state: dict[str, Any], data_dir: Path) -> list[str]:
+    """The run ids of the backend's runs in progress (everyone's: looked at as its administrator)."""
+    import boto3
+    from botocore.config import Config
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    admin = json.loads((data_dir / ADMIN_FILE).read_text())
+    sfn = boto3.client(
+        "stepfunctions",
+        endpoint_url=state["endpoint_url"],
+        region_name=state["region"],
+        aws_access_key_id=admin["access_key_id"],
+        aws_secret_access_key=admin["secret_access_key"],
+        aws_session_token=admin.get("session_token"),
+        config=Config(connect_timeout=5, read_timeout=30, retries={"max_attempts": 2}),
+    )
+    try:
+        return running_executions(sfn, state["state_machine_arn"])
+    except (BotoCoreError, ClientError) as error:
+        raise UserError(
+            f"Could not list the local backend's runs in progress ({error}); "
+            "`nsclient local stop --force` stops it all the same, ending any run still in progress."
+        ) from error
+
+
+def stop(data_dir: Path | None = None, timeout: float = STOP_TIMEOUT, force: bool = False, quiet: bool = False) -> bool:
+    """Stop the backend, letting it end the runs in progress (with their logs and notices) and save its
+    bucket to disk; False if it was not running. Without force, runs in progress make it refuse."""
+    data_dir = data_dir or local_backend_dir()
+    state_file = data_dir / STATE_FILE
     if not state_file.exists():
         return False
-    pid = int(json.loads(state_file.read_text())["pid"])
+    state = json.loads(state_file.read_text())
+    pid = int(state["pid"])
     if not _alive(pid):
         state_file.unlink(missing_ok=True)
         return False
+    try:
+        running = runs_in_progress(state, data_dir)
+    except UserError:
+        if not force:
+            raise
+        running = []  # the backend ends whatever is in progress all the same
+    if running and not force:
+        raise UserError(
+            f"The local backend has runs in progress ({', '.join(running)}): stopping it would cancel them, "
+            "so wait for them to end, or stop it anyway with `nsclient local stop --force`."
+        )
+    if running and not quiet:
+        print(
+            f"Cancelling the runs in progress ({', '.join(running)}), with their logs and notices ...", file=sys.stderr
+        )
     os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and _alive(pid):

@@ -18,11 +18,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import boto3
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
-from nsclient.local import moto_patches, snapshot
+from nsclient.local import invocation_credentials, moto_fixes, snapshot
 from nsclient.local import strict_iam as iam_enforcement
+from nsclient.local.control import ADMIN_FILE, STATE_FILE, running_executions
+from nsclient.local.runtime import LocalRuntime
 from nsclient.local.stack import REGION, LocalStack, StackInfo
+from nsclient_common.failure import CANCEL_REASON
 from nsclient_common.layout import owner_of_inbox_key
 
 if TYPE_CHECKING:
@@ -32,12 +35,14 @@ if TYPE_CHECKING:
 
 EXECUTION_STATUS_CHANGE = "Step Functions Execution Status Change"
 ENDED = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
-STATE_FILE = "state.json"
-# The administrator's keys (for looking on, as tests do) and strict IAM's decisions, in the data folder.
-ADMIN_FILE = "admin.json"
+# Strict IAM's decisions, in the data folder.
 DECISIONS_FILE = "iam-decisions.jsonl"
 # Set to 1 to authorize every request as AWS would (needs Node.js; `make install` sets it up).
 STRICT_IAM_VARIABLE = "NSCLIENT_LOCAL_STRICT_IAM"
+# Why the jobs of runs still in progress end when the backend stops: their runs end CANCELLED, saying so.
+BACKEND_STOPPED_REASON = f"{CANCEL_REASON}: the local backend was stopped"
+# How long the runs in progress get to archive their logs and send their notices once their jobs are ended.
+RUNS_END_SECONDS = 90
 
 
 def strict_iam_wanted() -> bool:
@@ -50,8 +55,9 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def configure_process(endpoint_url: str, port: int) -> None:
-    """The in-process handlers and moto's ASL executor talk to this server."""
+def configure_process(endpoint_url: str, port: int, runtime: LocalRuntime) -> None:
+    """The in-process handlers and moto's ASL executor talk to this server; moto runs functions and jobs
+    with the runtime."""
     from moto.core.config import default_user_config
 
     default_user_config["stepfunctions"] = {"execute_state_machine": True}
@@ -69,7 +75,8 @@ def configure_process(endpoint_url: str, port: int) -> None:
             "POWERTOOLS_METRICS_DISABLED": "true",
         }
     )
-    moto_patches.install()
+    moto_fixes.install(runtime)
+    invocation_credentials.install()
 
 
 class ExecutionWatcher(threading.Thread):
@@ -165,6 +172,7 @@ class LocalBackend:
         self.parameters = parameters or {}
         self.strict_iam = strict_iam_wanted() if strict_iam is None else strict_iam
         self.info: StackInfo | None = None
+        self.runtime = LocalRuntime.for_endpoint(self.endpoint_url, REGION)
         self.stack: LocalStack | None = None
         self.enforcement: iam_enforcement.Enforcement | None = None
         self._server: Any = None
@@ -179,11 +187,11 @@ class LocalBackend:
         from moto.server import ThreadedMotoServer
 
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        configure_process(self.endpoint_url, self.port)
+        configure_process(self.endpoint_url, self.port, self.runtime)
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
         self._server.start()
         evaluator = iam_enforcement.Evaluator() if self.strict_iam else None  # fail before anything starts
-        self.stack = LocalStack(self.endpoint_url, self.data_dir, parameters=self.parameters)
+        self.stack = LocalStack(self.endpoint_url, self.data_dir, self.runtime, parameters=self.parameters)
         self.info = self.stack.create()
         admin_file = self.data_dir / ADMIN_FILE
         admin_file.write_text(json.dumps(self.admin_credentials.to_dict()))
@@ -211,7 +219,43 @@ class LocalBackend:
             "s3", endpoint_url=self.endpoint_url, region_name=REGION, **self.admin_credentials.client_kwargs()
         )
 
+    def runs_in_progress(self) -> list[str]:
+        """The run ids of the executions still running."""
+        assert self.info is not None, "the backend is not started"
+        sfn = boto3.client(
+            "stepfunctions",
+            endpoint_url=self.endpoint_url,
+            region_name=REGION,
+            **self.admin_credentials.client_kwargs(),
+        )
+        return running_executions(sfn, self.info.state_machine_arn)
+
+    def end_runs_in_progress(self, timeout: float = RUNS_END_SECONDS) -> None:
+        """End every run still in progress as Batch would end its job on a TerminateJob, so that each
+        archives its log and sends its notice (CANCELLED, the backend stopped); then no job's process
+        may outlive the backend."""
+        batch = self.runtime.batch
+        try:
+            running = self.runs_in_progress() if self.info is not None else []
+            if running or batch.jobs_in_progress():
+                print(f"local backend: stopping; ending the runs in progress: {', '.join(running)}", flush=True)
+            deadline = time.monotonic() + timeout
+            while running and time.monotonic() < deadline:
+                batch.terminate_all(BACKEND_STOPPED_REASON)  # also jobs submitted since the last look
+                time.sleep(0.3)
+                running = self.runs_in_progress()
+            if running:
+                print(f"local backend: runs not ended within {timeout:.0f} s: {', '.join(running)}", flush=True)
+        except (BotoCoreError, ClientError) as error:  # the jobs are ended all the same
+            print(f"local backend: runs in progress not listed: {error}", file=sys.stderr, flush=True)
+        finally:
+            batch.terminate_all(BACKEND_STOPPED_REASON)
+            if not batch.wait_until_idle(10):
+                batch.kill_all()
+                batch.wait_until_idle(10)
+
     def stop(self) -> None:
+        self.end_runs_in_progress()
         if self._watcher is not None:
             self._watcher.stop()
         try:
@@ -239,6 +283,8 @@ def serve(data_dir: Path, port: int = 0, parameters: dict[str, str] | None = Non
     partial.replace(state_file)
     try:
         stop.wait()
+        # While clients still find the backend: they can follow the runs in progress to their end.
+        backend.end_runs_in_progress()
     finally:
         state_file.unlink(missing_ok=True)
         backend.stop()

@@ -18,6 +18,7 @@ Usage: python -m nsclient.local.entrypoint env --chdir /nextstrain/build -- snak
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import os
 import shutil
@@ -33,6 +34,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from nsclient.local import infozip
 from nsclient.local.jobcgroup import run_measured
+from nsclient_common.buildfolder import KEPT_SNAKEMAKE_STATE, SNAKEMAKE_STATE
 from nsclient_common.envdir import decode_value
 from nsclient_common.jobspec import BUILD_DIR, DELETE_ENVD_VAR, ENVD_URL_VAR, WORKDIR_URL_VAR
 
@@ -45,8 +47,8 @@ WORKDIR_VAR = "NEXTSTRAIN_WORKDIR"
 CONTAINER_DIR = "/nextstrain"
 ENVD_DIR = f"{CONTAINER_DIR}/env.d"
 # `zip -u` twice: everything but snakemake's state, then the parts of it a user pulls.
-RETURN_EXCLUDED = ".snakemake/*"
-RETURN_INCLUDED = (".snakemake/log/*", ".snakemake/metadata/*", ".snakemake/storage/*")
+RETURN_EXCLUDED = f"{SNAKEMAKE_STATE}*"
+RETURN_INCLUDED = tuple(f"{kept}*" for kept in KEPT_SNAKEMAKE_STATE)
 
 
 class StepFailed(Exception):
@@ -210,8 +212,9 @@ def main(argv: list[str]) -> int:
     os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     given = os.environ.get(ROOT_VAR)
-    with tempfile.TemporaryDirectory(prefix="nsclient-job-") as scratch:
-        container = Container(Path(given) if given else Path(scratch))
+    # The local backend gives the job its scratch folder (and removes it however the job ends); run alone, make one.
+    with contextlib.nullcontext(given) if given else tempfile.TemporaryDirectory(prefix="nsclient-job-") as scratch:
+        container = Container(Path(scratch))
         try:
             create_envd(container)
             export_envd(container)

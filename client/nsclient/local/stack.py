@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
 import zipfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 import yaml
 
-from nsclient.local import moto_patches, nextstrain_guide, sam
+from nsclient.local import moto_fixes, nextstrain_guide, sam
+from nsclient.local.lambda_runtime import LocalFunction
 from nsclient.local.principals import (
     ADMIN_USER,
     ADMINISTRATOR_ACCESS,
@@ -23,6 +25,10 @@ from nsclient.local.principals import (
     StackPrincipals,
 )
 from nsclient.local.template import Resolver, load_template, resources_of_type
+from nsclient_common.settings import Limits, Settings
+
+if TYPE_CHECKING:
+    from nsclient.local.runtime import LocalRuntime
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
@@ -48,6 +54,8 @@ class StackInfo:
     outbox: str
     # A person's keys: an IAM user in the stack's users group (the client uses them).
     credentials: dict[str, str | None] | None = None
+    # What a run may ask for (nsclient_common.settings.Limits), as the functions read it from their environment.
+    limits: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -56,16 +64,10 @@ class StackInfo:
         return Credentials.from_dict(self.credentials) if self.credentials else None
 
 
-def project_root() -> Path:
-    """The checkout holding template.yaml, functions/ and statemachine/ (the client is installed from it)."""
-    here = Path(__file__).resolve()
-    for parent in here.parents:
-        if (parent / "template.yaml").is_file() and (parent / "statemachine").is_dir():
-            return parent
-    raise FileNotFoundError(
-        "the local backend runs the project's own template.yaml, functions/ and statemachine/: "
-        "install nsclient from its source checkout (pip install -e .)"
-    )
+def backend_source() -> Path:
+    """template.yaml, statemachine/ and functions/, shipped with the package as nsclient/backend-source (in
+    the repository, links to the one copy at its root), so an installed wheel runs the stack it was built with."""
+    return Path(__file__).resolve().parents[1] / "backend-source"
 
 
 def _camel(value: Any) -> Any:
@@ -95,11 +97,17 @@ def _dummy_code() -> bytes:
 
 class LocalStack:
     def __init__(
-        self, endpoint_url: str, state_dir: Path, root: Path | None = None, parameters: dict[str, str] | None = None
+        self,
+        endpoint_url: str,
+        state_dir: Path,
+        runtime: LocalRuntime,
+        root: Path | None = None,
+        parameters: dict[str, str] | None = None,
     ):
         self.endpoint_url = endpoint_url
+        self.runtime = runtime  # what runs the stack's functions and jobs; filled in as they are created
         self.state_dir = state_dir
-        self.root = root or project_root()
+        self.root = root or backend_source()
         self.template = load_template(self.root / "template.yaml")
         values = {"CreateBatchEnvironment": "false", **(parameters or {})}
         self.expanded = sam.expand(self.template, values, REGION)
@@ -168,13 +176,13 @@ class LocalStack:
         """Everything the stack (and, in the default shape, the team's existing setup) has on AWS.
         Runs before IAM is checked; every principal gets its own credentials."""
         self._name_resources()
-        moto_patches.load_aws_managed_policies(ACCOUNT)
+        moto_fixes.load_aws_managed_policies(ACCOUNT)
         iam, s3, logs = (_client(service, self.endpoint_url) for service in ("iam", "s3", "logs"))
         guide_role = None if self.creates_batch else nextstrain_guide.create(iam, s3, logs)
         self.principals.create()
         self.admin_credentials = self.principals.user(ADMIN_USER, [], inline=ADMINISTRATOR_ACCESS)
         user = self.principals.user(LOCAL_USER, [self.principals.group(USERS_GROUP)])
-        moto_patches.fix_user_id(ACCOUNT, LOCAL_USER, LOCAL_USER_ID)
+        moto_fixes.fix_user_id(ACCOUNT, LOCAL_USER, LOCAL_USER_ID)
 
         s3.create_bucket(Bucket=LOCAL_BUCKET)
         s3.put_bucket_versioning(Bucket=LOCAL_BUCKET, VersioningConfiguration={"Status": "Enabled"})
@@ -208,7 +216,12 @@ class LocalStack:
             job_definition=job_definition,
             outbox=str(outbox),
             credentials=user.to_dict(),
+            limits=self.run_limits(outbox).model_dump(),
         )
+
+    def run_limits(self, outbox: Path) -> Limits:
+        """The limits PrepareRun checks each request against, from its environment as deployed."""
+        return Settings.from_env(self._function_environment("PrepareRunFunction", outbox)).limits
 
     def enable_upload_events(self) -> None:
         """Turn on the bucket's EventBridge notifications (after restoring a snapshot, so a
@@ -262,14 +275,11 @@ class LocalStack:
         queue = resources_of_type(self.template, "AWS::Batch::JobQueue")
         actions = next(iter(queue.values()))["Properties"].get("JobStateTimeLimitActions", []) if queue else []
         limit = int(r.resolve(actions[0]["MaxTimeSeconds"])) if actions else 0
-        moto_patches.JOB_RUNTIME = moto_patches.LocalJobRuntime(
-            endpoint_url=self.endpoint_url,
-            region=REGION,
-            max_vcpus=int(r.parameters.get("LocalMaxVcpus", LOCAL_MAX_VCPUS)),
-            runnable_timeout_seconds=limit,
-            stuck_reason=str(r.resolve(actions[0]["Reason"])) if actions else "stuck RUNNABLE",
-            role_credentials={job_role_arn: self.principals.assume(job_role_arn, "batch-job")},
-        )
+        batch_runtime = self.runtime.batch
+        batch_runtime.max_vcpus = int(r.parameters.get("LocalMaxVcpus", LOCAL_MAX_VCPUS))
+        batch_runtime.runnable_timeout_seconds = limit
+        batch_runtime.stuck_reason = str(r.resolve(actions[0]["Reason"])) if actions else "stuck RUNNABLE"
+        batch_runtime.role_credentials[job_role_arn] = self.principals.assume(job_role_arn, "batch-job")
         return queue_name, definition_name
 
     def _global_environment(self) -> dict[str, Any]:
@@ -303,13 +313,24 @@ class LocalStack:
                 Environment={"Variables": environment},
                 Timeout=timeout,
             )
-            moto_patches.FUNCTIONS[name] = moto_patches.LocalFunction(
+            self.runtime.lambdas.functions[name] = LocalFunction(
                 code_dir=self.root / properties["CodeUri"],
                 handler=handler,
                 environment=environment,
                 credentials=self.principals.assume(role, name),
                 timeout_seconds=timeout,
             )
+        self._share_library_settings()
+
+    def _share_library_settings(self) -> None:
+        """powertools reads its settings (POWERTOOLS_*) from the process environment as a handler's module is
+        imported. Every function has the same ones (the template's Globals), so the process gets them once,
+        before any handler loads, leaving those it was started with; each invocation's own environment is
+        given to it by the Lambda runtime."""
+        environments = [set(f.environment.items()) for f in self.runtime.lambdas.functions.values()]
+        for name, value in set.intersection(*environments) if environments else set():
+            if name.startswith("POWERTOOLS_"):
+                os.environ.setdefault(name, value)
 
     def definition(self, logical: str) -> dict[str, Any]:
         """The state machine's ASL with DefinitionSubstitutions applied, as Step Functions gets it."""
@@ -327,7 +348,7 @@ class LocalStack:
         logical = next(iter(self.machines))
         name = self.resolver.arns[logical].rsplit(":", 1)[-1]
         role = self.principals.role_of(logical)
-        moto_patches.STATE_MACHINE_CREDENTIALS = self.principals.assume(role, name)
+        self.runtime.state_machine_credentials = self.principals.assume(role, name)
         return str(
             sfn.create_state_machine(name=name, definition=json.dumps(self.definition(logical)), roleArn=role)[
                 "stateMachineArn"

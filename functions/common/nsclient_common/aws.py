@@ -1,23 +1,44 @@
 """boto3 clients, made once per endpoint and reused across warm invocations.
 
 Keyed on AWS_ENDPOINT_URL so that the local backend (and tests) can point the same code at
-another endpoint without stale clients.
+another endpoint without stale clients. Typed by the types-boto3 stubs (a development
+dependency): `client("s3")` is an S3Client to mypy.
 """
 
 from __future__ import annotations
 
 import functools
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 import boto3
 from botocore.config import Config
+
+if TYPE_CHECKING:
+    from types_boto3_batch import BatchClient
+    from types_boto3_logs import CloudWatchLogsClient
+    from types_boto3_s3 import S3Client
+    from types_boto3_ses import SESClient
+    from types_boto3_sns import SNSClient
+    from types_boto3_stepfunctions import SFNClient
 
 # Adaptive retries add client-side rate limiting and jittered backoff on throttling
 # (TooManyRequestsException, SlowDown): the Lambda steps ride out bursts instead of failing.
 _CONFIG = Config(retries={"mode": "adaptive", "max_attempts": 10}, connect_timeout=10, read_timeout=60)
 
 
+@overload
+def client(service: Literal["s3"]) -> S3Client: ...
+@overload
+def client(service: Literal["stepfunctions"]) -> SFNClient: ...
+@overload
+def client(service: Literal["batch"]) -> BatchClient: ...
+@overload
+def client(service: Literal["logs"]) -> CloudWatchLogsClient: ...
+@overload
+def client(service: Literal["sns"]) -> SNSClient: ...
+@overload
+def client(service: Literal["ses"]) -> SESClient: ...
 def client(service: str) -> Any:
     return _client(service, os.environ.get("AWS_ENDPOINT_URL"), os.environ.get("AWS_REGION"))
 

@@ -96,7 +96,10 @@ def classify(outcome: JobOutcome) -> Verdict:
     if outcome.job_status == "SUCCEEDED" and not outcome.cancelled:
         return Verdict(status=RunStatus.SUCCEEDED, failure_class=None, reason="The build succeeded.")
     if outcome.cancelled or reason.startswith(CANCEL_REASON):
-        return _failed(FailureClass.CANCELLED, "The run was cancelled.", RunStatus.CANCELLED)
+        # Whoever ended the job may say why after the reason ("Cancelled by nsclient: the local backend was stopped").
+        why = reason.removeprefix(CANCEL_REASON).strip(" :.") if reason.startswith(CANCEL_REASON) else ""
+        sentence = f"The run was cancelled: {why}." if why else "The run was cancelled."
+        return _failed(FailureClass.CANCELLED, sentence, RunStatus.CANCELLED)
     if RESOURCE_MISCONFIGURATION in reasons:
         return _failed(
             FailureClass.RESOURCES_TOO_LARGE, f"Batch could not place the job on any instance type ({reason})."

@@ -23,8 +23,25 @@ class RunStatus(StrEnum):
     def is_final(self) -> bool:
         return self in FINAL_STATUSES
 
+    @property
+    def stage(self) -> int:
+        """How far along a run in this status is: a run only ever moves to a later stage."""
+        return STATUS_STAGES[self]
+
 
 FINAL_STATUSES = frozenset({RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED, RunStatus.REJECTED})
+# The order a run goes through; every final status is the last stage.
+STATUS_STAGES = {
+    RunStatus.SUBMITTED: 0,
+    RunStatus.RUNNABLE: 1,
+    RunStatus.RUNNING: 2,
+    **dict.fromkeys(FINAL_STATUSES, 3),
+}
+
+
+def later_status(seen: RunStatus, now: RunStatus) -> RunStatus:
+    """The status to show after `seen` when a source now says `now`: never an earlier stage."""
+    return now if now.stage >= seen.stage else seen
 
 
 class FailureClass(StrEnum):
@@ -76,6 +93,8 @@ class RunRecord(BaseModel):
     image: str | None = None
     snakemake_args: list[str] = []
     job_queue: str | None = None
+    # Where the job runs again after a Spot reclaim: a run's newest job may be on either queue.
+    on_demand_job_queue: str | None = None
     attempts: int = 0
     upload: UploadSource | None = None
     updated_at: str | None = None
@@ -95,11 +114,19 @@ def utc_now() -> str:
     return iso_utc(datetime.now(UTC))
 
 
+# ISO 8601 in UTC with a Z, to the second: the one time format of the record.
+TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+
+
 def iso_utc(moment: datetime) -> str:
-    """ISO 8601 in UTC with a Z, to the second: the one time format of the record."""
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return moment.astimezone(UTC).strftime(TIME_FORMAT)
+
+
+def parse_iso(text: str) -> datetime:
+    """A record's time (TIME_FORMAT) as an aware UTC datetime."""
+    return datetime.strptime(text, TIME_FORMAT).replace(tzinfo=UTC)
 
 
 def iso_from_millis(millis: int | float | None) -> str | None:

@@ -1,10 +1,21 @@
-"""The backend's settings, read once from the function environment (template Globals)."""
+"""The backend's settings, read and checked once per cold start from a function's environment (template
+Globals). A function without its bucket fails in one sentence before it touches anything."""
 
 from __future__ import annotations
 
-import os
+import functools
+from typing import TYPE_CHECKING
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field, ValidationError
+
+from nsclient_common.environment import function_environment
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+
+class SettingsError(ValueError):
+    """The function's environment lacks a setting it needs, or has one that is not valid."""
 
 
 class Limits(BaseModel):
@@ -25,8 +36,31 @@ class Limits(BaseModel):
     max_memory_mib: int = 768 * 1024
 
 
+# Each setting's environment variable (an empty value means "the default").
+LIMIT_VARIABLES = {
+    "max_upload_bytes": "MAX_UPLOAD_BYTES",
+    "max_uncompressed_bytes": "MAX_UNCOMPRESSED_BYTES",
+    "max_compression_ratio": "MAX_COMPRESSION_RATIO",
+    "max_cpus": "MAX_CPUS",
+    "max_memory_mib": "MAX_MEMORY_MIB",
+    "compute_max_vcpus": "COMPUTE_MAX_VCPUS",
+}
+SETTING_VARIABLES = {
+    "bucket": "BUCKET_NAME",
+    "topic_arn": "TOPIC_ARN",
+    "job_queue": "JOB_QUEUE",
+    "job_definition": "JOB_DEFINITION",
+    "on_demand_job_queue": "ON_DEMAND_JOB_QUEUE",
+    "state_machine_arn": "STATE_MACHINE_ARN",
+    "notify_from": "NOTIFY_FROM",
+    "outbox_dir": "OUTBOX_DIR",
+    "cost_rates": "COST_RATES",
+    "instance_types": "INSTANCE_TYPES",
+}
+
+
 class Settings(BaseModel):
-    bucket: str
+    bucket: str = Field(min_length=1)
     topic_arn: str = ""
     job_queue: str = "nextstrain-job-queue"
     job_definition: str = "nextstrain-job"
@@ -41,24 +75,38 @@ class Settings(BaseModel):
     limits: Limits = Limits()
 
     @classmethod
-    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
-        env = dict(os.environ if env is None else env)
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """The settings of `env` (the function's environment when None); SettingsError names what is wrong."""
+        env = function_environment() if env is None else env
+        if not env.get(SETTING_VARIABLES["bucket"]):
+            raise SettingsError("BUCKET_NAME is not set: the function needs the name of the stack's builds bucket.")
 
-        def pick(name: str) -> dict[str, str]:
-            return {name.lower(): env[name]} if env.get(name) else {}
+        def given(variables: dict[str, str]) -> dict[str, str]:
+            return {field: env[name] for field, name in variables.items() if env.get(name)}
 
-        limits = {}
-        for name in (
-            "MAX_UPLOAD_BYTES",
-            "MAX_UNCOMPRESSED_BYTES",
-            "MAX_COMPRESSION_RATIO",
-            "MAX_CPUS",
-            "MAX_MEMORY_MIB",
-            "COMPUTE_MAX_VCPUS",
-        ):
-            limits.update(pick(name))
-        fields: dict[str, object] = {"bucket": env.get("BUCKET_NAME", ""), "limits": Limits.model_validate(limits)}
-        fields.update(pick("TOPIC_ARN") | pick("JOB_QUEUE") | pick("JOB_DEFINITION") | pick("ON_DEMAND_JOB_QUEUE"))
-        fields.update(pick("STATE_MACHINE_ARN") | pick("NOTIFY_FROM") | pick("OUTBOX_DIR"))
-        fields.update(pick("COST_RATES") | pick("INSTANCE_TYPES"))
-        return cls.model_validate(fields)
+        try:
+            limits = Limits.model_validate(given(LIMIT_VARIABLES))
+            return cls.model_validate({**given(SETTING_VARIABLES), "limits": limits})
+        except ValidationError as error:
+            variables = LIMIT_VARIABLES | SETTING_VARIABLES
+            wrong = sorted({variables.get(str(e["loc"][-1]), str(e["loc"][-1])) for e in error.errors()})
+            raise SettingsError(f"{', '.join(wrong)} in the function's environment is not valid.") from None
+
+
+def current_settings() -> Settings:
+    """The invoked function's settings, checked when its environment is first seen and then reused.
+
+    On Lambda a function's environment is fixed for the container's life, so this checks it once per cold
+    start; the local backend, running every function in one process, may give a function new variables
+    between invocations, and those are read then. Not at import, so a handler module imports anywhere.
+    """
+    env = function_environment()
+    return _settings_of(tuple((name, env.get(name, "")) for name in _VARIABLES))
+
+
+_VARIABLES = tuple(SETTING_VARIABLES.values()) + tuple(LIMIT_VARIABLES.values())
+
+
+@functools.cache
+def _settings_of(variables: tuple[tuple[str, str], ...]) -> Settings:
+    return Settings.from_env(dict(variables))

@@ -8,15 +8,15 @@ from __future__ import annotations
 
 import stat
 import zipfile
-from pathlib import PurePosixPath
 from typing import IO, TYPE_CHECKING
 
 from pydantic import BaseModel
 
+from nsclient_common.buildfolder import SNAKEFILES, unsafe_member_problem
+
 if TYPE_CHECKING:
     from nsclient_common.settings import Limits
 
-SNAKEFILES = ("Snakefile", "snakefile", "workflow/Snakefile", "workflow/snakefile")
 # Ratios are only meaningful for members big enough to matter; small text compresses well.
 _RATIO_FLOOR_BYTES = 1024 * 1024
 
@@ -34,11 +34,9 @@ class BuildArchive(BaseModel):
 
 def _member_problem(info: zipfile.ZipInfo) -> str | None:
     name = info.filename
-    path = PurePosixPath(name.replace("\\", "/"))
-    if name.startswith(("/", "\\")) or (len(name) > 1 and name[1] == ":"):
-        return f"has an absolute path ({name!r})"
-    if ".." in path.parts:
-        return f"has a path that climbs out of the build folder ({name!r})"
+    problem = unsafe_member_problem(name)
+    if problem:
+        return problem
     if stat.S_ISLNK(info.external_attr >> 16):
         return f"contains a symbolic link ({name!r}); zip the files it points to instead"
     return None

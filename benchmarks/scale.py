@@ -1,0 +1,171 @@
+"""Many people pushing at once, on the local backend: every push becomes exactly one run and one notice.
+
+Starts a local backend of its own (its own data folder and NEXTSTRAIN_HOME), pushes N tiny builds
+at the same moment (each `nsclient push` its own process, as N people would), waits for every run
+to end, then counts runs, duplicates (executions beyond one per upload) and notices in the outbox,
+and measures each run's latency from its push returning to its job running (the run record's
+started_at; one clock, this machine's) and the backend's peak RSS.
+
+Usage: python benchmarks/scale.py [--pushes 50] [--output benchmarks/results/scale.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+ROOT = Path(__file__).resolve().parents[1]
+
+sys.path[:0] = [str(ROOT / "functions" / "common")]
+from nsclient_common.record import RunStatus  # noqa: E402
+
+SNAKEFILE = 'rule all:\n    output: "results/done.txt"\n    shell: "echo NUMBER > {output}"\n'
+
+
+def _environment(scratch: Path) -> dict[str, str]:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "NEXTSTRAIN_", "NSCLIENT_"))}
+    return {
+        **environment,
+        "NEXTSTRAIN_HOME": str(scratch / "home"),
+        "NSCLIENT_LOCAL_DIR": str(scratch / "local"),
+        "PYTHONPATH": os.pathsep.join(str(ROOT / p) for p in ("client", "functions/common", "")),
+    }
+
+
+def _nsclient(environment: dict[str, str], *arguments: str) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "nsclient", *arguments]
+    return subprocess.run(command, env=environment, capture_output=True, text=True, check=False)
+
+
+def _push(environment: dict[str, str], build: Path) -> tuple[str, float]:
+    """The run id the push printed, and when the push returned (its upload done)."""
+    pushed = _nsclient(environment, "push", str(build))
+    returned = time.time()
+    if pushed.returncode != 0:
+        raise RuntimeError(f"push of {build.name} failed: {pushed.stderr[-1500:]}")
+    return pushed.stdout.split()[0], returned
+
+
+def _peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def _timestamp(text: str) -> float:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
+def orchestration(history: list[dict[str, Any]]) -> dict[str, Any]:
+    """What one successful run's execution cost to orchestrate, from its history: the state transitions
+    Step Functions bills, and the Lambda invocations with their running time."""
+    transitions = sum(1 for event in history if event["type"].endswith("StateEntered"))
+    lambda_seconds, invocations, started, is_lambda = 0.0, 0, None, False
+    for event in history:
+        if event["type"] == "TaskScheduled":
+            is_lambda = event["taskScheduledEventDetails"]["resourceType"] == "lambda"
+            invocations += is_lambda
+        elif event["type"] == "TaskStarted" and is_lambda:
+            started = event["timestamp"]
+        elif event["type"] in ("TaskSucceeded", "TaskFailed") and is_lambda and started:
+            lambda_seconds += (event["timestamp"] - started).total_seconds()
+    return {
+        "transitions_per_run": transitions,
+        "lambda_invocations_per_run": invocations,
+        "lambda_seconds_per_run_local": lambda_seconds,
+    }
+
+
+def run(pushes: int, timeout: float) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="nsscale-") as scratch_name:
+        scratch = Path(scratch_name)
+        environment = _environment(scratch)
+        started = _nsclient(environment, "local", "start")
+        if started.returncode != 0:
+            raise RuntimeError(started.stderr)
+        state = json.loads((scratch / "local" / "state.json").read_text())
+        try:
+            builds = []
+            for n in range(pushes):
+                build = scratch / "builds" / f"tiny{n:03d}"
+                build.mkdir(parents=True)
+                (build / "Snakefile").write_text(SNAKEFILE.replace("NUMBER", str(n)))
+                builds.append(build)
+            began = time.time()
+            with ThreadPoolExecutor(pushes) as pool:
+                pushed = dict(pool.map(lambda build: _push(environment, build), builds))
+            pushed_in = time.time() - began
+            sfn: Any = boto3.client(
+                "stepfunctions", endpoint_url=state["endpoint_url"], region_name="us-east-1",
+                aws_access_key_id="local", aws_secret_access_key="local",
+            )  # fmt: skip
+            deadline = time.monotonic() + timeout
+            while True:
+                listed = _nsclient(environment, "list", "--all", "--json")
+                records = json.loads(listed.stdout) if listed.returncode == 0 else []
+                ended = [r for r in records if RunStatus(r["status"]).is_final]
+                if len(ended) >= pushes or time.monotonic() > deadline:
+                    break
+                time.sleep(2)
+            all_done = time.time() - began
+            executions = []
+            pages = sfn.get_paginator("list_executions").paginate(stateMachineArn=state["state_machine_arn"])
+            for page in pages:
+                executions += page["executions"]
+            by_id = {r["run_id"]: r for r in records}
+            latencies = [
+                _timestamp(by_id[run_id]["started_at"]) - returned
+                for run_id, returned in pushed.items()
+                if by_id.get(run_id, {}).get("started_at")
+            ]
+            succeeded = [e for e in executions if e["status"] == "SUCCEEDED"]
+            history = []
+            if succeeded:
+                history = sfn.get_execution_history(executionArn=succeeded[0]["executionArn"])["events"]
+            notices = list(Path(state["outbox"]).glob("*.eml"))
+            return {
+                "scale_pushes": pushes,
+                "scale_runs": len({r["run_id"] for r in records} & set(pushed)),
+                "scale_runs_succeeded": sum(1 for r in records if r["status"] == "SUCCEEDED"),
+                "scale_duplicates": len(executions) - len({e["name"] for e in executions}) + len(records) - pushes,
+                "scale_notices": len(notices),
+                "scale_latency_median_s": statistics.median(latencies) if latencies else None,
+                "scale_latency_max_s": max(latencies) if latencies else None,
+                "scale_pushes_seconds": pushed_in,
+                "scale_all_ended_seconds": all_done,
+                "scale_backend_peak_rss_mb": _peak_rss_mb(int(state["pid"])),
+                **orchestration(history),
+            }
+        finally:
+            _nsclient(environment, "local", "stop")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--pushes", type=int, default=50)
+    parser.add_argument("--timeout", type=float, default=900)
+    parser.add_argument("--output", type=Path, default=ROOT / "benchmarks" / "results" / "scale.json")
+    options = parser.parse_args()
+    report = run(options.pushes, options.timeout)
+    width = max(map(len, report))
+    for key, value in report.items():
+        print(f"{key:{width}}  {value:.2f}" if isinstance(value, float) else f"{key:{width}}  {value}")
+    options.output.parent.mkdir(parents=True, exist_ok=True)
+    options.output.write_text(json.dumps({**report, "time": time.time()}, indent=2, sort_keys=True) + "\n")
+
+
+if __name__ == "__main__":
+    main()

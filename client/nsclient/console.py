@@ -1,0 +1,44 @@
+"""Where people read nsclient's output: rich consoles on stderr (messages, progress) and stdout (results).
+
+rich turns colour and live redraws off by itself when the stream is not a terminal or NO_COLOR is
+set; then nothing is wrapped to a guessed width either, so a pipe gets whole plain lines.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from rich.console import Console
+from rich.measure import Measurement
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+_UNWRAPPED_WIDTH = 10_000
+
+
+def make_console(*, stderr: bool) -> Console:
+    console = Console(stderr=stderr, highlight=False, soft_wrap=True)
+    if not console.is_terminal:
+        console = Console(stderr=stderr, highlight=False, soft_wrap=True, width=_UNWRAPPED_WIDTH)
+    return console
+
+
+def print_table(console: Console, table: Table) -> None:
+    """The table whole, never squeezed into a narrow terminal (which wraps its long lines itself);
+    not on a terminal, each line without the trailing blanks of its last column."""
+    needed = Measurement.get(console, console.options.update_width(_UNWRAPPED_WIDTH), table).maximum
+    if console.is_terminal:
+        if needed > console.width:
+            console = Console(
+                file=console.file,
+                width=needed,
+                force_terminal=True,
+                color_system=console.color_system,  # type: ignore[arg-type]  # the same system, by name
+                highlight=False,
+            )
+        console.print(table, crop=False)
+        return
+    with console.capture() as captured:
+        console.print(table)
+    print("\n".join(line.rstrip() for line in captured.get().splitlines()), file=console.file)
