@@ -26,12 +26,14 @@ def machine(local_backend: Backend, tmp_path_factory: pytest.TempPathFactory) ->
 
 
 @pytest.fixture(scope="module")
-def finished_run(machine: Cli, tmp_path_factory: pytest.TempPathFactory) -> str:
+def finished_run(machine: Cli, local_backend: Backend, tmp_path_factory: pytest.TempPathFactory) -> str:
     folder = build_folder(tmp_path_factory.mktemp("report-builds") / "reported", SNAKEFILE_OK)
     pushed = machine("push", str(folder), "--cpus", "2", "--memory", "2GiB", "--notify", "me@example.org")
     assert pushed.code == 0, pushed.err
     run_id = pushed.out.strip()
     wait_for_status(machine, run_id, "SUCCEEDED", timeout=120)
+    # The record is final before NotifyRun sends the notice: the execution's end follows the sending.
+    local_backend.wait_for_execution(run_id)
     return run_id
 
 
