@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import struct
 import time
 import zipfile
 import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from email import policy
+from email.message import EmailMessage
+from email.parser import BytesParser
 from typing import Any
 
 import boto3
@@ -43,6 +47,12 @@ rule broken:
     output: "results/out.txt"
     shell: "echo about to fail && exit 3"
 """
+
+
+def notice_subject(run_id: str, outcome: str) -> re.Pattern[str]:
+    """The subject of a run's notice: its build's name (the upload's), the outcome and how long it took."""
+    name = re.escape(run_id.rsplit("-", 1)[0])
+    return re.compile(rf"\[nsclient\] {name} {re.escape(outcome)} in (\d+h \d\dm|\d+m \d\ds|\d+s)")
 
 
 def zip_bytes(files: Mapping[str, str | bytes], *, symlinks: Mapping[str, str] | None = None) -> bytes:
@@ -216,18 +226,32 @@ class Backend:
         from moto.sns.models import sns_backends
 
         topic = sns_backends["123456789012"][self.info.region].topics[self.info.topic_arn]
-        return [(n[2] or "", n[1]) for n in topic.sent_notifications if run_id in (n[2] or "")]
+        return [
+            (n[2] or "", n[1])
+            for n in topic.sent_notifications
+            if (n[3] or {}).get("run_id", {}).get("Value", (n[3] or {}).get("run_id", {}).get("StringValue")) == run_id
+        ]
 
     def emails_sent(self, run_id: str) -> list[tuple[str, list[str], str]]:
         """(sender, recipients, subject) of every email SES accepted for this run."""
         from moto.ses.models import ses_backends
 
         sent = ses_backends["123456789012"][self.info.region].sent_messages
-        return [
-            (m.source, [a for addresses in m.destinations.values() for a in addresses], m.subject)
-            for m in sent
-            if run_id in (getattr(m, "subject", "") or "")
-        ]
+        found = []
+        for sent_message in sent:
+            message = self.parsed_email(sent_message)
+            if message is not None and message["X-Nsclient-Run"] == run_id:
+                found.append((sent_message.source, [str(message["To"])], str(message["Subject"])))
+        return found
+
+    @staticmethod
+    def parsed_email(sent_message: Any) -> EmailMessage | None:
+        """An email SES accepted as raw MIME, parsed as a mail client would."""
+        raw = getattr(sent_message, "raw_data", None)
+        if raw is None:
+            return None
+        parsed = BytesParser(policy=policy.default).parsebytes(raw.encode() if isinstance(raw, str) else raw)
+        return parsed if isinstance(parsed, EmailMessage) else None
 
     def keys(self, prefix: str) -> list[str]:
         pages = self.client("s3").get_paginator("list_objects_v2").paginate(Bucket=self.info.bucket, Prefix=prefix)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from nsclient_common.cost import describe as describe_cost
 from nsclient_common.record import RunStatus, parse_iso
 
 if TYPE_CHECKING:
@@ -72,5 +73,7 @@ def describe(record: RunRecord, progress: SnakemakeProgress | None = None) -> st
         ("Batch job", record.job_id),
         ("Results", record.workdir_url),
         ("Log", record.log_url),
+        ("Cost", describe_cost(record.cost_estimate) if record.cost_estimate else None),
+        ("Report", record.report_url),
     ]
     return "\n".join(f"{name + ':':<13}{value}" for name, value in rows if value not in (None, ""))

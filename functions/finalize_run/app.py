@@ -14,12 +14,14 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel
 
 from nsclient_common.aws import client
+from nsclient_common.cost import rates_for
 from nsclient_common.finish import finalize, load_or_placeholder, save
-from nsclient_common.jobfacts import JobFacts, latest_job_facts
+from nsclient_common.jobfacts import JobFacts, job_history, latest_job_facts
 from nsclient_common.logarchive import LogSummary
 from nsclient_common.notice import Notice, compose_notice
 from nsclient_common.observability import count_run_finished, for_function
 from nsclient_common.record import RunRecord
+from nsclient_common.reportstore import write_report
 from nsclient_common.settings import Settings, current_settings
 
 if TYPE_CHECKING:
@@ -59,6 +61,15 @@ def _our_error(errors: dict[str, Any]) -> str | None:
     return None
 
 
+def with_report(s3: S3Client, bucket: str, record: RunRecord) -> RunRecord:
+    """The record with its report written; a report that cannot be made leaves the run's outcome as it is."""
+    try:
+        return write_report(s3, bucket, record)
+    except Exception:
+        logger.exception("run report not written")
+        return record
+
+
 def finalize_run(event: FinalizeInput, settings: Settings, *, s3: S3Client) -> FinalizeOutput:
     record = load_or_placeholder(s3, settings.bucket, event.run_id, event.execution_arn, event.upload)
     log: LogSummary | None = None
@@ -80,8 +91,18 @@ def finalize_run(event: FinalizeInput, settings: Settings, *, s3: S3Client) -> F
         elif "RetryOnDemandJob" in event.results or "RetryOnDemandJob" in event.errors:
             note = "(AWS reclaimed the Spot instance of its first job; it ran again on the on-demand queue.)"
         internal = _our_error(event.errors) if "PrepareRun" in event.errors else None
-    final = finalize(record, facts, log, bucket=settings.bucket, internal_error=internal, note=note)
+    final = finalize(
+        record,
+        facts,
+        log,
+        bucket=settings.bucket,
+        internal_error=internal,
+        note=note,
+        rates=rates_for(settings.cost_rates, settings.instance_types),
+        jobs=max(1, len(job_history(event.results, event.errors))),
+    )
     if final is not record:
+        final = with_report(s3, settings.bucket, final)
         save(s3, settings.bucket, final)
         count_run_finished(final)
     return FinalizeOutput(record=final, notice=compose_notice(final, log.tail if log else []))

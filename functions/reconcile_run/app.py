@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from nsclient_common.aws import client
 from nsclient_common.batchjobs import ACTIVE_JOB_STATUSES, NOT_STARTED_JOB_STATUSES, find_job, run_queues
+from nsclient_common.cost import rates_for
 from nsclient_common.delivery import deliver_notice
 from nsclient_common.failure import CANCEL_REASON, STUCK_RUNNABLE_REASON
 from nsclient_common.finish import finalize, load_or_placeholder, save
@@ -30,6 +31,7 @@ from nsclient_common.layout import log_key
 from nsclient_common.logarchive import LogSummary, archive_log, read_log_tail
 from nsclient_common.notice import compose_notice
 from nsclient_common.observability import count_notice_delivery, count_run_finished, for_function
+from nsclient_common.reportstore import write_report
 from nsclient_common.runstore import notice_sent
 from nsclient_common.settings import Settings, current_settings
 
@@ -134,19 +136,21 @@ def reconcile(
         cancelled = detail.status == "ABORTED"
         ended = f"the execution ended {detail.status}: {detail.error or ''} {detail.cause or ''}"
         internal = None if cancelled else ended
-        record = save(
-            s3,
-            settings.bucket,
-            finalize(
-                record,
-                facts,
-                log,
-                bucket=settings.bucket,
-                cancelled=cancelled,
-                timed_out=detail.status == "TIMED_OUT",
-                internal_error=internal.strip()[:500] if internal else None,
-            ),
+        final = finalize(
+            record,
+            facts,
+            log,
+            bucket=settings.bucket,
+            cancelled=cancelled,
+            timed_out=detail.status == "TIMED_OUT",
+            internal_error=internal.strip()[:500] if internal else None,
+            rates=rates_for(settings.cost_rates, settings.instance_types),
         )
+        try:
+            final = write_report(s3, settings.bucket, final)
+        except Exception:  # the report is an extra: the run is still wrapped up without it
+            logger.exception("run report not written")
+        record = save(s3, settings.bucket, final)
         count_run_finished(record)
     tail = log.tail if log else read_log_tail(s3, settings.bucket, log_key(run_id, record.owner))
     delivery = deliver_notice(compose_notice(record, tail), settings, s3=s3, sns=sns, ses=ses, deadline=deadline)

@@ -5,13 +5,17 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
-from email import message_from_bytes
+from email import message_from_bytes, policy
+from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
+
+from nsclient_common.runid import build_name
 
 
 @pytest.fixture
@@ -47,9 +51,14 @@ def test_demo_runs_the_example_build_end_to_end(demo_env: dict[str, str], tmp_pa
     assert (demo_dir / "results" / "summary.txt").is_file()
 
     notice_line = next(line for line in result.stdout.splitlines() if line.startswith("Notice:"))
-    notice = message_from_bytes(Path(notice_line.split(":", 1)[1].strip()).read_bytes())
-    assert notice["Subject"] == f"[nsclient] {run_id} SUCCEEDED"
-    assert f"nsclient pull {run_id}" in notice.get_payload()
+    notice = message_from_bytes(Path(notice_line.split(":", 1)[1].strip()).read_bytes(), policy=policy.default)
+    assert isinstance(notice, EmailMessage)
+    # Named by the pushed folder, with how long the run took; the run id is in the body
+    assert re.fullmatch(
+        rf"\[nsclient\] {build_name(run_id.rsplit('-', 1)[0] + '.zip')} SUCCEEDED in \S+( \S+)?", notice["Subject"]
+    )
+    text = notice.get_body(("plain",))
+    assert text is not None and f"nsclient pull {run_id}" in text.get_content()
 
     # And the run is on record, and survives a restart of the local backend
     status = json.loads(nsclient(demo_env, "status", run_id, "--json").stdout)

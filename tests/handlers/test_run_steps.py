@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import json
 import time
+from email import policy
+from email.message import EmailMessage
+from email.parser import BytesParser
 from typing import Any
 
 import pytest
@@ -14,7 +17,18 @@ from nsclient_common.layout import log_key, notice_key, record_key, workdir_key
 from nsclient_common.observability import NOTICE_DELIVERIES, RUNS_FAILED
 from nsclient_common.record import FailureClass, RunRecord, RunStatus, utc_now
 from nsclient_common.runstore import read_record, write_record
-from tests.handlers.conftest import OWNER, RUN_ID, LambdaContext, Stack, event, handler, metrics_emitted
+from tests.handlers.conftest import (
+    ACCOUNT,
+    OWNER,
+    REGION,
+    RUN_ID,
+    LambdaContext,
+    Stack,
+    client,
+    event,
+    handler,
+    metrics_emitted,
+)
 from tests.support import SNAKEFILE_OK, zip_bytes
 
 
@@ -111,6 +125,45 @@ def test_notify_sends_the_notice_once(stack: Stack, capsys: pytest.CaptureFixtur
     assert marker["state"] == "sent"
     deliveries = [m for m in metrics_emitted(capsys.readouterr().out) if m["metric"] == NOTICE_DELIVERIES]
     assert [(m["channel"], m["outcome"]) for m in deliveries] == [("topic", "sent"), ("topic", "already-sent")]
+
+
+@pytest.mark.parametrize(("verified", "outcome"), [(True, "delivered"), (False, "refused")])
+def test_notify_emails_the_notice_as_text_and_html_through_ses_and_counts_it(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], verified: bool, outcome: str
+) -> None:
+    sender = f"builds-{stack.bucket}@example.org"  # unique to the test: moto's SES identities outlive it
+    if verified:
+        client("ses").verify_email_identity(EmailAddress=sender)
+    monkeypatch.setenv("NOTIFY_FROM", sender)
+    notice = event("notify_run/notice")
+
+    output = handler("notify_run").lambda_handler(notice, LambdaContext("NotifyRunFunction"))
+
+    assert output["email"]["to"] == "someone@example.org" and output["email"]["delivered"] is verified
+    emailed = _raw_emails_from(sender)
+    if verified:
+        (message,) = emailed
+        assert message["Subject"] == notice["notice"]["subject"] and message["To"] == "someone@example.org"
+        assert [part.get_content_type() for part in message.iter_parts()] == ["text/plain", "text/html"]
+    else:
+        assert emailed == []
+        assert output["email"]["error_code"] == "MessageRejected"
+    deliveries = [m for m in metrics_emitted(capsys.readouterr().out) if m["metric"] == NOTICE_DELIVERIES]
+    assert [(m["channel"], m["outcome"]) for m in deliveries] == [("topic", "sent"), ("email", outcome)]
+
+
+def _raw_emails_from(sender: str) -> list[EmailMessage]:
+    """The emails SES accepted from `sender`, parsed as a mail client would."""
+    from moto.ses.models import ses_backends
+
+    found = []
+    for sent in ses_backends[ACCOUNT][REGION].sent_messages:
+        raw = getattr(sent, "raw_data", None)
+        if raw is not None and sent.source == sender:
+            parsed = BytesParser(policy=policy.default).parsebytes(raw.encode() if isinstance(raw, str) else raw)
+            assert isinstance(parsed, EmailMessage)
+            found.append(parsed)
+    return found
 
 
 def test_reconcile_ends_an_aborted_run_cancelled_and_notifies(stack: Stack, job_queue: str) -> None:

@@ -36,7 +36,7 @@ from nsclient_common.layout import log_key, record_key
 from nsclient_common.record import FailureClass, RunRecord
 from nsclient_common.runid import run_id_for_upload
 from tests.faults import JobFault, JobFaults
-from tests.support import ON_DEMAND_QUEUE, SNAKEFILE_FAILS, SNAKEFILE_OK, Backend, zip_bytes
+from tests.support import ON_DEMAND_QUEUE, SNAKEFILE_FAILS, SNAKEFILE_OK, Backend, notice_subject, zip_bytes
 
 EVENTS = Path(__file__).resolve().parents[1] / "events"
 
@@ -382,7 +382,7 @@ def test_cancel_terminates_the_job(local_backend: Backend, backstop: HandlerSpy,
     assert (job["status"], job["statusReason"]) == ("FAILED", CANCEL_REASON)
     assert job["stoppedAt"] / 1000 < cancelled_at + 30
     assert "slow build started" in local_backend.archived_log(run_id)
-    assert seen.record.log_url and seen.subject == f"[nsclient] {run_id} CANCELLED (cancelled)"
+    assert seen.record.log_url and notice_subject(run_id, "CANCELLED (cancelled)").fullmatch(seen.subject)
 
 
 # Long enough to reach SubmitBuildJob on a busy machine; the run then waits for it to pass.
@@ -423,7 +423,7 @@ def test_stuck_on_a_queue_without_time_limit_ends_with_the_execution(
     (job,) = seen.jobs
     assert job["status"] == "FAILED" and "startedAt" not in job
     assert job["statusReason"].startswith("nsclient: stuck RUNNABLE: MISCONFIGURATION:JOB_RESOURCE_REQUIREMENT")
-    assert seen.subject == f"[nsclient] {run_id} FAILED (resources-too-large)"
+    assert notice_subject(run_id, "FAILED (resources-too-large)").fullmatch(seen.subject)
 
 
 # --- the launched scenarios: failure classes, and what is retried ----------------------------------------
@@ -436,7 +436,7 @@ def test_failed_rule_is_named(local_backend: Backend, backstop: HandlerSpy, laun
     assert seen.record.failed_rule == "broken"
     assert seen.record.exit_code not in (None, 0)
     assert "in rule broken" in seen.body
-    assert seen.subject == f"[nsclient] {run_id} FAILED (exit-code)"
+    assert notice_subject(run_id, "FAILED (exit-code)").fullmatch(seen.subject)
     assert "about to fail" in local_backend.archived_log(run_id)
     assert len(seen.jobs) == 1
 
@@ -447,7 +447,7 @@ def test_out_of_memory_is_not_retried(local_backend: Backend, backstop: HandlerS
     seen = outcome(local_backend, backstop, run_id, queues=(ON_DEMAND_QUEUE,))
     assert (seen.record.status, seen.record.failure_class) == ("FAILED", FailureClass.OUT_OF_MEMORY)
     assert seen.record.exit_code == 137
-    assert seen.subject == f"[nsclient] {run_id} FAILED (out-of-memory)"
+    assert notice_subject(run_id, "FAILED (out-of-memory)").fullmatch(seen.subject)
     # Then it is not run again: it would run out of memory again, at a cost
     assert len(seen.jobs) == 1
     assert "RetryOnDemandJob" not in visited_states(local_backend, run_id)
@@ -488,7 +488,7 @@ def test_job_timeout(local_backend: Backend, backstop: HandlerSpy, launched: dic
     run_id = launched["fault-timeout"]
     seen = outcome(local_backend, backstop, run_id)
     assert (seen.record.status, seen.record.failure_class) == ("FAILED", FailureClass.TIMEOUT)
-    assert seen.subject == f"[nsclient] {run_id} FAILED (timeout)"
+    assert notice_subject(run_id, "FAILED (timeout)").fullmatch(seen.subject)
     (job,) = seen.jobs
     assert (job["status"], job["statusReason"]) == ("FAILED", TIMEOUT_REASON)
     assert job["stoppedAt"] - job["startedAt"] < 20_000
@@ -503,7 +503,7 @@ def test_stuck_runnable_is_cancelled_by_the_queue(
     run_id = launched["fault-stuck"]
     seen = outcome(local_backend, backstop, run_id)
     assert (seen.record.status, seen.record.failure_class) == ("FAILED", FailureClass.STUCK_RUNNABLE)
-    assert seen.subject == f"[nsclient] {run_id} FAILED (stuck-runnable)"
+    assert notice_subject(run_id, "FAILED (stuck-runnable)").fullmatch(seen.subject)
     (job,) = seen.jobs
     assert job["status"] == "FAILED" and "startedAt" not in job
     assert job["statusReason"].startswith("Canceled by JobStateTimeLimit action due to reason: MISCONFIGURATION:")
@@ -514,7 +514,7 @@ def test_rejected_upload(local_backend: Backend, backstop: HandlerSpy, launched:
     run_id = launched["fault-rejected"]
     seen = outcome(local_backend, backstop, run_id)
     assert (seen.record.status, seen.record.failure_class) == ("REJECTED", FailureClass.REJECTED)
-    assert seen.subject == f"[nsclient] {run_id} REJECTED (rejected)"
+    assert notice_subject(run_id, "REJECTED (rejected)").fullmatch(seen.subject)
     assert seen.record.reason and seen.record.reason in seen.body
     assert seen.jobs == []
 
@@ -524,7 +524,7 @@ def test_our_own_bug_is_internal(local_backend: Backend, backstop: HandlerSpy, l
     seen = outcome(local_backend, backstop, run_id)
     assert (seen.record.status, seen.record.failure_class) == ("FAILED", FailureClass.INTERNAL)
     assert "PrepareRun failed: InjectedCrash: injected crash in PrepareRunFunction" in str(seen.record.reason)
-    assert seen.subject == f"[nsclient] {run_id} FAILED (internal)"
+    assert notice_subject(run_id, "FAILED (internal)").fullmatch(seen.subject)
     assert seen.jobs == []
 
 
@@ -684,7 +684,7 @@ def test_spot_reclaim_is_not_retried_without_an_on_demand_queue(
     assert (seen.record.status, seen.record.failure_class) == ("FAILED", FailureClass.SPOT_RECLAIMED)
     assert seen.record.exit_code is None
     assert "Host EC2 (instance i-" in str(seen.record.reason)
-    assert seen.subject == f"[nsclient] {run_id} FAILED (spot-reclaimed)"
+    assert notice_subject(run_id, "FAILED (spot-reclaimed)").fullmatch(seen.subject)
     assert [job["status"] for job in seen.jobs] == ["FAILED"]
     assert "RetryOnDemandJob" not in visited_states(local_backend, run_id)
 
@@ -699,7 +699,7 @@ def test_a_million_line_log_is_archived_in_parts(local_backend: Backend, local_r
     benchmarks/run.py, not asserted here."""
     from botocore.config import Config
 
-    from nsclient_common.logarchive import archive_log
+    from nsclient_common.logarchive import TAIL_LINES, archive_log
 
     # Given a stream of 1,000,000 short lines, put as the awslogs driver would: 10,000 at a time
     group, stream, count = "/aws/batch/job", "nextstrain-job/default/fault-million", 1_000_000
@@ -733,7 +733,7 @@ def test_a_million_line_log_is_archived_in_parts(local_backend: Backend, local_r
 
     # Then every line is there, in order, sent as a multipart upload
     assert (summary.lines, summary.bytes) == (count, count * len("line 0000000\n"))
-    assert summary.tail == [f"line {i:07d}" for i in range(count - 30, count)]
+    assert summary.tail == [f"line {i:07d}" for i in range(count - TAIL_LINES, count)]
     head = s3.head_object(Bucket=local_backend.info.bucket, Key=key)
     assert head["ContentLength"] == summary.bytes
     assert head["ETag"].strip('"').endswith("-2"), "two parts of 8 MiB or less"

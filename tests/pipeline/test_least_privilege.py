@@ -3,7 +3,8 @@
 The session's local backend authorizes every request as AWS would (strict IAM), so a call the
 template does not allow fails the test that makes it. This module goes the other way: it runs the
 flows that use every permission (a person pushing with variables and another image, following,
-pulling, listing and cancelling; a failing build; a rejected upload; a Spot reclaim rerun on the
+pulling, listing and cancelling, reading a run's report, subscribing to their notices and
+unsubscribing; a failing build; a rejected upload; a Spot reclaim rerun on the
 on-demand queue; an emailed notice), then checks strict IAM's record of the whole session:
 
 - no call by the backend's own principals (functions, state machine, job) was refused;
@@ -237,7 +238,15 @@ def exercised(
     for run_id in run_ids:
         local_backend.wait_for_record(run_id, timeout=TIMEOUT)
     ok_id = ok.out.strip()
-    person_commands: list[tuple[str, ...]] = [("status", ok_id), ("logs", ok_id), ("pull", ok_id), ("list",)]
+    person_commands: list[tuple[str, ...]] = [
+        ("status", ok_id),
+        ("logs", ok_id),
+        ("pull", ok_id),
+        ("list",),
+        ("report", ok_id, "--no-open", "--dir", str(folders / "report")),
+        ("subscribe", "someone@example.org"),
+        ("unsubscribe", "someone@example.org"),
+    ]
     for command in person_commands:
         result = person(*command)
         assert result.code == 0, (command, result.err)
@@ -251,6 +260,8 @@ def exercised(
         ("list", "--everyone"),
         ("status", ok_id),
         ("pull", ok_id, str(folders / "a")),
+        ("subscribe", "admin@example.org"),
+        ("unsubscribe", "admin@example.org"),
     ]
     for admin_command in admin_commands:
         result = admin(*admin_command)

@@ -22,7 +22,8 @@ from typing import Any
 import pytest
 
 from nsclient_common.layout import workdir_key
-from nsclient_common.runid import run_id_for_upload
+from nsclient_common.runid import build_name, run_id_for_upload
+from nsclient_common.usage import wrap_command
 from tests.support import SNAKEFILE_FAILS, SNAKEFILE_OK, Backend, zip_bytes
 
 EVENTS = Path(__file__).resolve().parents[1] / "events" / "start_run"
@@ -125,12 +126,14 @@ def assert_one_notice(backend: Backend, run_id: str, subject: str, *, topic_says
     """Exactly one notice: marked sent, one message on the topic, one email to the notify address."""
     assert backend.notice(run_id)["state"] == "sent"
     [(topic_subject, topic_body)] = backend.topic_messages(run_id)
-    assert topic_subject == subject
+    assert topic_subject.startswith(subject + " in "), "the subject ends with how long the run took"
     for phrase in topic_says:
         assert phrase in topic_body
     email = outbox_email(backend, run_id)
-    assert (email["To"], email["Subject"]) == (NOTIFY, subject)
-    assert email_says in email.get_content()
+    assert (email["To"], email["Subject"]) == (NOTIFY, topic_subject)
+    plain, html = email.get_body(("plain",)), email.get_body(("html",))
+    assert plain is not None and html is not None, "the notice is text and HTML"
+    assert email_says in plain.get_content() and email_says in html.get_content()
 
 
 def test_start_run_redelivered_event_starts_nothing(local_backend: Backend, builds: Builds) -> None:
@@ -210,7 +213,7 @@ def test_run_build_succeeding_build_records_its_run(local_backend: Backend, buil
     assert_one_notice(
         local_backend,
         upload.run_id,
-        f"[nsclient] {upload.run_id} SUCCEEDED",
+        f"[nsclient] {build_name(upload.key)} SUCCEEDED",
         topic_says=["The build succeeded.", f"nsclient pull {upload.run_id}"],
         email_says="The build succeeded.",
     )
@@ -223,18 +226,23 @@ def test_run_build_job_follows_the_nextstrain_cli_contract(local_backend: Backen
     [job] = local_backend.batch_jobs(upload.run_id)
 
     container = job["container"]
+    # snakemake as the Nextstrain CLI runs it, under the script that measures what the job used
     assert container["command"] == [
         "/sbin/entrypoint-aws-batch",
         "env",
         "--chdir",
         "/nextstrain/build",
         "--",
-        "snakemake",
-        "--cores=2",
-        "--resources=mem_mb=1024",
-        "--printshellcmds",
-        "--benchmark-extended",
-        "--rerun-incomplete",
+        *wrap_command(
+            [
+                "snakemake",
+                "--cores=2",
+                "--resources=mem_mb=1024",
+                "--printshellcmds",
+                "--benchmark-extended",
+                "--rerun-incomplete",
+            ]
+        ),
     ]
     environment = {e["name"]: e["value"] for e in container["environment"]}
     workdir_url = f"s3://{local_backend.info.bucket}/runs/{upload.run_id}/workdir.zip"
@@ -267,7 +275,8 @@ def test_run_build_failing_build_records_the_failed_rule(local_backend: Backend,
     assert record.failure_class == "exit-code"
     assert record.exit_code not in (None, 0)
     assert record.failed_rule == "broken"
-    assert record.reason == f"The build failed in rule broken (exit code {record.exit_code})."
+    assert record.rule_exit_code == 3
+    assert record.reason == f"The build failed in rule broken: the rule exited 3, then snakemake {record.exit_code}."
     assert record.job_id == jobs[0]["jobId"]
     assert record.execution_arn == local_backend.execution_arn(upload.run_id)
     assert record.workdir_url == f"s3://{bucket}/runs/{upload.run_id}/workdir.zip"
@@ -288,7 +297,7 @@ def test_run_build_failing_build_records_the_failed_rule(local_backend: Backend,
     assert_one_notice(
         local_backend,
         upload.run_id,
-        f"[nsclient] {upload.run_id} FAILED (exit-code)",
+        f"[nsclient] {build_name(upload.key)} FAILED (exit-code)",
         topic_says=["The build failed in rule broken", f"nsclient logs {upload.run_id}"],
         email_says="rule broken",
     )

@@ -31,3 +31,16 @@ def test_an_existing_definition_without_log_configuration_logs_to_batchs_default
 def test_another_log_driver_leaves_the_default_group():
     job = {"container": {"logConfiguration": {"logDriver": "splunk", "options": {"awslogs-group": "/ignored"}}}}
     assert log_group_of(job) == "/aws/batch/job"
+
+
+def test_the_resources_a_job_ran_with_are_read_from_either_shape():
+    # As Batch describes a job given resourceRequirements (its own, or its definition's)
+    required = {
+        "jobId": "j",
+        "container": {"resourceRequirements": [{"type": "VCPU", "value": "4"}, {"type": "MEMORY", "value": "8192"}]},
+    }
+    assert (facts_from_description(required).vcpus, facts_from_description(required).memory_mib) == (4, 8192)
+    # A definition made with the older vcpus and memory fields
+    older = {"jobId": "j", "container": {"vcpus": 2, "memory": 3500}}
+    assert (facts_from_description(older).vcpus, facts_from_description(older).memory_mib) == (2, 3500)
+    assert facts_from_description({"jobId": "j", "container": {}}).vcpus is None

@@ -10,6 +10,7 @@ import pytest
 
 from nsclient_common.jobspec import snakemake_command, submit_job_parameters
 from nsclient_common.request import BuildRequest
+from nsclient_common.usage import MEASURE_SCRIPT
 
 DEFAULTS = ["--printshellcmds", "--benchmark-extended", "--rerun-incomplete"]
 
@@ -138,7 +139,7 @@ def test_submit_job_parameters_follow_the_nextstrain_cli_job_contract() -> None:
     )
 
     # Then the image's entrypoint runs snakemake in /nextstrain/build on the workdir zip, sized as asked,
-    # in the region its `aws s3` commands need
+    # in the region its `aws s3` commands need, under the shell script that measures what the job used
     assert job["JobName"] == "run-1-0123456789"
     assert job["JobQueue"] == "nextstrain-job-queue"
     assert job["JobDefinition"] == "nextstrain-job"
@@ -149,6 +150,10 @@ def test_submit_job_parameters_follow_the_nextstrain_cli_job_contract() -> None:
         "--chdir",
         "/nextstrain/build",
         "--",
+        "sh",
+        "-c",
+        MEASURE_SCRIPT,
+        "nsclient-usage",
         "snakemake",
         "--cores=2",
         "--resources=mem_mb=1024",

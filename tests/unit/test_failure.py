@@ -150,8 +150,13 @@ def test_a_cancel_reason_says_why_the_run_was_cancelled() -> None:
 
 
 def test_the_failed_rule_and_exit_code_are_in_the_sentence() -> None:
-    verdict = classify(JobOutcome(job_status="FAILED", exit_code=3, failed_rule="align", started=True))
-    assert verdict.reason == "The build failed in rule align (exit code 3)."
+    verdict = classify(JobOutcome(job_status="FAILED", exit_code=1, failed_rule="align", started=True))
+    assert verdict.reason == "The build failed in rule align (snakemake exited 1)."
+
+
+def test_the_rules_own_exit_code_comes_before_snakemakes() -> None:
+    outcome = JobOutcome(job_status="FAILED", exit_code=1, failed_rule="align", rule_exit_code=3, started=True)
+    assert classify(outcome).reason == "The build failed in rule align: the rule exited 3, then snakemake 1."
 
 
 def test_every_failure_class_says_what_to_do() -> None:
@@ -175,7 +180,8 @@ def test_described_jobs_are_classified(name: str, expected: FailureClass) -> Non
     assert (final.status, final.failure_class) == (RunStatus.FAILED, expected)
     assert final.job_queue == "nextstrain-job-queue"
     notice = compose_notice(final, [])
-    assert notice.subject == f"[nsclient] zika-0123456789 FAILED ({expected.value})"
+    # The subject names the build (a record without an upload has only its run id), its outcome and how long it took
+    assert notice.subject.startswith(f"[nsclient] zika-0123456789 FAILED ({expected.value}) in ")
     assert ADVICE[expected] in notice.body
 
 

@@ -17,7 +17,7 @@ import pytest
 from moto import mock_aws
 
 from nsclient_common import s3io
-from nsclient_common.logarchive import LogSource, archive_log, iter_log_messages, read_log_tail
+from nsclient_common.logarchive import TAIL_LINES, LogSource, archive_log, iter_log_messages, read_log_tail
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -132,6 +132,25 @@ def test_summary_names_the_failed_rule_and_memory_errors() -> None:
     assert s3.single == summary.bytes == sum(len(line) + 1 for line in lines)
 
 
+def test_the_tail_ends_with_the_builds_own_lines_not_the_upload_of_its_results() -> None:
+    build = ["Error in rule tree:", "    jobid: 2", "Exiting because a job execution failed."]
+    after = [
+        "nsclient-usage: cgroup=v2 wall_s=12 cpu_s=3 peak_cpus_milli=2360 peak_memory_bytes=113852416",
+        "+ zip -u /nextstrain/build.zip -r . --exclude .snakemake/*",
+        "  adding: results/distances.tsv",
+        "  updating: results/tree.nwk",
+        "upload failed: /nextstrain/build.zip to s3://b/runs/r/workdir.zip An error occurred (AccessDenied)",
+        "+ aws s3 cp --no-progress /nextstrain/build.zip s3://b/runs/r/workdir.zip",
+        "upload: /nextstrain/build.zip to s3://b/runs/r/workdir.zip",
+        "+ exit 1",
+    ]
+    lines = build + after
+    summary = archive_log(FakeLogs({"s": (len(lines), lines.__getitem__)}), FakeS3(), stream="s", bucket="b", key="k")
+    # The measuring line and the entrypoint's routine lines are left out; a line out of the ordinary is kept.
+    assert summary.tail == [*build, after[4]]
+    assert summary.lines == len(lines)
+
+
 def test_each_job_of_a_retried_run_is_archived_and_the_last_one_summarised() -> None:
     first = ["spot job starting", "Error in rule early:"]
     second = ["on-demand job starting", "done"]
@@ -183,7 +202,7 @@ def test_a_long_log_is_streamed_in_parts_in_bounded_memory() -> None:
     # Pages are written whole: a part is PART_SIZE and at most one page more
     assert sum(parts) == total and len(parts) >= 10
     assert all(PART <= size <= PART + 2000 * 110 for size in parts[:-1])
-    assert summary["tail"][-1] == snakemake_line(LONG_LOG_LINES - 1) and len(summary["tail"]) == 30
+    assert summary["tail"][-1] == snakemake_line(LONG_LOG_LINES - 1) and len(summary["tail"]) == TAIL_LINES
     # A page of events (and its text), a part being sent (and its copy), the tail: not the log
     assert peak < 5 * PART < total / 3, f"peak {peak} bytes for a {total}-byte log"
 
@@ -217,4 +236,4 @@ def test_read_log_tail(s3: Any) -> None:
     s3.put_object(Bucket=BUCKET, Key="empty.log", Body=b"")
     assert read_log_tail(s3, BUCKET, "empty.log") == []
     s3.put_object(Bucket=BUCKET, Key="long.log", Body="".join(f"line {i}\n" for i in range(100_000)).encode())
-    assert read_log_tail(s3, BUCKET, "long.log") == [f"line {i}" for i in range(99_970, 100_000)]
+    assert read_log_tail(s3, BUCKET, "long.log") == [f"line {i}" for i in range(100_000 - TAIL_LINES, 100_000)]

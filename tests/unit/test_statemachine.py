@@ -101,3 +101,97 @@ def test_statemachine_has_the_job_states_the_job_facts_read() -> None:
     for name in JOB_STATES:
         assert states[name]["Resource"].endswith("batch:submitJob.sync")
         assert states[name]["ResultPath"] == f"$.results.{name}"
+
+
+# What each Task returns on a run that succeeds: a Task given a list takes its outputs one visit after
+# another, and FAILED stands for an error its Catch takes (a Spot host reclaimed under the first job).
+FAILED = object()
+SUCCESSFUL_RUN: dict[str, Any] = {
+    "PrepareRun": {"accepted": True, "job": {}},
+    "SubmitBuildJob": {"Status": "SUCCEEDED"},
+    "CollectLogs": {"log": {}, "job": {}},
+    "FinalizeRun": {"record": {"status": "SUCCEEDED"}, "notice": {}},
+    "NotifyRun": {"sent": True},
+}
+SPOT_RERUN: dict[str, Any] = SUCCESSFUL_RUN | {
+    "SubmitBuildJob": FAILED,
+    "CollectLogs": [{"log": {}, "job": {}, "on_demand_job_queue": "nextstrain-job-queue-on-demand"}, {}],
+    "RetryOnDemandJob": {"Status": "SUCCEEDED"},
+}
+
+
+_ABSENT = object()
+
+
+def _read(data: dict[str, Any], path: str) -> Any:
+    value: Any = data
+    for name in path.removeprefix("$.").split("."):
+        if not isinstance(value, dict) or name not in value:
+            return _ABSENT
+        value = value[name]
+    return value
+
+
+def _write(data: dict[str, Any], path: str, value: Any) -> None:
+    *parents, last = path.removeprefix("$.").split(".")
+    for name in parents:
+        data = data.setdefault(name, {})
+    data[last] = value
+
+
+def _matches(rule: dict[str, Any], data: dict[str, Any]) -> bool:
+    """A Choice rule, for the comparisons the definition uses; any other fails the test rather than guess."""
+    if "And" in rule:
+        return all(_matches(r, data) for r in rule["And"])
+    if "Or" in rule:
+        return any(_matches(r, data) for r in rule["Or"])
+    if "Not" in rule:
+        return not _matches(rule["Not"], data)
+    value = _read(data, rule["Variable"])
+    if "IsPresent" in rule:
+        return (value is not _ABSENT) == rule["IsPresent"]
+    if "IsString" in rule:
+        return isinstance(value, str) == rule["IsString"]
+    if "BooleanEquals" in rule:
+        return value is rule["BooleanEquals"]
+    if "StringEquals" in rule:
+        return value == rule["StringEquals"]
+    raise AssertionError(f"a Choice rule this walk does not know: {rule}")
+
+
+def _walk(outputs: dict[str, Any]) -> list[str]:
+    """The states a run enters, from StartAt to its end, each Task returning (or failing with) its output."""
+    document = yaml.safe_load(DEFINITION.read_text())
+    states, name = document["States"], document["StartAt"]
+    data: dict[str, Any] = {"run_id": "zika-0123456789", "results": {}, "errors": {}}
+    entered: list[str] = []
+    while True:
+        entered.append(name)
+        assert len(entered) < 50, f"the walk does not end: {entered}"
+        state = states[name]
+        if state["Type"] in ("Succeed", "Fail"):
+            return entered
+        if state["Type"] == "Choice":
+            taken = [c["Next"] for c in state["Choices"] if _matches(c, data)]
+            name = taken[0] if taken else state["Default"]
+            continue
+        given = outputs[name]
+        output = given.pop(0) if isinstance(given, list) else given
+        if output is FAILED:
+            catch = next(c for c in state["Catch"] if "States.ALL" in c["ErrorEquals"])
+            _write(data, catch["ResultPath"], {"Error": "States.TaskFailed", "Cause": "{}"})
+            name = catch["Next"]
+        else:
+            _write(data, state["ResultPath"], output)
+            name = state["Next"]
+
+
+def test_the_cost_estimates_state_transitions_are_those_of_a_successful_run_and_a_spot_rerun() -> None:
+    from nsclient_common.cost import TRANSITIONS_PER_RERUN, TRANSITIONS_PER_RUN
+
+    run = _walk(dict(SUCCESSFUL_RUN))
+    assert run[-1] == "RunSucceeded"
+    assert len(run) == TRANSITIONS_PER_RUN
+    rerun = _walk({name: list(o) if isinstance(o, list) else o for name, o in SPOT_RERUN.items()})
+    assert rerun[-1] == "RunSucceeded" and rerun.count("RetryOnDemandJob") == 1
+    assert len(rerun) - len(run) == TRANSITIONS_PER_RERUN

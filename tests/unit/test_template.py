@@ -128,6 +128,8 @@ def test_function_environment_matches_the_contract():
         "MAX_CPUS",
         "MAX_MEMORY_MIB",
         "NOTIFY_FROM",
+        "COST_RATES",
+        "INSTANCE_TYPES",
     }
     assert "LOG_GROUP" not in variables  # each job's description names its group (jobfacts.log_group_of)
     with_arn = {k for k in FUNCTIONS if "STATE_MACHINE_ARN" in props(k).get("Environment", {}).get("Variables", {})}

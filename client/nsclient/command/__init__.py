@@ -12,8 +12,26 @@ from nsclient.command import (
     logs,
     pull,
     push,
+    report,
     setup,
     status,
+    subscribe,
+    unsubscribe,
 )
 
-COMMANDS = [push, status, list, logs, pull, cancel, demo, local, setup, config, completion]
+COMMANDS = [
+    push,
+    status,
+    list,
+    logs,
+    pull,
+    report,
+    cancel,
+    subscribe,
+    unsubscribe,
+    demo,
+    local,
+    setup,
+    config,
+    completion,
+]

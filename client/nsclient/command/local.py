@@ -9,6 +9,8 @@ endpoint and region), with the bucket and your inbox folder, so any S3 tool can 
 
     eval "$(nsclient local env)"
     aws s3 cp build.zip "$NSCLIENT_LOCAL_INBOX" --metadata cpus=2
+
+`outbox` lists the notices the local backend has emailed (one .eml file each), newest first.
 """
 
 from __future__ import annotations
@@ -16,6 +18,10 @@ from __future__ import annotations
 import json
 import shlex
 import sys
+from datetime import datetime
+from email import policy
+from email.parser import BytesParser
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from nsclient.backend import connect
@@ -32,6 +38,7 @@ if TYPE_CHECKING:
 EXAMPLES = """
   nsclient local start
   nsclient local status --json
+  nsclient local outbox          # the notices emailed, newest first
   eval "$(nsclient local env)"; aws s3 ls "s3://$NSCLIENT_LOCAL_BUCKET/runs/"
   nsclient local stop
   nsclient local stop --force    # also when runs are in progress: they end CANCELLED, with their logs and notices
@@ -59,7 +66,9 @@ def shell_environment(backend: Backend) -> str:
 
 def register_parser(subparsers: Any, parent: argparse.ArgumentParser) -> None:
     parser = add_parser(subparsers, sys.modules[__name__], parent, EXAMPLES)
-    parser.add_argument("action", choices=("start", "stop", "status", "env"), metavar="<start|stop|status|env>")
+    parser.add_argument(
+        "action", choices=("start", "stop", "status", "env", "outbox"), metavar="<start|stop|status|env|outbox>"
+    )
     parser.add_argument(
         "--port", dest="port", type=int, default=0, metavar="<port>", help="Port for start (default: any free)"
     )
@@ -72,7 +81,27 @@ def register_parser(subparsers: Any, parent: argparse.ArgumentParser) -> None:
     )
 
 
+def list_outbox(outbox: Path) -> list[tuple[float, str, Path]]:
+    """(time, subject, file) of each notice in the outbox, newest first."""
+    found = []
+    for path in outbox.glob("*.eml"):
+        with path.open("rb") as handle:
+            message = BytesParser(policy=policy.default).parse(handle, headersonly=True)
+        found.append((path.stat().st_mtime, str(message["Subject"] or ""), path))
+    return sorted(found, key=lambda item: item[0], reverse=True)
+
+
 def run(opts: argparse.Namespace) -> int:
+    if opts.action == "outbox":
+        running = control.running_state()  # its outbox, wherever its data is; else the default data folder's
+        notices = list_outbox(Path(running["outbox"]) if running else local_backend_dir() / "outbox")
+        if opts.json:
+            print(json.dumps([{"subject": s, "path": str(p), "mtime": t} for t, s, p in notices], indent=2))
+        elif not notices:
+            info("No notices yet: each run's notice lands here as an .eml file when the run ends.", opts.quiet)
+        for moment, subject, path in [] if opts.json else notices:
+            print(f"{datetime.fromtimestamp(moment):%Y-%m-%d %H:%M:%S}  {subject}\n    {path}")
+        return 0
     if opts.action == "start":
         state = control.start(port=opts.port, quiet=opts.quiet)
         info(f"Local backend running at {state['endpoint_url']} (bucket {state['bucket']}).", opts.quiet)

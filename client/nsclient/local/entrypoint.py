@@ -23,7 +23,6 @@ import fnmatch
 import os
 import shutil
 import signal
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -34,6 +33,7 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from nsclient.local import infozip
+from nsclient.local.jobcgroup import run_measured
 from nsclient_common.buildfolder import KEPT_SNAKEMAKE_STATE, SNAKEMAKE_STATE
 from nsclient_common.envdir import decode_value
 from nsclient_common.jobspec import BUILD_DIR, DELETE_ENVD_VAR, ENVD_URL_VAR, WORKDIR_URL_VAR
@@ -169,7 +169,8 @@ def exit_status(returncode: int) -> int:
 
 def run_command(command: list[str], cwd: Path) -> int:
     try:
-        return exit_status(subprocess.call(command, cwd=cwd, stdin=subprocess.DEVNULL))
+        # As a container, the job gets a cgroup of its own for the build's measuring script to read.
+        return exit_status(run_measured(command, cwd))
     except FileNotFoundError:
         print(f"{command[0]}: command not found", file=sys.stderr, flush=True)
         return 127

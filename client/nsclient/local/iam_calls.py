@@ -183,7 +183,10 @@ def _lambda(request: Request) -> list[Call]:
 
 
 def _sns(request: Request) -> list[Call]:
-    return [Call(request.action, request.param("TopicArn") or request.param("TargetArn") or "*")]
+    context: dict[str, str] = {}
+    if request.action == "sns:Subscribe":  # the keys SNS gives a Subscribe request's policy conditions
+        context = {"sns:Protocol": request.param("Protocol") or "", "sns:Endpoint": request.param("Endpoint") or ""}
+    return [Call(request.action, request.param("TopicArn") or request.param("TargetArn") or "*", context)]
 
 
 def _ses(request: Request) -> list[Call]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import time
 from datetime import UTC, datetime
+from email import policy
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from pathlib import Path
@@ -30,8 +31,14 @@ LOCAL_SENDER = "nsclient@localhost"
 CLAIM_TTL_SECONDS = 120.0
 
 
+# SNS message attributes: a subscription's filter policy on `recipient` gives a person only their own runs.
+RECIPIENT_ATTRIBUTE = "recipient"
+
+
 def email_message(notice: Notice, sender: str, to: str) -> EmailMessage:
-    message = EmailMessage()
+    """The notice as a MIME multipart/alternative message (plain text, then HTML), folded as RFC 5322
+    wants it: long headers continue on lines that start with a space and CRLF ends every line."""
+    message = EmailMessage(policy=policy.SMTP)
     message["From"] = sender
     message["To"] = to
     message["Subject"] = notice.subject
@@ -39,7 +46,27 @@ def email_message(notice: Notice, sender: str, to: str) -> EmailMessage:
     message["Message-ID"] = make_msgid(domain="nsclient.local")
     message["X-Nsclient-Run"] = notice.run_id
     message.set_content(notice.body)
+    if notice.html:
+        message.add_alternative(notice.html, subtype="html")
     return message
+
+
+def message_attributes(notice: Notice) -> dict[str, dict[str, str]]:
+    """What topic subscriptions filter on: the run, its status and, when it has one, its recipient."""
+    attributes = {
+        "run_id": {"DataType": "String", "StringValue": notice.run_id},
+        "status": {"DataType": "String", "StringValue": notice.status},
+    }
+    if notice.failure_class:
+        attributes["failure_class"] = {"DataType": "String", "StringValue": notice.failure_class}
+    if notice.to:
+        attributes[RECIPIENT_ATTRIBUTE] = {"DataType": "String", "StringValue": notice.to.strip().lower()}
+    return attributes
+
+
+def recipient_filter_policy(email: str) -> str:
+    """The filter policy of a person's own subscription: the notices whose recipient they are."""
+    return json.dumps({RECIPIENT_ATTRIBUTE: [email.strip().lower()]})
 
 
 class EmailOutcome(BaseModel):
@@ -80,14 +107,7 @@ def deliver_notice(
     """
     if not _claim(notice, settings, s3, claim_ttl, deadline):
         return Delivery(sent=False)
-    attributes = {
-        "run_id": {"DataType": "String", "StringValue": notice.run_id},
-        "status": {"DataType": "String", "StringValue": notice.status},
-    }
-    if notice.failure_class:
-        attributes["failure_class"] = {"DataType": "String", "StringValue": notice.failure_class}
-    if notice.to:
-        attributes["notify"] = {"DataType": "String", "StringValue": notice.to}
+    attributes = message_attributes(notice)
     if settings.topic_arn:
         sns.publish(
             TopicArn=settings.topic_arn, Subject=notice.subject, Message=notice.body, MessageAttributes=attributes
@@ -115,13 +135,9 @@ def deliver_notice(
 
 
 def send_email(ses: Any, notice: Notice, sender: str, to: str) -> EmailOutcome:
-    """Email the notice through SES; a refusal is returned (code and message), not raised."""
+    """Email the notice through SES, text and HTML; a refusal is returned (code and message), not raised."""
     try:
-        response = ses.send_email(
-            Source=sender,
-            Destination={"ToAddresses": [to]},
-            Message={"Subject": {"Data": notice.subject}, "Body": {"Text": {"Data": notice.body}}},
-        )
+        response = ses.send_raw_email(Source=sender, RawMessage={"Data": bytes(email_message(notice, sender, to))})
     except ClientError as error:
         details = error.response.get("Error", {})
         return EmailOutcome(

@@ -32,7 +32,8 @@ SIGKILL_EXIT = 137
 
 ADVICE: dict[FailureClass, str] = {
     FailureClass.EXIT_CODE: (
-        "The build's command failed. Read the log (`nsclient logs RUN`), fix the build and push it again."
+        "The build's command failed. Read the log (its last lines are below; `nsclient logs` shows all of it), "
+        "fix the build and push it again. `nsclient pull` fetches what it made before it failed."
     ),
     FailureClass.OUT_OF_MEMORY: (
         "The job ran out of memory. Push again with more memory (for example --memory twice what you gave)."
@@ -72,6 +73,7 @@ class JobOutcome(BaseModel):
     started: bool = False
     memory_error_in_log: bool = False
     failed_rule: str | None = None
+    rule_exit_code: int | None = None  # the failed rule's own status, from the log (snakemake then exits 1)
     cancelled: bool = False
     timed_out: bool = False  # the execution ran past its TimeoutSeconds
     error: str | None = None  # a Step Functions error name when our own step failed
@@ -121,10 +123,20 @@ def classify(outcome: JobOutcome) -> Verdict:
     if OOM_REASON in reasons or killed or (outcome.exit_code and outcome.memory_error_in_log):
         return _failed(FailureClass.OUT_OF_MEMORY, f"The job ran out of memory (exit code {outcome.exit_code}).")
     if outcome.exit_code:
-        where = f" in rule {outcome.failed_rule}" if outcome.failed_rule else ""
-        return _failed(FailureClass.EXIT_CODE, f"The build failed{where} (exit code {outcome.exit_code}).")
+        return _failed(FailureClass.EXIT_CODE, f"The build failed{_where(outcome)}.")
     detail = outcome.error or reason or "no job outcome was recorded"
     return _failed(FailureClass.INTERNAL, f"nsclient could not finish the run ({detail}).")
+
+
+def _where(outcome: JobOutcome) -> str:
+    """Which rule failed and with which status: the rule's own, then snakemake's."""
+    if not outcome.failed_rule:
+        return f" (exit code {outcome.exit_code})"
+    if outcome.rule_exit_code is None:
+        return f" in rule {outcome.failed_rule} (snakemake exited {outcome.exit_code})"
+    return (
+        f" in rule {outcome.failed_rule}: the rule exited {outcome.rule_exit_code}, then snakemake {outcome.exit_code}"
+    )
 
 
 def _failed(failure_class: FailureClass, sentence: str, status: RunStatus = RunStatus.FAILED) -> Verdict:

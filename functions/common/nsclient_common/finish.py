@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from nsclient_common.cost import Rates, estimate
 from nsclient_common.failure import JobOutcome, classify
 from nsclient_common.layout import log_key, owner_of_inbox_key, s3_url
 from nsclient_common.record import RunRecord, RunStatus, iso_from_millis, utc_now
+from nsclient_common.runid import build_name
 from nsclient_common.runstore import find_record, write_record
 
 if TYPE_CHECKING:
+    from nsclient_common.cost import CostEstimate
     from nsclient_common.jobfacts import JobFacts
     from nsclient_common.logarchive import LogSummary
 
@@ -38,6 +42,8 @@ def finalize(
     timed_out: bool = False,
     internal_error: str | None = None,
     note: str | None = None,
+    rates: Rates | None = None,
+    jobs: int = 1,
 ) -> RunRecord:
     """The final record. A record that is final already (rejected, or finished by another path) stays as it is.
 
@@ -54,6 +60,7 @@ def finalize(
         started=bool(facts.started_at),
         memory_error_in_log=bool(log and log.memory_error),
         failed_rule=log.failed_rule if log else None,
+        rule_exit_code=log.rule_exit_code if log else None,
         cancelled=cancelled,
         timed_out=timed_out,
         error=internal_error or (f"{facts.error}: {facts.error_cause}" if facts.error else None),
@@ -69,12 +76,43 @@ def finalize(
         "started_at": iso_from_millis(facts.started_at) or record.started_at,
         "finished_at": iso_from_millis(facts.stopped_at) or utc_now(),
         "failed_rule": log.failed_rule if log else None,
+        "rule_exit_code": log.rule_exit_code if log else None,
+        "build_name": record.build_name or (build_name(record.upload.key) if record.upload else None),
         "attempts": max(facts.attempts, record.attempts),
+        # A run that asked for no cpus or memory of its own ran with its job definition's.
+        "cpus": record.cpus or facts.vcpus,
+        "memory_mib": record.memory_mib or facts.memory_mib,
         "updated_at": utc_now(),
     }
     if log is not None:
         update["log_url"] = s3_url(bucket, log_key(record.run_id, record.owner))
+    if rates is not None:
+        cost = cost_of(record, facts, rates, jobs)
+        update |= {"cost_estimate": cost, "cost_estimate_usd": cost.total_usd}
     return record.model_copy(update=update)
+
+
+def _at(millis: int | None) -> datetime | None:
+    return datetime.fromtimestamp(millis / 1000, UTC) if millis else None
+
+
+def cost_of(record: RunRecord, facts: JobFacts, rates: Rates, jobs: int = 1) -> CostEstimate:
+    """The run's estimated cost. The functions' time is bounded from outside: from the upload's record
+    to the job's creation (preparing) and from the job's stop to now (collecting, finalizing), at 1 GB."""
+    now = datetime.now(UTC)
+    submitted = datetime.fromisoformat(record.submitted_at.replace("Z", "+00:00"))
+    created, stopped = _at(facts.created_at), _at(facts.stopped_at)
+    preparing = (created - submitted).total_seconds() if created else 0.0
+    wrapping_up = (now - stopped).total_seconds() if stopped else 0.0
+    return estimate(
+        cpus=record.cpus or facts.vcpus,
+        memory_mib=record.memory_mib or facts.memory_mib,
+        started=_at(facts.started_at),
+        stopped=stopped,
+        rates=rates,
+        jobs=jobs,
+        lambda_seconds=max(0.0, preparing) + max(0.0, wrapping_up) + 1.0,
+    )
 
 
 def load_or_placeholder(

@@ -34,6 +34,8 @@ class JobFacts(BaseModel):
     started_at: int | None = None
     stopped_at: int | None = None
     attempts: int = 0
+    vcpus: int | None = None  # what the job ran with: its request, else its job definition's
+    memory_mib: int | None = None
     error: str | None = None  # Step Functions error name when the job could not be run at all
     error_cause: str | None = None
 
@@ -64,10 +66,25 @@ def log_group_of(job: dict[str, Any]) -> str:
     return str(group) if group else DEFAULT_LOG_GROUP
 
 
+def _resources(container: dict[str, Any]) -> tuple[int | None, int | None]:
+    """(vcpus, memory MiB) of a described job's container: resourceRequirements, else the older fields."""
+    found: dict[str, int] = {}
+    for requirement in _get(container, "ResourceRequirements", "resourceRequirements") or []:
+        kind, value = _get(requirement, "Type", "type"), _get(requirement, "Value", "value")
+        try:
+            found[str(kind)] = int(float(str(value)))
+        except ValueError:
+            continue
+    vcpus = found.get("VCPU") or _get(container, "Vcpus", "vcpus")
+    memory = found.get("MEMORY") or _get(container, "Memory", "memory")
+    return (int(vcpus) if vcpus else None), (int(memory) if memory else None)
+
+
 def facts_from_description(job: dict[str, Any]) -> JobFacts:
     container = _get(job, "Container", "container") or {}
     attempts = _get(job, "Attempts", "attempts") or []
     last_attempt_container = _get(attempts[-1], "Container", "container") if attempts else None
+    vcpus, memory_mib = _resources(container)
     return JobFacts(
         job_id=_get(job, "JobId", "jobId"),
         job_queue=_queue_name(_get(job, "JobQueue", "jobQueue")),
@@ -82,6 +99,8 @@ def facts_from_description(job: dict[str, Any]) -> JobFacts:
         started_at=_get(job, "StartedAt", "startedAt") or None,
         stopped_at=_get(job, "StoppedAt", "stoppedAt") or None,
         attempts=len(attempts),
+        vcpus=vcpus,
+        memory_mib=memory_mib,
     )
 
 

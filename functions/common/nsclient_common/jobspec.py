@@ -7,12 +7,15 @@ image's entrypoint exports the variables of the env.d zip at NEXTSTRAIN_ENVD_URL
 NEXTSTRAIN_DELETE_ENVD, deletes the zip: a build's own variables (secrets among them) travel in S3,
 never in the job request, where DescribeJobs and the execution history would show them.
 Its `aws s3` commands need a region, which the job is given as AWS_DEFAULT_REGION.
+The build's command runs under a short shell script that measures what the job used (usage.py).
 """
 
 from __future__ import annotations
 
 import re
 from typing import TYPE_CHECKING, Any
+
+from nsclient_common.usage import wrap_command
 
 if TYPE_CHECKING:
     from nsclient_common.request import BuildRequest
@@ -126,7 +129,7 @@ def submit_job_parameters(
         "JobQueue": job_queue,
         "JobDefinition": job_definition,
         "ContainerOverrides": {
-            "Command": [ENTRYPOINT, "env", "--chdir", BUILD_DIR, "--", *snakemake_command(request)],
+            "Command": [ENTRYPOINT, "env", "--chdir", BUILD_DIR, "--", *wrap_command(snakemake_command(request))],
             "Environment": job_environment(workdir_url=workdir_url, region=region, envd_url=envd_url),
             "ResourceRequirements": resources,
         },

@@ -14,6 +14,8 @@ runs/<owner>/<run-id>/workdir.zip   input, then results (the Batch job writes ba
 runs/<owner>/<run-id>/env.d.zip     the variables, moved here from inbox/ for the job, which deletes them
 runs/<owner>/<run-id>/logs/build.log  archived job log
 runs/<owner>/<run-id>/notice.json   the notice sent (written once: guards against a second notice)
+runs/<owner>/<run-id>/report.json   the run report: timeline, use against request, advice
+runs/<owner>/<run-id>/report.html   the same, one self-contained page
 
 An upload directly under inbox/ (by an administrator or a tool with bucket-wide access), and every run
 made before owners had folders, has no owner: its folder is runs/<run-id>/, which only admins read.
@@ -110,6 +112,14 @@ def record_location(key: str) -> tuple[str | None, str] | None:
     if not key.startswith(RUNS_PREFIX) or parts[-1] != "run.json" or len(parts) not in (2, 3):
         return None
     return (parts[0], parts[1]) if len(parts) == 3 else (None, parts[0])
+
+
+def report_json_key(run_id: str, owner: str | None) -> str:
+    return f"{run_prefix(run_id, owner)}report.json"
+
+
+def report_html_key(run_id: str, owner: str | None) -> str:
+    return f"{run_prefix(run_id, owner)}report.html"
 
 
 def s3_url(bucket: str, key: str) -> str:

@@ -16,13 +16,21 @@ from pydantic import BaseModel
 
 from nsclient_common.layout import DEFAULT_LOG_GROUP
 from nsclient_common.s3io import MultipartWriter
+from nsclient_common.usage import USAGE_MARKER
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
 
-TAIL_LINES = 30
-TAIL_BYTES = 16 * 1024  # enough for TAIL_LINES of an archived log when reading it back
+TAIL_LINES = 40
+TAIL_BYTES = 64 * 1024  # enough for TAIL_LINES of an archived log and the entrypoint's lines after them
 _FAILED_RULE = re.compile(r"^[ \t]*Error in rule (?P<rule>[A-Za-z_][A-Za-z0-9_]*):", re.MULTILINE)
+# The failed rule's own exit status, as snakemake reports its command's CalledProcessError before
+# "Error in rule": snakemake itself then exits 1 whatever the rule's status was.
+_RULE_EXIT = re.compile(r"returned non-zero exit status (?P<status>\d+)")
+# What the image's entrypoint prints after the build's command has exited (its measuring line comes
+# first): tracing, zip's list of the results and the upload. The notice's tail leaves these out so that
+# its lines end with the build's own; any other line after the command (a failed upload) is kept.
+_RETURN_CHATTER = re.compile(r"^(\+ |\s*(adding|updating|deleting): |upload: )")
 # Signs of running out of memory; plain substrings, searched a page at a time ("ut of memory": Out or out).
 _OOM_MARKERS = ("MemoryError", "ut of memory", "std::bad_alloc", "Cannot allocate memory", "oom-kill")
 
@@ -33,8 +41,32 @@ class LogSummary(BaseModel):
     bytes: int = 0
     tail: list[str] = []
     failed_rule: str | None = None
+    rule_exit_code: int | None = None  # the failed rule's command's own exit status
     memory_error: bool = False
     stream_found: bool = False
+
+
+class LogTail:
+    """The last TAIL_LINES lines of the build's own output, for the notice."""
+
+    def __init__(self) -> None:
+        self._lines: deque[str] = deque(maxlen=TAIL_LINES)
+        self._command_ended = False
+
+    def feed(self, lines: Sequence[str]) -> None:
+        for line in lines:
+            if line.startswith(USAGE_MARKER):
+                self._command_ended = True
+            elif not (self._command_ended and _RETURN_CHATTER.match(line)):
+                self._lines.append(line)
+
+    def clear(self) -> None:
+        self._lines.clear()
+        self._command_ended = False
+
+    @property
+    def lines(self) -> list[str]:
+        return list(self._lines)
 
 
 class LogSource(NamedTuple):
@@ -87,13 +119,15 @@ def archive_log(
     """
     lines, found = 0, False
     failed_rule: str | None = None
+    rule_exit: int | None = None
     memory_error = False
-    tail: deque[str] = deque(maxlen=TAIL_LINES)
+    tail = LogTail()
     with MultipartWriter(s3, bucket, key) as out:
         if preface:
             out.write(preface.encode())
         for source in sources or (LogSource(stream, group=group),):
-            failed_rule, memory_error = None, False
+            failed_rule, rule_exit, memory_error = None, None, False
+            seen_exit: int | None = None
             tail.clear()
             if source.heading:
                 out.write(f"{source.heading}\n".encode())
@@ -107,9 +141,13 @@ def archive_log(
                     text = "\n".join(page_lines) + "\n"
                     out.write(text.encode("utf-8", "replace"))
                     lines += len(page_lines)
-                    tail.extend(page_lines)
+                    tail.feed(page_lines)
                     if failed_rule is None and "Error in rule " in text and (match := _FAILED_RULE.search(text)):
                         failed_rule = match["rule"]
+                        before = [int(m["status"]) for m in _RULE_EXIT.finditer(text, 0, match.start())]
+                        rule_exit = before[-1] if before else seen_exit
+                    elif failed_rule is None and (statuses := _RULE_EXIT.findall(text)):
+                        seen_exit = int(statuses[-1])
                     memory_error = memory_error or any(marker in text for marker in _OOM_MARKERS)
             except logs.exceptions.ResourceNotFoundException:
                 out.write(f"(the job's log stream {source.stream} no longer exists)\n".encode())
@@ -118,8 +156,9 @@ def archive_log(
         log_key=key,
         lines=lines,
         bytes=written,
-        tail=list(tail),
+        tail=tail.lines,
         failed_rule=failed_rule,
+        rule_exit_code=rule_exit,
         memory_error=memory_error,
         stream_found=found,
     )
@@ -137,4 +176,6 @@ def read_log_tail(s3: Any, bucket: str, key: str, lines: int = TAIL_LINES) -> li
     # "bytes 1234-17617/17618": a range that starts past 0 cut the first line.
     if not str(response.get("ContentRange", "bytes 0-")).startswith("bytes 0-"):
         text = text[1:]
-    return text[-lines:]
+    tail = LogTail()
+    tail.feed(text)
+    return tail.lines[-lines:]

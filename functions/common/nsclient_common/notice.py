@@ -1,16 +1,27 @@
-"""The notice sent when a run ends: one subject line and a plain-text body."""
+"""The notice sent when a run ends: a subject a person can sort their inbox by, and the same facts
+as plain text and as HTML: what happened and what to do next, the failed rule, the log's last lines,
+the commands to follow up with, where everything is, the resources, times and cost, and the report."""
 
 from __future__ import annotations
 
 import re
+from datetime import datetime
+from html import escape
 
 from pydantic import BaseModel
 
+from nsclient_common.cost import describe
 from nsclient_common.failure import ADVICE
 from nsclient_common.record import RunRecord, RunStatus
+from nsclient_common.runid import build_name
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 _SUBJECT_MAX = 100  # SNS subjects must stay under 100 characters
+LINE_MAX = 500  # a log line in the notice; CloudWatch allows 256 KB, a state payload holds 256 KB in all
+
+
+_BODY_OPEN = '<!DOCTYPE html><html><body style="font-family:system-ui,sans-serif;color:#222">'
+_PRE = '<pre style="background:#f4f4f4;padding:.5em">'
 
 
 class Notice(BaseModel):
@@ -19,7 +30,8 @@ class Notice(BaseModel):
     status: str
     failure_class: str | None
     subject: str
-    body: str
+    body: str  # plain text
+    html: str = ""
     to: str | None
 
 
@@ -28,41 +40,135 @@ def _one_line(text: str) -> str:
     return " ".join(_CONTROL.sub(" ", text).split())
 
 
-def compose_notice(record: RunRecord, log_tail: list[str], log_command: str = "nsclient logs") -> Notice:
-    label = (
-        record.status.value if record.failure_class is None else f"{record.status.value} ({record.failure_class.value})"
-    )
-    subject = _one_line(f"[nsclient] {record.run_id} {label}")[:_SUBJECT_MAX]
-    lines = [f"Run {record.run_id}: {record.status.value}", ""]
-    if record.reason:
-        lines.append(record.reason)
-    if record.failure_class is not None:
+def _moment(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
+
+
+def duration(start: str | None, end: str | None) -> str | None:
+    """'1h 02m', '4m 05s', '12s' between two record times, or None when either is unknown."""
+    first, last = _moment(start), _moment(end)
+    if first is None or last is None:
+        return None
+    seconds = max(0, int((last - first).total_seconds()))
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}h {minutes:02d}m"
+    return f"{minutes}m {secs:02d}s" if minutes else f"{secs}s"
+
+
+def name_of(record: RunRecord) -> str:
+    """The build's name: the pushed folder's (or the dropped zip's), also for a run rejected before it had one."""
+    return record.build_name or (build_name(record.upload.key) if record.upload else record.run_id)
+
+
+def subject_of(record: RunRecord) -> str:
+    name = name_of(record)
+    label = record.status.value if record.failure_class is None else f"{record.status.value} ({record.failure_class})"
+    took = duration(record.submitted_at, record.finished_at)
+    return _one_line(f"[nsclient] {name} {label}" + (f" in {took}" if took else ""))[:_SUBJECT_MAX]
+
+
+def _what_next(record: RunRecord) -> list[str]:
+    lines = [record.reason] if record.reason else []
+    if record.status == RunStatus.SUCCEEDED:
+        lines.append(f"Fetch the results with `nsclient pull {record.run_id}`.")
+    elif record.failure_class is not None:
         lines.append(ADVICE[record.failure_class])
-    lines.append("")
+    return lines
+
+
+def _commands(record: RunRecord) -> list[str]:
+    commands = [f"nsclient status {record.run_id}", f"nsclient logs {record.run_id}"]
+    if record.status in (RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED) and record.started_at:
+        commands.append(f"nsclient pull {record.run_id}")  # a failed run keeps what it made before failing
+    if record.report_url:
+        commands.append(f"nsclient report {record.run_id}")
+    return commands
+
+
+def _failed_rule(record: RunRecord) -> str | None:
+    if not record.failed_rule:
+        return None
+    own = "its status is not in the log" if record.rule_exit_code is None else f"exited {record.rule_exit_code}"
+    return f"{record.failed_rule} ({own})"
+
+
+def _exit_code(record: RunRecord) -> str | None:
+    if record.exit_code is None:
+        return None
+    return f"{record.exit_code} (snakemake's)" if record.failed_rule else str(record.exit_code)
+
+
+def _facts(record: RunRecord) -> list[tuple[str, str]]:
+    # A job given no cpus or memory of its own ran with its job definition's.
+    default = "the job definition's" if record.job_id else None
     facts = [
+        ("Run", record.run_id),
+        ("Status", record.status.value + (f" ({record.failure_class})" if record.failure_class else "")),
+        ("Failed rule", _failed_rule(record)),
+        ("Exit code", _exit_code(record)),
+        ("CPUs", default if record.cpus is None else str(record.cpus)),
+        ("Memory", f"{record.memory_mib / 1024:.1f}".removesuffix(".0") + " GiB" if record.memory_mib else default),
+        ("Queue", record.job_queue),
+        ("Image", record.image or "the job definition's"),
+        ("Queued", duration(record.submitted_at, record.started_at)),
+        ("Running", duration(record.started_at, record.finished_at)),
+        ("Cost", describe(record.cost_estimate) if record.cost_estimate else None),
         ("Submitted", record.submitted_at),
-        ("Started", record.started_at),
         ("Finished", record.finished_at),
-        ("Exit code", record.exit_code),
-        ("CPUs", record.cpus),
-        ("Memory (MiB)", record.memory_mib),
         ("Submitter", record.submitter),
         ("Batch job", record.job_id),
-        ("Results", record.workdir_url if record.status == RunStatus.SUCCEEDED else None),
+        ("Workdir", record.workdir_url),
         ("Log", record.log_url),
+        ("Report", record.report_url),
     ]
-    lines += [f"{name + ':':<14}{value}" for name, value in facts if value not in (None, "")]
-    lines += ["", f"Status:  nsclient status {record.run_id}", f"Log:     {log_command} {record.run_id}"]
-    if record.status == RunStatus.SUCCEEDED:
-        lines.append(f"Results: nsclient pull {record.run_id}")
-    if log_tail:
-        lines += ["", f"Last {len(log_tail)} lines of the log:", *(f"  {_CONTROL.sub('', line)}" for line in log_tail)]
+    return [(name, value) for name, value in facts if value]
+
+
+def _clean(line: str) -> str:
+    return _CONTROL.sub("", line)[:LINE_MAX]
+
+
+def _text(record: RunRecord, tail: list[str]) -> str:
+    lines = [f"{name_of(record)}: {record.status.value}", ""]
+    lines += _what_next(record)
+    lines += ["", "Follow up:", *(f"  {command}" for command in _commands(record)), ""]
+    lines += [f"{name + ':':<13}{value}" for name, value in _facts(record)]
+    if tail:
+        lines += ["", f"Last {len(tail)} lines of the log:", *(f"  {line}" for line in tail)]
+    return "\n".join(lines) + "\n"
+
+
+def _html(record: RunRecord, tail: list[str]) -> str:
+    colour = "#2a7a3a" if record.status == RunStatus.SUCCEEDED else "#b03030"
+    parts = [
+        _BODY_OPEN,
+        f'<h2 style="color:{colour}">{escape(name_of(record))}: {escape(record.status.value)}</h2>',
+        *(f"<p>{escape(line)}</p>" for line in _what_next(record)),
+    ]
+    parts.append("<p>Follow up:</p><pre>" + "\n".join(escape(c) for c in _commands(record)) + "</pre>")
+    rows = "".join(
+        f'<tr><th style="text-align:left;padding-right:1em">{escape(name)}</th><td>{escape(value)}</td></tr>'
+        for name, value in _facts(record)
+    )
+    parts.append(f"<table>{rows}</table>")
+    if tail:
+        parts.append(f"<p>Last {len(tail)} lines of the log:</p>")
+        parts.append(_PRE + "\n".join(escape(line) for line in tail) + "</pre>")
+    parts.append("</body></html>")
+    return "\n".join(parts) + "\n"
+
+
+def compose_notice(record: RunRecord, log_tail: list[str]) -> Notice:
+    tail = [_clean(line) for line in log_tail]
     return Notice(
         run_id=record.run_id,
         owner=record.owner,
         status=record.status.value,
         failure_class=record.failure_class.value if record.failure_class else None,
-        subject=subject,
-        body="\n".join(lines) + "\n",
+        subject=subject_of(record),
+        body=_text(record, tail),
+        html=_html(record, tail),
         to=record.notify,
     )

@@ -7,6 +7,8 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict
 
+from nsclient_common.cost import CostEstimate
+
 
 class RunStatus(StrEnum):
     SUBMITTED = "SUBMITTED"
@@ -83,6 +85,11 @@ class RunRecord(BaseModel):
     # Detail beyond the contract.
     reason: str | None = None
     failed_rule: str | None = None
+    rule_exit_code: int | None = None  # the failed rule's own exit status (exit_code is snakemake's)
+    build_name: str | None = None  # the pushed folder's (or dropped zip's) name
+    cost_estimate_usd: float | None = None  # an estimate: see cost_estimate.basis
+    cost_estimate: CostEstimate | None = None
+    report_url: str | None = None
     image: str | None = None
     snakemake_args: list[str] = []
     job_queue: str | None = None

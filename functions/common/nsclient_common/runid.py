@@ -43,6 +43,16 @@ def run_id_for_upload(key: str, version_id: str | None, sequencer: str | None = 
     return f"{upload_stem(key)}-{digest}"
 
 
+_PUSH_STAMP = re.compile(r"^\d{8}T\d{6}Z-")
+
+
+def build_name(key: str) -> str:
+    """The build's name from its upload key: the pushed folder's name (new_upload_name's label), or
+    a dropped zip's own name."""
+    name = key.rsplit("/", 1)[-1].removesuffix(UPLOAD_SUFFIX)
+    return _PUSH_STAMP.sub("", name) or name or "build"
+
+
 def is_run_id(value: str) -> bool:
     return bool(RUN_ID_PATTERN.match(value))
 

@@ -17,6 +17,8 @@ if TYPE_CHECKING:
     from pathlib import Path
 
 NEWICK_SPECIAL = set("()[]':;, \t\n")
+# Not snakemake's own 1, so that a notice can tell the rule's status from snakemake's.
+DELIBERATE_FAILURE_STATUS = 3
 
 
 # --------------------------------------------------------------------------- command line
@@ -28,19 +30,19 @@ def add_fail_argument(parser: argparse.ArgumentParser) -> None:
         "--fail-deliberately",
         metavar="RULE",
         default=None,
-        help="exit with status 1 before doing any work (used to test failed builds)",
+        help=f"exit with status {DELIBERATE_FAILURE_STATUS} before doing any work (used to test failed builds)",
     )
 
 
 def fail_if_requested(rule: str | None) -> None:
-    """Exit with status 1 and an explanatory message if the build asked this rule to fail."""
+    """Exit with a status of its own (snakemake then exits 1) if the build asked this rule to fail."""
     if rule:
         print(
             f"ERROR: rule {rule!r} failed deliberately because the build was run with --config fail_rule={rule}",
             file=sys.stderr,
             flush=True,
         )
-        sys.exit(1)
+        sys.exit(DELIBERATE_FAILURE_STATUS)
 
 
 def die(message: str) -> NoReturn:

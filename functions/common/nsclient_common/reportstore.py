@@ -1,0 +1,55 @@
+"""Writing a run's report next to its record: read the archived log back a line at a time, build the
+report, and put report.json and report.html in the run's folder."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import ClientError
+
+from nsclient_common.benchmarks import read_benchmarks
+from nsclient_common.layout import log_key, report_html_key, report_json_key, s3_url, workdir_key
+from nsclient_common.report import RunReport, build_report
+from nsclient_common.report_html import render_html
+from nsclient_common.runid import build_name
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from nsclient_common.record import RunRecord
+
+
+def _log_lines(s3: Any, bucket: str, record: RunRecord) -> Iterator[str]:
+    try:
+        body = s3.get_object(Bucket=bucket, Key=log_key(record.run_id, record.owner))["Body"]
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+            return
+        raise
+    for raw in body.iter_lines():
+        yield raw.decode("utf-8", "replace")
+
+
+def write_report(s3: Any, bucket: str, record: RunRecord) -> RunRecord:
+    """The record with report_url set, once report.json and report.html are written; a run whose job
+    never started has nothing to report and is returned as it is."""
+    if not record.started_at:
+        return record
+    name = record.build_name or (build_name(record.upload.key) if record.upload else record.run_id)
+    results = workdir_key(record.run_id, record.owner)
+    report: RunReport = build_report(
+        record, name, _log_lines(s3, bucket, record), lambda wanted: read_benchmarks(s3, bucket, results, wanted)
+    )
+    s3.put_object(
+        Bucket=bucket,
+        Key=report_json_key(record.run_id, record.owner),
+        Body=report.model_dump_json(indent=2).encode(),
+        ContentType="application/json",
+    )
+    s3.put_object(
+        Bucket=bucket,
+        Key=report_html_key(record.run_id, record.owner),
+        Body=render_html(report).encode(),
+        ContentType="text/html; charset=utf-8",
+    )
+    return record.model_copy(update={"report_url": s3_url(bucket, report_html_key(record.run_id, record.owner))})
