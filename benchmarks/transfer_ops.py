@@ -36,7 +36,7 @@ def nsclient(operation: str, path: Path, name: str) -> float:
     from botocore.config import Config
 
     from nsclient.progress import Progress
-    from nsclient.runs import pull_workdir, upload_build
+    from nsclient.runs.transfer import pull_workdir, upload_build
     from nsclient.transfer import StreamingUpload
     from nsclient.workdir import upload_members
 
