@@ -29,6 +29,7 @@ import boto3
 ROOT = Path(__file__).resolve().parents[1]
 
 sys.path[:0] = [str(ROOT / "functions" / "common")]
+from nsclient_common.cost import LAMBDA_GB_SECOND_USD, STATE_TRANSITION_USD  # noqa: E402
 from nsclient_common.record import RunStatus  # noqa: E402
 
 SNAKEFILE = 'rule all:\n    output: "results/done.txt"\n    shell: "echo NUMBER > {output}"\n'
@@ -82,7 +83,19 @@ def orchestration(history: list[dict[str, Any]]) -> dict[str, Any]:
             started = event["timestamp"]
         elif event["type"] in ("TaskSucceeded", "TaskFailed") and is_lambda and started:
             lambda_seconds += (event["timestamp"] - started).total_seconds()
+    # Lambda's request charge, and the template's Globals MemorySize (512 MB) for every function: the local
+    # runtime's seconds are a loaded laptop's, longer than Lambda's, so this is an upper bound.
+    request_usd, memory_gb = 0.20 / 1_000_000, 0.5
+    usd = transitions * STATE_TRANSITION_USD + invocations * request_usd
+    usd += lambda_seconds * memory_gb * LAMBDA_GB_SECOND_USD
+    # The same run orchestrated by a loop polling its job every 60 s for 4 hours: a Wait and a check per
+    # minute (a Wait, the check, a Choice: three transitions, 720 in all) and one short Lambda call (0.1 s) each.
+    polls = 4 * 60
+    polling_usd = usd + polls * (3 * STATE_TRANSITION_USD + request_usd + 0.1 * memory_gb * LAMBDA_GB_SECOND_USD)
     return {
+        "orchestration_usd_per_run": usd,
+        "polling_loop_usd_per_4h_run": polling_usd,
+        "polling_loop_transitions_per_4h_run": transitions + 3 * polls,
         "transitions_per_run": transitions,
         "lambda_invocations_per_run": invocations,
         "lambda_seconds_per_run_local": lambda_seconds,
