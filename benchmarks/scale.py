@@ -51,12 +51,17 @@ def _nsclient(environment: dict[str, str], *arguments: str) -> subprocess.Comple
 
 
 def _push(environment: dict[str, str], build: Path) -> tuple[str, float]:
-    """The run id the push printed, and when the push returned (its upload done)."""
-    pushed = _nsclient(environment, "push", str(build))
-    returned = time.time()
-    if pushed.returncode != 0:
-        raise RuntimeError(f"push of {build.name} failed: {pushed.stderr[-1500:]}")
-    return pushed.stdout.split()[0], returned
+    """The run id the push printed, and when it printed it: the upload is done then (the process's
+    exit comes later, slowed by fifty others exiting at once)."""
+    command = [sys.executable, "-m", "nsclient", "push", str(build)]
+    process = subprocess.Popen(command, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert process.stdout is not None
+    run_id = process.stdout.readline().strip()
+    uploaded = time.time()
+    _, err = process.communicate()
+    if process.returncode != 0 or not run_id:
+        raise RuntimeError(f"push of {build.name} failed: {err[-1500:]}")
+    return run_id, uploaded
 
 
 def _peak_rss_mb(pid: int) -> float:
@@ -74,15 +79,20 @@ def orchestration(history: list[dict[str, Any]]) -> dict[str, Any]:
     """What one successful run's execution cost to orchestrate, from its history: the state transitions
     Step Functions bills, and the Lambda invocations with their running time."""
     transitions = sum(1 for event in history if event["type"].endswith("StateEntered"))
+    # A Task naming its function as Resource logs LambdaFunction* events; lambda:invoke logs Task* ones.
     lambda_seconds, invocations, started, is_lambda = 0.0, 0, None, False
     for event in history:
-        if event["type"] == "TaskScheduled":
-            is_lambda = event["taskScheduledEventDetails"]["resourceType"] == "lambda"
+        kind = event["type"]
+        if kind in ("TaskScheduled", "LambdaFunctionScheduled"):
+            is_lambda = kind == "LambdaFunctionScheduled" or (
+                event["taskScheduledEventDetails"]["resourceType"] == "lambda"
+            )
             invocations += is_lambda
-        elif event["type"] == "TaskStarted" and is_lambda:
+        elif kind in ("TaskStarted", "LambdaFunctionStarted") and is_lambda:
             started = event["timestamp"]
-        elif event["type"] in ("TaskSucceeded", "TaskFailed") and is_lambda and started:
+        elif kind.endswith(("Succeeded", "Failed")) and kind.startswith(("Task", "LambdaFunction")) and started:
             lambda_seconds += (event["timestamp"] - started).total_seconds()
+            started = None
     # Lambda's request charge, and the template's Globals MemorySize (512 MB) for every function: the local
     # runtime's seconds are a loaded laptop's, longer than Lambda's, so this is an upper bound.
     request_usd, memory_gb = 0.20 / 1_000_000, 0.5
