@@ -57,3 +57,20 @@ def test_a_failed_job_ends_at_its_error() -> None:
     jobs = {job.rule: job for job in parse_jobs(failed.splitlines())}
     assert (jobs["b"].failed, jobs["b"].seconds) == (True, 5.0)
     assert jobs["a"].end is None
+
+
+def test_jobs_within_one_logged_second_still_ran_one_at_a_time_at_least() -> None:
+    # As the example build logs them: each rule starts and finishes within the same second.
+    quick = "".join(
+        f"[Mon Nov 30 04:00:0{i} 2026]\nlocalrule r{i}:\n    output: out/r{i}.txt\n    jobid: {i}\n\n"
+        f"[Mon Nov 30 04:00:0{i} 2026]\nFinished jobid: {i} (Rule: r{i})\n"
+        for i in range(1, 4)
+    )
+    jobs = parse_jobs(quick.splitlines())
+    assert [job.seconds for job in jobs] == [0.0, 0.0, 0.0]
+    assert most_at_once(jobs) == 1
+    # and a moment's job inside a longer one overlaps it
+    inside = LOG.replace(
+        "[Mon Nov 30 03:24:44 2026]\nFinished jobid: 3", "[Mon Nov 30 03:24:41 2026]\nFinished jobid: 3"
+    )
+    assert most_at_once(parse_jobs(inside.splitlines())) == 2

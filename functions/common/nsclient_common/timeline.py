@@ -10,7 +10,7 @@ fails ("Error in rule NAME:" then "jobid: N"). Lines are read one at a time, in 
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
@@ -118,9 +118,13 @@ def critical_path(jobs: list[RuleJob]) -> list[RuleJob]:
 
 def most_at_once(jobs: list[RuleJob], *, cores: bool = False) -> int:
     """The most jobs running at the same time (with cores: the most of their threads)."""
+    # Snakemake's log stamps whole seconds: a job that started and ended within one still ran, for a
+    # moment (half a second here), and overlaps whatever else ran then.
+    moment = timedelta(seconds=0.5)
+    ends = [(job, job.end if job.end is None or job.end > job.start else job.start + moment) for job in jobs]
     events = sorted(
         [(job.start, job.threads if cores else 1) for job in jobs]
-        + [(job.end, -(job.threads if cores else 1)) for job in jobs if job.end is not None],
+        + [(end, -(job.threads if cores else 1)) for job, end in ends if end is not None],
         key=lambda event: (event[0], event[1]),  # an end and a start in the same second do not overlap
     )
     running = top = 0
