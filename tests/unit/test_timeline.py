@@ -69,6 +69,9 @@ def test_jobs_within_one_logged_second_still_ran_one_at_a_time_at_least() -> Non
     jobs = parse_jobs(quick.splitlines())
     assert [job.seconds for job in jobs] == [0.0, 0.0, 0.0]
     assert most_at_once(jobs) == 1
+    # also when all of them are stamped with the same second, as one after the other often are
+    same_second = parse_jobs(quick.replace("04:00:02", "04:00:01").replace("04:00:03", "04:00:01").splitlines())
+    assert len(same_second) == 3 and most_at_once(same_second) == 1
     # and a moment's job inside a longer one overlaps it
     inside = LOG.replace(
         "[Mon Nov 30 03:24:44 2026]\nFinished jobid: 3", "[Mon Nov 30 03:24:41 2026]\nFinished jobid: 3"

@@ -10,7 +10,7 @@ fails ("Error in rule NAME:" then "jobid: N"). Lines are read one at a time, in 
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
@@ -118,17 +118,26 @@ def critical_path(jobs: list[RuleJob]) -> list[RuleJob]:
 
 def most_at_once(jobs: list[RuleJob], *, cores: bool = False) -> int:
     """The most jobs running at the same time (with cores: the most of their threads)."""
-    # Snakemake's log stamps whole seconds: a job that started and ended within one still ran, for a
-    # moment (half a second here), and overlaps whatever else ran then.
-    moment = timedelta(seconds=0.5)
-    ends = [(job, job.end if job.end is None or job.end > job.start else job.start + moment) for job in jobs]
-    events = sorted(
-        [(job.start, job.threads if cores else 1) for job in jobs]
-        + [(end, -(job.threads if cores else 1)) for job, end in ends if end is not None],
-        key=lambda event: (event[0], event[1]),  # an end and a start in the same second do not overlap
-    )
+
+    def weight(job: RuleJob) -> int:
+        return job.threads if cores else 1
+
+    # Snakemake's log stamps whole seconds. A job that started and ended within one still ran: it counts
+    # with the longer jobs running then, but not with other such jobs of that second, which as often ran
+    # one after the other (kinds, in the order taken at one time: 0 an end, 1 such a job, 2 a start).
+    events: list[tuple[datetime, int, int]] = []
+    for job in jobs:
+        if job.end is not None and job.end <= job.start:
+            events.append((job.start, 1, weight(job)))
+            continue
+        events.append((job.start, 2, weight(job)))
+        if job.end is not None:
+            events.append((job.end, 0, -weight(job)))
     running = top = 0
-    for _, step in events:
-        running += step
-        top = max(top, running)
+    for _, kind, step in sorted(events, key=lambda event: (event[0], event[1])):
+        if kind == 1:
+            top = max(top, running + step)
+        else:
+            running += step
+            top = max(top, running)
     return top
