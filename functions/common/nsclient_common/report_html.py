@@ -105,7 +105,7 @@ def render_html(report: RunReport) -> str:
 <p class="advice" id="advice">{escape(report.advice)}</p>
 <h2>Used against asked for</h2>
 {_usage(report)}
-<p>At most {report.most_jobs_at_once} jobs ran at once.</p>
+<p>At most {report.most_jobs_at_once} {"job" if report.most_jobs_at_once == 1 else "jobs"} ran at once.</p>
 {cost}
 <h2>Each rule's use (from its benchmark: files)</h2>
 {_rule_usage(report)}
