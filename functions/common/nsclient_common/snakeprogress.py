@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import re
 
+from nsclient_common.snakelog import JOB_FINISHED, JOB_STARTS, RULE_NAME
+
 _STEPS_DONE = re.compile(r"^(?P<done>\d+) of (?P<total>\d+) steps \(\d+%\) done")
 _JOB_STATS_TOTAL = re.compile(r"^total\s+(?P<total>\d+)\s*$")
-_RULE_STARTS = re.compile(r"^(?:local)?(?:rule|checkpoint) (?P<rule>[A-Za-z_][A-Za-z0-9_]*):\s*$")
-_ERROR_IN_RULE = re.compile(r"^Error in rule (?P<rule>[A-Za-z_][A-Za-z0-9_]*):")
+_ERROR_IN_RULE = re.compile(rf"^Error in rule (?P<rule>{RULE_NAME}):")
 _JOB_ID = re.compile(r"^\s+jobid: (?P<job>\d+)\s*$")
-# "Finished job 4." (snakemake 7, 8) or "Finished jobid: 4 (Rule: filter)" (snakemake 9).
-_JOB_FINISHED = re.compile(r"^Finished job(?:id:)? (?P<job>\d+)")
 
 
 class SnakemakeProgress:
@@ -32,7 +31,7 @@ class SnakemakeProgress:
             self.done, self.total = int(match["done"]), int(match["total"])
         elif (match := _JOB_STATS_TOTAL.match(line)) and self.total is None:
             self.total = int(match["total"])
-        elif match := _RULE_STARTS.match(line):
+        elif match := JOB_STARTS.match(line):
             self._rule, self._failing = match["rule"], False
         elif match := _ERROR_IN_RULE.match(line):
             self._rule, self._failing = match["rule"], True
@@ -42,5 +41,5 @@ class SnakemakeProgress:
             else:
                 self._running[match["job"]] = self._rule
             self._rule = None
-        elif match := _JOB_FINISHED.match(line):
-            self._running.pop(match["job"], None)
+        elif match := JOB_FINISHED.match(line):
+            self._running.pop(match["jobid"], None)

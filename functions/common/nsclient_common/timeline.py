@@ -15,14 +15,14 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
 
+from nsclient_common.snakelog import JOB_FINISHED, JOB_STARTS, RULE_NAME
+
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
 _STAMP = re.compile(r"^\[(?P<stamp>\w{3} \w{3} +\d{1,2} \d{2}:\d{2}:\d{2} \d{4})\]\s*$")
-_START = re.compile(r"^(?P<local>local)?(?:rule|checkpoint) (?P<rule>[A-Za-z_][A-Za-z0-9_]*):\s*$")
-_ERROR = re.compile(r"^Error in rule (?P<rule>[A-Za-z_][A-Za-z0-9_]*):\s*$")
+_ERROR = re.compile(rf"^Error in rule (?P<rule>{RULE_NAME}):\s*$")
 _FIELD = re.compile(r"^\s+(?P<name>jobid|input|output|threads|benchmark): (?P<value>.*)$")
-_FINISHED = re.compile(r"^Finished (?:jobid: |job )(?P<jobid>\d+)")
 MAX_FILES_PER_JOB = 200  # enough to link jobs; bounds memory for rules with huge file lists
 
 
@@ -63,7 +63,7 @@ def parse_jobs(lines: Iterable[str]) -> list[RuleJob]:
         if match := _STAMP.match(line):
             stamp, opening = _stamp(match["stamp"]), None
             continue
-        if stamp is not None and (match := _START.match(line)):
+        if stamp is not None and (match := JOB_STARTS.match(line)):
             opening = RuleJob(jobid=-1, rule=match["rule"], start=stamp, local=bool(match["local"]))
             continue
         if match := _ERROR.match(line):
@@ -88,7 +88,7 @@ def parse_jobs(lines: Iterable[str]) -> list[RuleJob]:
                 elif name == "benchmark":
                     opening.benchmark = value
             continue
-        if stamp is not None and (match := _FINISHED.match(line)):
+        if stamp is not None and (match := JOB_FINISHED.match(line)):
             if (job := jobs.get(int(match["jobid"]))) is not None:
                 job.end = stamp
         if line and not line.startswith((" ", "\t")):
