@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from nsclient_common.cost import Rates, estimate
 from nsclient_common.failure import JobOutcome, classify
 from nsclient_common.layout import log_key, owner_of_inbox_key, s3_url
-from nsclient_common.record import RunRecord, RunStatus, iso_from_millis, utc_now
+from nsclient_common.record import RunRecord, RunStatus, iso_from_millis, parse_iso, utc_now
 from nsclient_common.runid import build_name
 from nsclient_common.runstore import find_record, write_record
 
@@ -100,7 +100,7 @@ def cost_of(record: RunRecord, facts: JobFacts, rates: Rates, jobs: int = 1) -> 
     """The run's estimated cost. The functions' time is bounded from outside: from the upload's record
     to the job's creation (preparing) and from the job's stop to now (collecting, finalizing), at 1 GB."""
     now = datetime.now(UTC)
-    submitted = datetime.fromisoformat(record.submitted_at.replace("Z", "+00:00"))
+    submitted = parse_iso(record.submitted_at)
     created, stopped = _at(facts.created_at), _at(facts.stopped_at)
     preparing = (created - submitted).total_seconds() if created else 0.0
     wrapping_up = (now - stopped).total_seconds() if stopped else 0.0

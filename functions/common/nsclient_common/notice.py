@@ -5,15 +5,18 @@ the commands to follow up with, where everything is, the resources, times and co
 from __future__ import annotations
 
 import re
-from datetime import datetime
 from html import escape
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
 
 from nsclient_common.cost import describe
 from nsclient_common.failure import ADVICE
-from nsclient_common.record import RunRecord, RunStatus
+from nsclient_common.record import RunRecord, RunStatus, parse_iso
 from nsclient_common.runid import build_name
+
+if TYPE_CHECKING:
+    from datetime import datetime
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 _SUBJECT_MAX = 100  # SNS subjects must stay under 100 characters
@@ -41,7 +44,7 @@ def _one_line(text: str) -> str:
 
 
 def _moment(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
+    return parse_iso(value) if value else None
 
 
 def duration(start: str | None, end: str | None) -> str | None:
