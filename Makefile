@@ -10,11 +10,14 @@ EVALUATOR := client/nsclient/local/iam_evaluator
 # The SAM CLI and checkov pin their own boto3, pydantic etc., so each lives in its own environment.
 SAM_CLI_VERSION := 1.170.0
 CHECKOV_VERSION := 3.3.30
+# The AWS CLI, as a teammate's build calls it inside a job (the build-code isolation tests).
+AWSCLI_VERSION := 1.45.11
 TOOLS := .venv-tools
 SAM := $(TOOLS)/sam/bin/sam
 CHECKOV := $(TOOLS)/checkov/bin/checkov
 SAM_STAMP := $(TOOLS)/sam/.installed-$(SAM_CLI_VERSION)
 CHECKOV_STAMP := $(TOOLS)/checkov/.installed-$(CHECKOV_VERSION)
+AWSCLI_STAMP := $(TOOLS)/awscli/.installed-$(AWSCLI_VERSION)
 BUILD_DIR ?= .aws-sam/build
 CHECKOV_DIR := .aws-sam/checkov
 export SAM_CLI_TELEMETRY := 0
@@ -43,9 +46,15 @@ $(CHECKOV_STAMP):
 	$(TOOLS)/checkov/bin/python -m pip install --quiet checkov==$(CHECKOV_VERSION)
 	touch $@
 
+$(AWSCLI_STAMP):
+	rm -rf $(TOOLS)/awscli
+	$(PYTHON) -m venv $(TOOLS)/awscli
+	$(TOOLS)/awscli/bin/python -m pip install --quiet awscli==$(AWSCLI_VERSION)
+	touch $@
+
 install: $(STAMP) tools
 
-tools: $(SAM_STAMP) $(CHECKOV_STAMP)
+tools: $(SAM_STAMP) $(CHECKOV_STAMP) $(AWSCLI_STAMP)
 
 dev: install
 
@@ -54,7 +63,7 @@ demo: $(STAMP)
 
 test: lint validate unit
 
-unit: $(STAMP)
+unit: $(STAMP) $(AWSCLI_STAMP)
 	$(BIN)/python -m pytest
 
 # The fast loop (under a minute idle): unit tests, static checks of the template and state machine, and each

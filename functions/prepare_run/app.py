@@ -10,13 +10,14 @@ secrets are not left lying in inbox/.
 from __future__ import annotations
 
 import os
-import re
 from typing import TYPE_CHECKING, Any, TypedDict
 
 from botocore.exceptions import ClientError
 from pydantic import BaseModel
 
 from nsclient_common.aws import client
+from nsclient_common.jobdefinition import definition_for_run
+from nsclient_common.jobrole import NotAnOwner, check_owner, ensure_job_role, wait_until_usable
 from nsclient_common.jobspec import submit_job_parameters
 from nsclient_common.layout import envd_key, envd_key_for_upload, owner_of_inbox_key, s3_url, workdir_key
 from nsclient_common.observability import count_run_finished, for_function
@@ -39,6 +40,7 @@ from nsclient_common.zipcheck import UploadRejected, check_build_archive
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
     from types_boto3_batch import BatchClient
+    from types_boto3_iam import IAMClient
     from types_boto3_s3 import S3Client
 
 observability = for_function("PrepareRun")
@@ -69,10 +71,6 @@ class PrepareOutput(BaseModel):
     reason: str | None
     job: dict[str, Any] | None
     record: RunRecord
-
-
-class JobDefinitionMissing(Exception):
-    """The configured Batch job definition does not exist (or has no ACTIVE revision)."""
 
 
 class EnvdMissing(Exception):
@@ -136,34 +134,6 @@ def _version(upload: Upload) -> _VersionArgument:
     return {"VersionId": upload.version_id} if upload.version_id and upload.version_id != "null" else {}
 
 
-def _with_tag(image: str) -> str:
-    return image if ":" in image.rsplit("/", 1)[-1] or "@" in image else f"{image}:latest"
-
-
-def job_definition_for_image(batch: BatchClient, base: str, image: str) -> str:
-    """A job definition running `image`: the base one if it does, else a derived revision named as the
-    Nextstrain CLI names it (<base>_<revision>_<repo>_<tag>), registered once and reused."""
-    found = batch.describe_job_definitions(jobDefinitionName=base, status="ACTIVE")["jobDefinitions"]
-    if not found:
-        raise JobDefinitionMissing(f"job definition {base!r} has no ACTIVE revision")
-    latest = max(found, key=lambda d: d["revision"])
-    if _with_tag(latest.get("containerProperties", {}).get("image", "")) == _with_tag(image):
-        return base
-    repository, _, tag = _with_tag(image).rpartition(":")
-    name = re.sub(r"[^A-Za-z0-9_-]", "-", "_".join((base, str(latest["revision"]), repository, tag)))[:128]
-    if batch.describe_job_definitions(jobDefinitionName=name, status="ACTIVE")["jobDefinitions"]:
-        return name
-    # The copy is the latest revision as Batch described it, with the image replaced: its fields go back verbatim.
-    copied: dict[str, Any] = {
-        k: latest[k]
-        for k in ("type", "retryStrategy", "timeout", "parameters", "platformCapabilities")
-        if latest.get(k)
-    }
-    copied["containerProperties"] = {**latest.get("containerProperties", {}), "image": image}
-    batch.register_job_definition(jobDefinitionName=name, **copied)
-    return name
-
-
 def _new_record(event: PrepareInput, request: BuildRequest, status: RunStatus, settings: Settings) -> RunRecord:
     return RunRecord(
         run_id=event.run_id,
@@ -219,12 +189,18 @@ def reject(event: PrepareInput, reason: str, request: BuildRequest, settings: Se
     return PrepareOutput(accepted=False, reason=reason, job=None, record=record)
 
 
-def prepare(event: PrepareInput, settings: Settings, *, s3: S3Client, batch: BatchClient) -> PrepareOutput:
+def prepare(
+    event: PrepareInput, settings: Settings, *, s3: S3Client, batch: BatchClient, iam: IAMClient
+) -> PrepareOutput:
     existing = find_record(s3, settings.bucket, event.run_id, event.owner)
     if existing is not None and existing.status.is_final:
         # A retried or replayed step: the run's outcome is recorded already.
         return PrepareOutput(accepted=False, reason=existing.reason, job=None, record=existing)
 
+    try:
+        check_owner(event.owner)
+    except NotAnOwner as error:
+        return reject(event, f"The upload's folder names no person: {error}.", BuildRequest(), settings, s3)
     upload = event.upload
     head = s3.head_object(Bucket=upload.bucket, Key=upload.key, **_version(upload))
     metadata = head.get("Metadata", {})
@@ -238,9 +214,11 @@ def prepare(event: PrepareInput, settings: Settings, *, s3: S3Client, batch: Bat
     except UploadRejected as error:
         return reject(event, str(error), request, settings, s3)
 
-    job_definition = settings.job_definition
-    if request.image:
-        job_definition = job_definition_for_image(batch, settings.job_definition, request.image)
+    # The build's code runs as its owner's own job role, which reaches only the owner's runs.
+    role = ensure_job_role(iam, settings.job_roles(), event.owner)
+    job_definition = definition_for_run(
+        batch, settings.job_definition, role_arn=role.arn, owner=event.owner, image=request.image
+    )
 
     # Copy, never move: the inbox copy expires by lifecycle, and writing under inbox/ would start another run.
     workdir = workdir_key(event.run_id, event.owner)
@@ -257,6 +235,7 @@ def prepare(event: PrepareInput, settings: Settings, *, s3: S3Client, batch: Bat
             envd_url = move_envd(s3, upload, request.envd_version, settings.bucket, target)
         except EnvdMissing as error:
             return reject(event, str(error), request.model_copy(update={"envd_version": None}), settings, s3)
+    wait_until_usable(role)  # a person's first run: until IAM has made the new role known to ECS
     record = _new_record(event, request, RunStatus.SUBMITTED, settings)
     if existing is not None:
         record = record.model_copy(update={"submitted_at": existing.submitted_at})
@@ -278,6 +257,6 @@ def prepare(event: PrepareInput, settings: Settings, *, s3: S3Client, batch: Bat
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     parsed = PrepareInput.model_validate(event)
     logger.append_keys(run_id=parsed.run_id)
-    result = prepare(parsed, current_settings(), s3=client("s3"), batch=client("batch"))
+    result = prepare(parsed, current_settings(), s3=client("s3"), batch=client("batch"), iam=client("iam"))
     logger.info("prepared run", extra={"accepted": result.accepted, "reason": result.reason})
     return result.model_dump(mode="json")

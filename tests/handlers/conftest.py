@@ -33,6 +33,12 @@ RUN_ID = "zika-0123456789"
 WAITING_DEFINITION = json.dumps({"StartAt": "Wait", "States": {"Wait": {"Type": "Wait", "Seconds": 3600, "End": True}}})
 
 
+JOB_ROLE_BOUNDARY = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Action": "s3:*Object", "Resource": "arn:aws:s3:::*/runs/*"}],
+}
+
+
 @dataclass
 class LambdaContext:
     """What Lambda passes as `context` (the attributes powertools and the handlers read)."""
@@ -135,8 +141,16 @@ def stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
         sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn, Attributes={"RawMessageDelivery": "true"})
         with contextlib.suppress(logs.exceptions.ResourceAlreadyExistsException):
             logs.create_log_group(logGroupName="/aws/batch/job")
-        # What the template's Globals give every function (ReconcileRun, StartRun and CancelRun add the machine).
+        # Job roles are made under the stack's path and boundary (a path of this test's own: IAM is global).
+        boundary = client("iam").create_policy(
+            PolicyName=f"JobRoleBoundary-{unique}", PolicyDocument=json.dumps(JOB_ROLE_BOUNDARY)
+        )["Policy"]["Arn"]
+        # What the template's Globals give every function (ReconcileRun, StartRun and CancelRun add the machine),
+        # and PrepareRun's own job role settings.
         environment = {
+            "JOB_ROLE_PATH": f"/nsclient/{REGION}/handlers-{unique}/",
+            "JOB_ROLE_BOUNDARY_ARN": boundary,
+            "JOB_ROLE_SETTLE_SECONDS": "0",
             "BUCKET_NAME": bucket,
             "TOPIC_ARN": topic,
             "JOB_QUEUE": f"nextstrain-job-queue-{unique}",

@@ -5,6 +5,7 @@ NotifyRun sends the notice once."""
 from __future__ import annotations
 
 import json
+import os
 import time
 from email import policy
 from email.message import EmailMessage
@@ -43,6 +44,12 @@ def prepare_input(stack: Stack, build: bytes, metadata: dict[str, str] | None = 
 def test_prepare_copies_the_upload_records_the_run_and_asks_for_its_job(stack: Stack) -> None:
     build = zip_bytes({"Snakefile": SNAKEFILE_OK})
     state = prepare_input(stack, build, {"cpus": "2", "memory": "2GiB"})
+    team_role = f"arn:aws:iam::{ACCOUNT}:role/NextstrainJobsRole"
+    client("batch").register_job_definition(
+        jobDefinitionName="nextstrain-job",
+        type="container",
+        containerProperties={"image": "nextstrain/base:latest", "jobRoleArn": team_role, "vcpus": 4, "memory": 7400},
+    )
 
     output = handler("prepare_run").lambda_handler(state, LambdaContext("PrepareRunFunction"))
 
@@ -52,7 +59,17 @@ def test_prepare_copies_the_upload_records_the_run_and_asks_for_its_job(stack: S
     record = read_record(stack.s3, stack.bucket, RUN_ID, OWNER)
     assert (record.status, record.owner, record.cpus, record.memory_mib) == (RunStatus.SUBMITTED, OWNER, 2, 2048)
     job = output["job"]
-    assert (job["JobName"], job["JobQueue"], job["JobDefinition"]) == (RUN_ID, stack.job_queue, "nextstrain-job")
+    assert (job["JobName"], job["JobQueue"]) == (RUN_ID, stack.job_queue)
+    # The job runs as the owner's own role (made now, under the stack's path and boundary), named by the owner's
+    # copy of the team's definition.
+    assert job["JobDefinition"].startswith(f"nextstrain-job_{OWNER}_")
+    (definition,) = client("batch").describe_job_definitions(jobDefinitionName=job["JobDefinition"])["jobDefinitions"]
+    role_name = definition["containerProperties"]["jobRoleArn"].rsplit("/", 1)[1]
+    role = client("iam").get_role(RoleName=role_name)["Role"]
+    assert role["Path"] == os.environ["JOB_ROLE_PATH"] and role["Arn"] != team_role
+    assert role["PermissionsBoundary"]["PermissionsBoundaryArn"] == os.environ["JOB_ROLE_BOUNDARY_ARN"]
+    policy = client("iam").get_role_policy(RoleName=role_name, PolicyName="OwnRunFolders")["PolicyDocument"]
+    assert policy["Statement"][0]["Resource"] == f"arn:aws:s3:::{stack.bucket}/runs/{OWNER}/*"
     environment = {e["Name"]: e["Value"] for e in job["ContainerOverrides"]["Environment"]}
     assert environment["NEXTSTRAIN_AWS_BATCH_WORKDIR_URL"] == f"s3://{stack.bucket}/{workdir_key(RUN_ID, OWNER)}"
     assert {"Type": "VCPU", "Value": "2"} in job["ContainerOverrides"]["ResourceRequirements"]

@@ -370,11 +370,28 @@ def test_job_log_readers_may_read_the_group_of_either_shape():
     readers = {
         "CollectLogsFunction": props("CollectLogsFunction")["Policies"][0]["Statement"],
         "ReconcileRunFunction": props("ReconcileRunFunction")["Policies"][1]["Statement"],
-        "NsclientUserPolicy": props("NsclientUserPolicy")["PolicyDocument"]["Statement"],
+        "NsclientAdminPolicy": props("NsclientAdminPolicy")["PolicyDocument"]["Statement"],
     }
     for reader, statements in readers.items():
         reads = [s for s in statements if "logs:GetLogEvents" in s["Action"]]
         assert [s["Resource"] for s in reads] == [streams], reader
+
+
+def test_a_person_reads_only_the_live_log_streams_of_their_own_job_definitions():
+    # Batch names a stream <definition>/default/<task>, and a person's jobs run with their own copy of the
+    # definition, <definition>_<their IAM unique id>_... (nsclient_common.jobdefinition).
+    from nsclient_common.jobdefinition import derived_name
+
+    statements = props("NsclientUserPolicy")["PolicyDocument"]["Statement"]
+    (reads,) = [s for s in statements if "logs:GetLogEvents" in s["Action"]]
+    created, existing = reads["Resource"]["Fn::If"][1:]
+    assert created["Fn::Sub"][0].endswith(
+        ":log-group:${BatchJobLogGroup}:log-stream:nextstrain-job-${StackUuid}_${!aws:userid}_*"
+    )
+    assert existing["Fn::Sub"].endswith(":log-group:/aws/batch/job:log-stream:${JobDefinition}_${!aws:userid}_*")
+    assert derived_name("nextstrain-job", "AIDAEXAMPLEUSER000001", 3, None).startswith(
+        "nextstrain-job_AIDAEXAMPLEUSER000001_"
+    )
 
 
 def test_launch_template_requires_imdsv2_with_hop_limit_1():

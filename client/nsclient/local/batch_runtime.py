@@ -37,7 +37,7 @@ from nsclient.local.entrypoint import ROOT_VAR
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from nsclient.local.principals import Credentials
+    from nsclient.local.container_credentials import ContainerCredentialsEndpoint
 
 ENTRYPOINT = "/sbin/entrypoint-aws-batch"
 SIGKILL_EXIT = 137
@@ -107,8 +107,8 @@ class BatchRuntime:
     max_vcpus: int = 64
     runnable_timeout_seconds: int = 0
     stuck_reason: str = COMPUTE_ENVIRONMENT_MAX_RESOURCE
-    # Job role ARN -> its credentials, as ECS gives them to the job's container.
-    role_credentials: dict[str, Credentials] = field(default_factory=dict)
+    # Serves each job its definition's job role, as ECS's agent does (None: jobs get no AWS identity).
+    credentials: ContainerCredentialsEndpoint | None = None
     # Hooks given each job as it starts; the first disruption one returns is inflicted on it.
     disruptions: list[Callable[[BatchJob], Disruption | None]] = field(default_factory=list)
     # The jobs in progress, and the process group of each one running, by job id.
@@ -209,16 +209,16 @@ class BatchRuntime:
     def _run_process(self, job: BatchJob, disruption: Disruption | None) -> int | None:
         """The job's command as a process group; its exit code as Batch reports it (None: the host went away)."""
         command = _local_command(job.command())
+        # Nothing of the backend's own identity reaches the job: no keys, no profile, no credentials URI.
         inherited = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
         role = job.job_role_arn()
-        credentials = self.role_credentials.get(role) if role else None
         environment = {
             **inherited,
             **job.environment(),
             "AWS_ENDPOINT_URL": self.endpoint_url,
-            # The job role's keys, as the container gets them; none when the definition names no role
-            # (on AWS the job would then have no AWS access of its own).
-            **(credentials.environment() if credentials else {}),
+            # The job role, from the credentials endpoint as the container gets it; nothing when the
+            # definition names no role (on AWS the job would then have no AWS access of its own).
+            **(self.credentials.open_for(job.job_id, role) if role and self.credentials else {}),
             "AWS_BATCH_JOB_ID": job.job_id,
             "PYTHONUNBUFFERED": "1",
         }
@@ -229,6 +229,8 @@ class BatchRuntime:
         try:
             return self._watch_process(job, command, environment, disruption)
         finally:
+            if self.credentials is not None:
+                self.credentials.close_for(job.job_id)
             shutil.rmtree(scratch, ignore_errors=True)
 
     def _watch_process(

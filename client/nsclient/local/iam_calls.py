@@ -206,8 +206,43 @@ def _events(request: Request) -> list[Call]:
     return [Call(request.action, request.arn("events", f"rule/{name}") if name else "*")]
 
 
+def _iam_role(account: str, name: str) -> Any:
+    from moto.iam.models import iam_backends
+
+    return next((r for r in iam_backends[account]["aws"].roles.values() if r.name == name), None)
+
+
+def _iam(request: Request) -> list[Call]:
+    """Role operations act on the role's ARN, which holds its path; writes to a role carry the
+    iam:PermissionsBoundary key (the boundary asked for, or the role's own), as IAM gives them."""
+    name = request.param("RoleName")
+    if name is None:
+        return [Call(request.action, "*")]
+    role = _iam_role(request.account, name)
+    if request.action == "iam:CreateRole":
+        path = request.param("Path") or "/"
+        boundary = request.param("PermissionsBoundary")
+    else:
+        path = role.path if role is not None else "/"
+        boundary = role.permissions_boundary_arn if role is not None else None
+    context = {"iam:PermissionsBoundary": boundary} if boundary and request.action in _BOUNDED_ROLE_WRITES else {}
+    return [Call(request.action, f"arn:aws:iam::{request.account}:role{path}{name}", context)]
+
+
+# The role writes IAM lets a policy condition on the role's permissions boundary.
+_BOUNDED_ROLE_WRITES = {
+    "iam:CreateRole",
+    "iam:PutRolePolicy",
+    "iam:DeleteRolePolicy",
+    "iam:AttachRolePolicy",
+    "iam:DetachRolePolicy",
+    "iam:PutRolePermissionsBoundary",
+    "iam:DeleteRolePermissionsBoundary",
+}
+
 _DESCRIBERS = {
     "s3": _s3,
+    "iam": _iam,
     "states": _states,
     "batch": _batch,
     "logs": _logs,

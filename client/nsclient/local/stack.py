@@ -8,6 +8,7 @@ import os
 import re
 import zipfile
 from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -15,6 +16,7 @@ import boto3
 import yaml
 
 from nsclient.local import moto_fixes, nextstrain_guide, sam
+from nsclient.local.container_credentials import ContainerCredentialsEndpoint, RoleNotAssumable
 from nsclient.local.lambda_runtime import LocalFunction
 from nsclient.local.principals import (
     ADMIN_USER,
@@ -38,6 +40,11 @@ LOCAL_BUCKET = "nsclient-local-builds"
 LOCAL_MAX_VCPUS = 64
 # The local person's IAM unique id (aws:userid), the same at every start: their runs are in its folders.
 LOCAL_USER_ID = "AIDALOCALNSCLIENTUSER"
+# IAM's eventual consistency, played small: ECS cannot assume a role this young (on AWS, seconds, unstated).
+# PrepareRun waits JOB_ROLE_SETTLE_SECONDS (10 as deployed) before a new role's first job; here a little
+# more than the emulated delay, so a first run that did not wait would fail as it could on AWS.
+ROLE_PROPAGATION_SECONDS = 2.5
+LOCAL_JOB_ROLE_SETTLE_SECONDS = 3.0
 
 
 @dataclass
@@ -134,6 +141,7 @@ class LocalStack:
             ACCOUNT,
         )
         self.admin_credentials: Credentials | None = None
+        self.role_propagation_seconds = ROLE_PROPAGATION_SECONDS
 
     @property
     def creates_batch(self) -> bool:
@@ -279,8 +287,24 @@ class LocalStack:
         batch_runtime.max_vcpus = int(r.parameters.get("LocalMaxVcpus", LOCAL_MAX_VCPUS))
         batch_runtime.runnable_timeout_seconds = limit
         batch_runtime.stuck_reason = str(r.resolve(actions[0]["Reason"])) if actions else "stuck RUNNABLE"
-        batch_runtime.role_credentials[job_role_arn] = self.principals.assume(job_role_arn, "batch-job")
+        batch_runtime.credentials = ContainerCredentialsEndpoint(self.assume_for_job)
         return queue_name, definition_name
+
+    def assume_for_job(self, role_arn: str, session_name: str) -> Credentials:
+        """A job role's credentials as ECS's agent gets them for a task (AssumeRole, the task as session):
+        refused while the role is younger than IAM takes to make it known."""
+        assert self.admin_credentials is not None
+        iam = _client("iam", self.endpoint_url, self.admin_credentials)
+        try:
+            role = iam.get_role(RoleName=role_arn.rsplit("/", 1)[-1])["Role"]
+        except iam.exceptions.NoSuchEntityException:
+            raise RoleNotAssumable(f"{role_arn} does not exist") from None
+        age = (datetime.now(UTC) - role["CreateDate"]).total_seconds()
+        if age < self.role_propagation_seconds:
+            raise RoleNotAssumable(f"{role_arn} is not yet assumable by ecs-tasks.amazonaws.com ({age:.1f}s old)")
+        sts = _client("sts", self.endpoint_url, self.admin_credentials)
+        issued = sts.assume_role(RoleArn=role_arn, RoleSessionName=session_name[:64])["Credentials"]
+        return Credentials(issued["AccessKeyId"], issued["SecretAccessKey"], issued["SessionToken"])
 
     def _global_environment(self) -> dict[str, Any]:
         variables: dict[str, Any] = self.template.get("Globals", {}).get("Function", {}).get("Environment", {})
@@ -292,6 +316,8 @@ class LocalStack:
         variables = dict(self.resolver.resolve(expanded))
         variables["OUTBOX_DIR"] = str(outbox)
         variables["AWS_REGION"] = REGION
+        if "JOB_ROLE_SETTLE_SECONDS" in variables:
+            variables["JOB_ROLE_SETTLE_SECONDS"] = str(LOCAL_JOB_ROLE_SETTLE_SECONDS)
         return {k: str(v) for k, v in variables.items()}
 
     def _create_functions(self, outbox: Path) -> None:

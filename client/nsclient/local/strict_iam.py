@@ -153,6 +153,22 @@ def _policy_documents(access_key: Any) -> list[dict[str, Any]]:
     return documents
 
 
+def _boundary_documents(principal: str) -> list[dict[str, Any]]:
+    """The permissions boundary of the role behind an assumed-role session (none for anyone else)."""
+    if ":assumed-role/" not in principal:
+        return []
+    from moto.iam.models import iam_backends
+
+    account, role_name = principal.split(":")[4], principal.rsplit("/", 2)[1]
+    backend = iam_backends[account]["aws"]
+    role = next((r for r in backend.roles.values() if r.name == role_name), None)
+    if role is None or not role.permissions_boundary_arn:
+        return []
+    version = next(v for v in backend.get_policy(role.permissions_boundary_arn).versions if v.is_default)
+    document = version.document
+    return [json.loads(document) if isinstance(document, str) else document]
+
+
 def _bucket_policy(account: str, resource: str) -> dict[str, Any] | None:
     from moto.s3.models import s3_backends
 
@@ -250,6 +266,7 @@ def _decide(
         "account": account,
         "identityPolicies": policies,
         "context": {**principal_context(principal), **call.context},
+        "boundaryPolicies": _boundary_documents(principal),
     }
     if call.resource.startswith("arn:aws:s3:::"):
         query["resourcePolicy"] = _bucket_policy(account, call.resource)

@@ -16,6 +16,7 @@ from botocore.config import Config
 
 if TYPE_CHECKING:
     from types_boto3_batch import BatchClient
+    from types_boto3_iam import IAMClient
     from types_boto3_logs import CloudWatchLogsClient
     from types_boto3_s3 import S3Client
     from types_boto3_ses import SESClient
@@ -39,6 +40,8 @@ def client(service: Literal["logs"]) -> CloudWatchLogsClient: ...
 def client(service: Literal["sns"]) -> SNSClient: ...
 @overload
 def client(service: Literal["ses"]) -> SESClient: ...
+@overload
+def client(service: Literal["iam"]) -> IAMClient: ...
 def client(service: str) -> Any:
     return _client(service, os.environ.get("AWS_ENDPOINT_URL"), os.environ.get("AWS_REGION"))
 

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from pydantic import BaseModel, Field, ValidationError
 
 from nsclient_common.environment import function_environment
+from nsclient_common.jobrole import JobRoleSettings
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -56,6 +57,9 @@ SETTING_VARIABLES = {
     "outbox_dir": "OUTBOX_DIR",
     "cost_rates": "COST_RATES",
     "instance_types": "INSTANCE_TYPES",
+    "job_role_path": "JOB_ROLE_PATH",
+    "job_role_boundary_arn": "JOB_ROLE_BOUNDARY_ARN",
+    "job_role_settle_seconds": "JOB_ROLE_SETTLE_SECONDS",
 }
 
 
@@ -72,7 +76,22 @@ class Settings(BaseModel):
     # for the family of the first of the compute environment's instance types.
     cost_rates: str = "on-demand"
     instance_types: str = "optimal"
+    # Each person's job role (jobrole.py): made under this IAM path and permissions boundary, and used once
+    # IAM has had this long to make a new role known to ECS.
+    job_role_path: str = "/nsclient/"
+    job_role_boundary_arn: str = ""
+    job_role_settle_seconds: float = Field(default=10.0, ge=0)
     limits: Limits = Limits()
+
+    def job_roles(self) -> JobRoleSettings:
+        if not self.job_role_boundary_arn:
+            raise SettingsError("JOB_ROLE_BOUNDARY_ARN is not set: job roles are made only under the stack's boundary.")
+        return JobRoleSettings(
+            bucket=self.bucket,
+            path=self.job_role_path,
+            boundary_arn=self.job_role_boundary_arn,
+            settle_seconds=self.job_role_settle_seconds,
+        )
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:

@@ -1,7 +1,7 @@
 // Decides AWS requests the way IAM does, for the local backend's strict mode.
 // Reads one JSON request per line on stdin, writes one JSON decision per line on stdout:
 //   {"id", "principal", "action", "resource", "account", "identityPolicies": [...],
-//    "resourcePolicy"?, "context": {...}}  ->  {"id", "result", "errors"?}
+//    "resourcePolicy"?, "boundaryPolicies"?: [...], "context": {...}}  ->  {"id", "result", "errors"?}
 // result is Allowed, ImplicitlyDenied or ExplicitlyDenied (or Error when the request itself is
 // malformed: an unknown action, or a resource ARN that is not of a type the action takes).
 import { createInterface } from 'node:readline'
@@ -26,6 +26,10 @@ for await (const line of lines) {
         serviceControlPolicies: [],
         resourceControlPolicies: [],
         resourcePolicy: request.resourcePolicy ?? undefined,
+        // None is no boundary at all (an empty list would be a boundary that allows nothing).
+        permissionBoundaryPolicies: request.boundaryPolicies?.length
+          ? request.boundaryPolicies.map((policy, index) => ({ name: `boundary${index}`, policy }))
+          : undefined,
       },
       { simulationMode: 'Strict' },
     )
