@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from tests.faults import JobFaults
-from tests.support import NOTIFY_FROM, ON_DEMAND_QUEUE, Backend
+from tests.support import NOTIFY_ALLOWED, NOTIFY_FROM, ON_DEMAND_QUEUE, Backend
 
 if TYPE_CHECKING:
     from nsclient.local.daemon import LocalBackend
@@ -47,7 +47,7 @@ def local_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalBack
 
     backend = LocalBackend(
         tmp_path_factory.mktemp("local-backend"),
-        parameters={"NotifyFrom": NOTIFY_FROM, "OnDemandJobQueue": ON_DEMAND_QUEUE},
+        parameters={"NotifyFrom": NOTIFY_FROM, "OnDemandJobQueue": ON_DEMAND_QUEUE, "NotifyAllowed": NOTIFY_ALLOWED},
         strict_iam=True,
     )
     info = backend.start()

@@ -29,6 +29,7 @@ from nsclient_common.runid import run_id_for_upload
 # Runs use it only after a Spot reclaim, which only the fault tests inject.
 ON_DEMAND_QUEUE = "nsclient-local-on-demand"
 NOTIFY_FROM = "nsclient@example.org"
+NOTIFY_ALLOWED = "example.org"  # the test deployment's NotifyAllowed: its notices are emailed only there
 
 SNAKEFILE_OK = """\
 rule all:
@@ -137,11 +138,15 @@ class Backend:
         assert credentials is not None
         return credentials
 
-    def upload_as(self, credentials: Credentials, body: bytes, *, name: str) -> str:
+    def upload_as(
+        self, credentials: Credentials, body: bytes, *, name: str, metadata: dict[str, str] | None = None
+    ) -> str:
         """A person's drop into their own inbox folder, as any S3 tool would; returns the run id it starts."""
         owner = self.client_as("sts", credentials).get_caller_identity()["UserId"]
         key = inbox_key(name, owner)
-        response = self.client_as("s3", credentials).put_object(Bucket=self.info.bucket, Key=key, Body=body)
+        response = self.client_as("s3", credentials).put_object(
+            Bucket=self.info.bucket, Key=key, Body=body, Metadata=metadata or {}
+        )
         return run_id_for_upload(key, response.get("VersionId"))
 
     def upload(self, body: bytes, *, name: str, metadata: dict[str, str] | None = None) -> str:

@@ -18,7 +18,7 @@ from nsclient import config
 from nsclient.awsclients import aws_client
 from nsclient.errors import UserError
 from nsclient_common.runid import execution_arn
-from nsclient_common.settings import Limits
+from nsclient_common.settings import NOTIFY_ALLOWED_NONE, Limits
 
 BACKENDS = ("local", "aws")
 
@@ -126,7 +126,12 @@ def configured_limits() -> Limits | None:
     cpus, memory = config.value("nsclient", "max-cpus"), config.value("nsclient", "max-memory-mib")
     if not (cpus and memory and cpus.isdigit() and memory.isdigit()):
         return None
-    return Limits(max_cpus=int(cpus), max_memory_mib=int(memory))
+    allowed = config.value("nsclient", "notify-allowed")
+    return Limits(
+        max_cpus=int(cpus),
+        max_memory_mib=int(memory),
+        notify_allowed=None if allowed is None else ("" if allowed == NOTIFY_ALLOWED_NONE else allowed),
+    )
 
 
 def describe_aws_error(error: Exception) -> str:

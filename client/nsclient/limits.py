@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from nsclient.errors import UserError
-from nsclient_common.request import InvalidRequest, parse_request
+from nsclient_common.request import InvalidRequest, notify_refusal, parse_request
 
 if TYPE_CHECKING:
     from nsclient_common.request import BuildRequest
@@ -25,3 +25,7 @@ def check_within(request: BuildRequest, limits: Limits | None) -> None:
         parse_request(request.to_metadata(), limits)
     except InvalidRequest as error:
         raise UserError(f"Nothing was uploaded: {error}.") from None
+    if limits.notify_allowed is not None:
+        refused = notify_refusal(request.notify, limits.notify_allowed)
+        if refused:
+            raise UserError(f"Nothing was uploaded: {refused}.")

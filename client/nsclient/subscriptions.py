@@ -1,54 +1,69 @@
-"""A person's own notices: an email subscription to the notice topic whose filter policy passes only
-the notices with their address as `recipient` (nsclient_common.delivery)."""
+"""A person's own notices by email: asked of the backend, which subscribes the address to the notices of
+the asker's own runs (filtered on the runs' owner) or removes such a subscription. People hold no SNS
+permission; the request is an object in their own inbox folder, as a cancel is, and the backend writes
+back what it did (nsclient_common.subscription), which this waits for."""
 
 from __future__ import annotations
 
-import re
+import json
+import time
 from typing import TYPE_CHECKING
 
 from nsclient.errors import UserError
-from nsclient_common.delivery import recipient_filter_policy
+from nsclient_common.layout import subscription_key, subscription_request_key
+from nsclient_common.request import InvalidRequest, validate_email
+from nsclient_common.subscription import SubscriptionOutcome
 
 if TYPE_CHECKING:
     from nsclient.backend import Backend
 
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-PENDING = "pending confirmation"
+ANSWER_SECONDS = 60.0
+POLL_SECONDS = 0.5
 
 
-def _topic(backend: Backend) -> str:
-    if not backend.topic_arn:
-        raise UserError("No notice topic is configured: run `nsclient setup --stack NAME` first.")
-    return backend.topic_arn
+def _address(email: str) -> str:
+    try:
+        address = validate_email(email)
+    except InvalidRequest:
+        raise UserError(f"{email!r} is not an email address.") from None
+    if "/" in address:
+        raise UserError(f"{email!r} holds a '/', which nsclient cannot ask for: use another address.")
+    return address
 
 
-def _check(email: str) -> str:
-    if not _EMAIL.match(email):
-        raise UserError(f"{email!r} is not an email address.")
-    return email.strip()
-
-
-def subscribe(backend: Backend, email: str) -> str:
-    """Subscribe the address to its own runs' notices; the subscription's ARN, or PENDING until confirmed."""
-    response = backend.client("sns").subscribe(
-        TopicArn=_topic(backend),
-        Protocol="email",
-        Endpoint=_check(email),
-        Attributes={"FilterPolicy": recipient_filter_policy(email), "FilterPolicyScope": "MessageAttributes"},
-        ReturnSubscriptionArn=True,
+def request(backend: Backend, email: str, *, subscribe: bool, timeout: float = ANSWER_SECONDS) -> SubscriptionOutcome:
+    """Ask the backend to (un)subscribe the address to the notices of the caller's runs; its answer."""
+    address = _address(email)
+    me = backend.caller_id()
+    s3 = backend.client("s3")
+    asked = s3.put_object(
+        Bucket=backend.bucket, Key=subscription_request_key(address, me, subscribe=subscribe), Body=b""
     )
-    arn = str(response["SubscriptionArn"])
-    return PENDING if "pending" in arn.lower() else arn
+    since = asked["ResponseMetadata"]["HTTPHeaders"].get("date")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        outcome = _answer(backend, address, me)
+        if outcome is not None and (since is None or _after(outcome, since)):
+            return outcome
+        time.sleep(POLL_SECONDS)
+    raise UserError(
+        f"The backend has not answered the request for {address} within {timeout:.0f} s; "
+        "it may still carry it out. Run the command again to see."
+    )
 
 
-def unsubscribe(backend: Backend, email: str) -> int:
-    """Remove every confirmed subscription of the address to the topic; how many there were."""
-    sns, topic, address = backend.client("sns"), _topic(backend), _check(email).lower()
-    removed = 0
-    for page in sns.get_paginator("list_subscriptions_by_topic").paginate(TopicArn=topic):
-        for subscription in page["Subscriptions"]:
-            arn = subscription["SubscriptionArn"]
-            if subscription["Endpoint"].lower() == address and arn.startswith("arn:"):
-                sns.unsubscribe(SubscriptionArn=arn)
-                removed += 1
-    return removed
+def _answer(backend: Backend, address: str, me: str) -> SubscriptionOutcome | None:
+    s3 = backend.client("s3")
+    try:
+        body = s3.get_object(Bucket=backend.bucket, Key=subscription_key(address, me))["Body"].read()
+    except s3.exceptions.NoSuchKey:
+        return None
+    return SubscriptionOutcome.model_validate(json.loads(body))
+
+
+def _after(outcome: SubscriptionOutcome, http_date: str) -> bool:
+    from email.utils import parsedate_to_datetime
+
+    from nsclient_common.record import parse_iso
+
+    return parse_iso(outcome.at) >= parsedate_to_datetime(http_date).replace(microsecond=0)

@@ -30,6 +30,7 @@ from nsclient_common.request import (
     SUBMITTER,
     BuildRequest,
     InvalidRequest,
+    notify_refusal,
     parse_request,
 )
 from nsclient_common.runstore import find_record, write_record
@@ -135,7 +136,10 @@ def _version(upload: Upload) -> _VersionArgument:
 
 
 def _new_record(event: PrepareInput, request: BuildRequest, status: RunStatus, settings: Settings) -> RunRecord:
+    # An address the stack may not mail is dropped, not rejected: the run goes on, its record says why.
+    refused = notify_refusal(request.notify, settings.limits.notify_allowed or "")
     return RunRecord(
+        notify_refused=refused,
         run_id=event.run_id,
         status=status,
         submitted_at=utc_now(),
@@ -144,7 +148,7 @@ def _new_record(event: PrepareInput, request: BuildRequest, status: RunStatus, s
         execution_arn=event.execution_arn,
         workdir_url=s3_url(settings.bucket, workdir_key(event.run_id, event.owner)),
         submitter=request.submitter or event.upload.requester,
-        notify=request.notify,
+        notify=None if refused else request.notify,
         image=request.image,
         snakemake_args=request.snakemake_args,
         job_queue=settings.job_queue,

@@ -21,8 +21,9 @@ from typing import Any
 
 import pytest
 
+from nsclient.local.stack import LOCAL_USER_ID
 from nsclient_common.cost import describe
-from nsclient_common.delivery import recipient_filter_policy
+from nsclient_common.delivery import owner_filter_policy
 from nsclient_common.layout import report_html_key, report_json_key
 from tests.support import Backend, zip_bytes
 
@@ -71,8 +72,12 @@ def example_zip() -> bytes:
     return zip_bytes(files)
 
 
-def run(backend: Backend, body: bytes, name: str, metadata: dict[str, str]) -> str:
-    run_id = backend.upload(body, name=name, metadata=metadata)
+def run(backend: Backend, body: bytes, name: str, metadata: dict[str, str], *, as_person: bool = False) -> str:
+    """A dropped zip: into the local person's own inbox folder, or (as an admin) directly into inbox/."""
+    if as_person:
+        run_id = backend.upload_as(backend.user, body, name=name, metadata=metadata)
+    else:
+        run_id = backend.upload(body, name=name, metadata=metadata)
     backend.wait_for_record(run_id, timeout=180)
     backend.wait_for_execution(run_id)
     return run_id
@@ -85,10 +90,11 @@ def artifact(name: str) -> Path:
 
 @pytest.fixture(scope="module")
 def subscribers(local_backend: Backend) -> dict[str, str]:
-    """Queues subscribed to the topic before the runs: one person's own (filtered on NOTIFY), the team's."""
+    """Queues subscribed to the topic before the runs: the local person's own (filtered on their runs, as
+    `nsclient subscribe` makes it), the team's (no filter)."""
     sns, sqs = local_backend.client("sns"), local_backend.client("sqs")
     queues = {}
-    for name, filter_policy in (("own", recipient_filter_policy(NOTIFY)), ("team", None)):
+    for name, filter_policy in (("own", owner_filter_policy(LOCAL_USER_ID)), ("team", None)):
         url = sqs.create_queue(QueueName=f"notices-{name}")["QueueUrl"]
         arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         attributes = {"RawMessageDelivery": "true"}
@@ -102,7 +108,8 @@ def subscribers(local_backend: Backend) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def failed_run(local_backend: Backend, subscribers: dict[str, str]) -> str:
     arguments = json.dumps(["--config", "fail_rule=tree"])
-    return run(local_backend, example_zip(), "example-fails", {"notify": NOTIFY, "snakemake-args": arguments})
+    metadata = {"notify": NOTIFY, "snakemake-args": arguments}
+    return run(local_backend, example_zip(), "example-fails", metadata, as_person=True)
 
 
 @pytest.fixture(scope="module")

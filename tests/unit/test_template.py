@@ -19,6 +19,7 @@ STATE_MACHINE_DEFINITION = ROOT / "statemachine" / "run_build.asl.yaml"
 FUNCTIONS = {
     "StartRunFunction": "start_run",
     "CancelRunFunction": "cancel_run",
+    "NoticeSubscriptionFunction": "notice_subscription",
     "PrepareRunFunction": "prepare_run",
     "CollectLogsFunction": "collect_logs",
     "FinalizeRunFunction": "finalize_run",
@@ -128,6 +129,7 @@ def test_function_environment_matches_the_contract():
         "MAX_CPUS",
         "MAX_MEMORY_MIB",
         "NOTIFY_FROM",
+        "NOTIFY_ALLOWED",
         "COST_RATES",
         "INSTANCE_TYPES",
     }

@@ -133,7 +133,7 @@ def test_every_log_group_the_stack_owns_expires():
 
 def test_every_function_logs_to_a_group_of_the_stack():
     functions = {k: v for k, v in EXPANDED["Resources"].items() if v["Type"] == "AWS::Lambda::Function"}
-    assert len(functions) == 7
+    assert len(functions) == 8
     for logical_id, function in functions.items():
         target = function["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
         assert EXPANDED["Resources"][target]["Type"] == "AWS::Logs::LogGroup", logical_id
@@ -154,7 +154,11 @@ def test_no_arn_names_the_aws_partition_literally():
 def test_dead_letter_queue_accepts_the_generated_inbox_rules_only():
     statement = TPL["Resources"]["TriggerDeadLetterQueuePolicy"]["Properties"]["PolicyDocument"]["Statement"][0]
     source = statement["Condition"]["ArnEquals"]["aws:SourceArn"]
-    rules = ["StartRunFunctionInboxZipCreated", "CancelRunFunctionCancelRequested"]
+    rules = [
+        "StartRunFunctionInboxZipCreated",
+        "CancelRunFunctionCancelRequested",
+        "NoticeSubscriptionFunctionSubscriptionRequested",
+    ]
     assert source == [{"Fn::GetAtt": [rule, "Arn"]} for rule in rules]
     assert all(EXPANDED["Resources"][rule]["Type"] == "AWS::Events::Rule" for rule in rules)
 

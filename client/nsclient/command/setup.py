@@ -43,7 +43,10 @@ def limit_settings(outputs: dict[str, str]) -> dict[str, str]:
         max_memory_mib=int(outputs["RunMaxMemoryMiB"]),
         compute_max_vcpus=int(outputs["RunComputeMaxVcpus"]) if outputs.get("RunComputeMaxVcpus") else None,
     )
-    return {"max-cpus": str(limits.accepted_cpus), "max-memory-mib": str(limits.max_memory_mib)}
+    settings = {"max-cpus": str(limits.accepted_cpus), "max-memory-mib": str(limits.max_memory_mib)}
+    if "NotifyAllowed" in outputs:  # the addresses the stack emails notices to (push refuses others)
+        settings["notify-allowed"] = outputs["NotifyAllowed"]
+    return settings
 
 
 def register_parser(subparsers: Any, parent: argparse.ArgumentParser) -> None:

@@ -1,6 +1,6 @@
-"""Email me the notices of my own runs: the runs pushed with my address as --notify (or
-`[nsclient] notify`). AWS first emails a confirmation link; nothing arrives until it is followed.
-A subscription without a filter (the stack's NoticeEmail, a team list) gets every run's notice.
+"""Email an address the notices of my own runs (every run I push, whatever its --notify). The backend
+subscribes it to the stack's notice topic, filtered on my runs; AWS first emails a confirmation link,
+and nothing arrives until it is followed. Only admins change the team channel (every run's notice).
 """
 
 from __future__ import annotations
@@ -10,7 +10,9 @@ from typing import TYPE_CHECKING, Any
 
 from nsclient.backend import connect
 from nsclient.command.common import add_parser, info
-from nsclient.subscriptions import PENDING, subscribe
+from nsclient.errors import UserError
+from nsclient.subscriptions import request
+from nsclient_common.subscription import SubscriptionState
 
 if TYPE_CHECKING:
     import argparse
@@ -22,17 +24,19 @@ EXAMPLES = """
 
 def register_parser(subparsers: Any, parent: argparse.ArgumentParser) -> None:
     parser = add_parser(subparsers, sys.modules[__name__], parent, EXAMPLES)
-    parser.add_argument("email", metavar="<email>", help="The address to receive its own runs' notices")
+    parser.add_argument("email", metavar="<email>", help="The address to receive the notices of your own runs")
 
 
 def run(opts: argparse.Namespace) -> int:
-    arn = subscribe(connect(opts.backend), opts.email)
-    if arn == PENDING:
+    outcome = request(connect(opts.backend), opts.email, subscribe=True)
+    if outcome.state == SubscriptionState.PENDING:
         info(
-            f"AWS has emailed {opts.email} a confirmation link (from AWS Notifications): follow it, or no notice "
-            f"arrives. Then runs pushed with --notify {opts.email} are emailed there.",
+            f"AWS has emailed {outcome.email} a confirmation link (from AWS Notifications): follow it, or no notice "
+            "arrives. Then the notices of your runs are emailed there.",
             opts.quiet,
         )
+    elif outcome.state == SubscriptionState.SUBSCRIBED:
+        info(f"Subscribed {outcome.email} to the notices of your runs.", opts.quiet)
     else:
-        info(f"Subscribed {opts.email} to its own runs' notices ({arn}).", opts.quiet)
+        raise UserError(f"The backend refused to subscribe {outcome.email}: {outcome.reason}.")
     return 0

@@ -1,5 +1,6 @@
-"""Stop emailing an address its runs' notices (a subscription still pending confirmation cannot be
-removed: it lapses after three days unless confirmed)."""
+"""Stop emailing an address the notices of my runs (a subscription still pending confirmation cannot be
+removed: it lapses after three days unless confirmed). Subscriptions made by others, the team channel
+among them, are never touched."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ from typing import TYPE_CHECKING, Any
 
 from nsclient.backend import connect
 from nsclient.command.common import add_parser, info
-from nsclient.subscriptions import unsubscribe
+from nsclient.errors import UserError
+from nsclient.subscriptions import request
+from nsclient_common.subscription import SubscriptionState
 
 if TYPE_CHECKING:
     import argparse
@@ -24,11 +27,11 @@ def register_parser(subparsers: Any, parent: argparse.ArgumentParser) -> None:
 
 
 def run(opts: argparse.Namespace) -> int:
-    removed = unsubscribe(connect(opts.backend), opts.email)
-    message = (
-        f"Unsubscribed {opts.email}."
-        if removed
-        else f"{opts.email} has no confirmed subscription to the notice topic; nothing to remove."
-    )
-    info(message, opts.quiet)
+    outcome = request(connect(opts.backend), opts.email, subscribe=False)
+    if outcome.state == SubscriptionState.UNSUBSCRIBED:
+        info(f"Unsubscribed {outcome.email}.", opts.quiet)
+    elif outcome.state == SubscriptionState.NONE:
+        info(f"{outcome.email} has no confirmed subscription to your runs' notices; nothing to remove.", opts.quiet)
+    else:
+        raise UserError(f"The backend refused to unsubscribe {outcome.email}: {outcome.reason}.")
     return 0

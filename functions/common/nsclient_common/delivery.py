@@ -31,7 +31,9 @@ LOCAL_SENDER = "nsclient@localhost"
 CLAIM_TTL_SECONDS = 120.0
 
 
-# SNS message attributes: a subscription's filter policy on `recipient` gives a person only their own runs.
+# SNS message attributes. A person's subscription filters on `owner`, the run's folder, which IAM decides
+# (never on metadata an uploader sets); `recipient` is the notify address, as the uploader gave it.
+OWNER_ATTRIBUTE = "owner"
 RECIPIENT_ATTRIBUTE = "recipient"
 
 
@@ -52,21 +54,23 @@ def email_message(notice: Notice, sender: str, to: str) -> EmailMessage:
 
 
 def message_attributes(notice: Notice) -> dict[str, dict[str, str]]:
-    """What topic subscriptions filter on: the run, its status and, when it has one, its recipient."""
+    """What topic subscriptions filter on: the run, its status, its owner and its recipient (when it has them)."""
     attributes = {
         "run_id": {"DataType": "String", "StringValue": notice.run_id},
         "status": {"DataType": "String", "StringValue": notice.status},
     }
     if notice.failure_class:
         attributes["failure_class"] = {"DataType": "String", "StringValue": notice.failure_class}
+    if notice.owner:
+        attributes[OWNER_ATTRIBUTE] = {"DataType": "String", "StringValue": notice.owner}
     if notice.to:
         attributes[RECIPIENT_ATTRIBUTE] = {"DataType": "String", "StringValue": notice.to.strip().lower()}
     return attributes
 
 
-def recipient_filter_policy(email: str) -> str:
-    """The filter policy of a person's own subscription: the notices whose recipient they are."""
-    return json.dumps({RECIPIENT_ATTRIBUTE: [email.strip().lower()]})
+def owner_filter_policy(owner: str) -> str:
+    """The filter policy of a person's own subscription: the notices of the runs in their folder."""
+    return json.dumps({OWNER_ATTRIBUTE: [owner]})
 
 
 class EmailOutcome(BaseModel):

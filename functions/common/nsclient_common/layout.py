@@ -9,6 +9,9 @@ inbox/<owner>/<name>.zip            upload; starts a run; lifecycle-expired
 inbox/<owner>/<name>.env.d          the build's environment variables (an env.d zip), uploaded before
                                     the build; not a .zip name, so it starts nothing
 inbox/<owner>/<run-id>.cancel       a request to cancel the owner's run (the backend checks it is theirs)
+inbox/<owner>/<email>.subscribe     a request to email <email> the notices of the owner's runs
+inbox/<owner>/<email>.unsubscribe   a request to stop doing so
+runs/<owner>/notices/<email>.json   what the backend did with the owner's last such request for <email>
 runs/<owner>/<run-id>/run.json      the run record: the durable index
 runs/<owner>/<run-id>/workdir.zip   input, then results (the Batch job writes back into it)
 runs/<owner>/<run-id>/env.d.zip     the variables, moved here from inbox/ for the job, which deletes them
@@ -28,6 +31,8 @@ RUNS_PREFIX = "runs/"
 UPLOAD_SUFFIX = ".zip"
 ENVD_SUFFIX = ".env.d"
 CANCEL_SUFFIX = ".cancel"
+SUBSCRIBE_SUFFIX = ".subscribe"
+UNSUBSCRIBE_SUFFIX = ".unsubscribe"
 # Where a Batch job logs unless its definition names another awslogs group (jobfacts.log_group_of):
 # the account's shared group, which an existing Nextstrain setup uses.
 DEFAULT_LOG_GROUP = "/aws/batch/job"
@@ -69,6 +74,28 @@ def cancel_request(key: str) -> tuple[str, str] | None:
         return None
     name = key.removeprefix(inbox_prefix(owner)).removesuffix(CANCEL_SUFFIX)
     return (owner, name) if name and "/" not in name else None
+
+
+def subscription_request_key(email: str, owner: str, *, subscribe: bool) -> str:
+    if "/" in email:
+        raise ValueError(f"not an address a request can name: {email!r}")
+    return f"{inbox_prefix(owner)}{email}{SUBSCRIBE_SUFFIX if subscribe else UNSUBSCRIBE_SUFFIX}"
+
+
+def subscription_request(key: str) -> tuple[str, str, bool] | None:
+    """(owner, address, subscribe?) of a subscription request's key, or None for any other key."""
+    owner = owner_of_inbox_key(key)
+    if owner is None:
+        return None
+    name = key.removeprefix(inbox_prefix(owner))
+    for suffix, subscribe in ((SUBSCRIBE_SUFFIX, True), (UNSUBSCRIBE_SUFFIX, False)):
+        if name.endswith(suffix) and "/" not in name and len(name) > len(suffix):
+            return owner, name.removesuffix(suffix), subscribe
+    return None
+
+
+def subscription_key(email: str, owner: str) -> str:
+    return f"{runs_prefix(owner)}notices/{email.lower()}.json"
 
 
 def envd_key_for_upload(upload_key: str) -> str:

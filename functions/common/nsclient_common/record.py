@@ -80,7 +80,8 @@ class RunRecord(BaseModel):
     execution_arn: str | None = None
     workdir_url: str | None = None
     log_url: str | None = None
-    submitter: str | None = None
+    submitter: str | None = None  # a display name, as the uploader gave it: never who owns the run
+    notify_refused: str | None = None  # why the upload's notify address was not emailed
     notify: str | None = None
     # Detail beyond the contract.
     reason: str | None = None

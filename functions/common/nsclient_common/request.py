@@ -91,6 +91,26 @@ def validate_email(value: str) -> str:
     return address
 
 
+def notify_refusal(address: str | None, allowed: str) -> str | None:
+    """Why the stack will not email this notify address (None: it will). `allowed` is the deployment's
+    NotifyAllowed: domains and addresses, comma-separated, or * for any; empty, none."""
+    if not address:
+        return None
+    entries = [entry.strip().lower() for entry in allowed.split(",") if entry.strip()]
+    if "*" in entries:
+        return None
+    if not entries:
+        return (
+            f"this deployment emails no notify address directly, {address} included (its NotifyAllowed is empty); "
+            "`nsclient subscribe` emails you the notices of your runs"
+        )
+    address_lower = address.lower()
+    domain = address_lower.rpartition("@")[2]
+    if address_lower in entries or domain in entries:
+        return None
+    return f"this deployment emails only addresses at {', '.join(entries)}, not {address}"
+
+
 def parse_request(metadata: dict[str, str], limits: Limits) -> BuildRequest:
     """Read and check the upload's metadata against the deployment's limits."""
     meta = {k.lower(): v for k, v in metadata.items()}

@@ -35,7 +35,13 @@ class Limits(BaseModel):
         return min(self.max_cpus, self.compute_max_vcpus or self.max_cpus)
 
     max_memory_mib: int = 768 * 1024
+    # The addresses the stack emails a notice to directly (request.notify_refusal): domains and addresses,
+    # comma-separated, or *; empty, none. None: not published (a stack from before), so the backend judges.
+    notify_allowed: str | None = None
 
+
+# The stack's NotifyAllowed output when the parameter is empty (an output cannot be): no address.
+NOTIFY_ALLOWED_NONE = "none"
 
 # Each setting's environment variable (an empty value means "the default").
 LIMIT_VARIABLES = {
@@ -45,6 +51,7 @@ LIMIT_VARIABLES = {
     "max_cpus": "MAX_CPUS",
     "max_memory_mib": "MAX_MEMORY_MIB",
     "compute_max_vcpus": "COMPUTE_MAX_VCPUS",
+    "notify_allowed": "NOTIFY_ALLOWED",
 }
 SETTING_VARIABLES = {
     "bucket": "BUCKET_NAME",
