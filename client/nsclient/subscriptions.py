@@ -39,11 +39,11 @@ def request(backend: Backend, email: str, *, subscribe: bool, timeout: float = A
     asked = s3.put_object(
         Bucket=backend.bucket, Key=subscription_request_key(address, me, subscribe=subscribe), Body=b""
     )
-    since = asked["ResponseMetadata"]["HTTPHeaders"].get("date")
+    version = asked.get("VersionId")
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         outcome = _answer(backend, address, me)
-        if outcome is not None and (since is None or _after(outcome, since)):
+        if outcome is not None and outcome.request_version == version:
             return outcome
         time.sleep(POLL_SECONDS)
     raise UserError(
@@ -60,10 +60,3 @@ def _answer(backend: Backend, address: str, me: str) -> SubscriptionOutcome | No
         return None
     return SubscriptionOutcome.model_validate(json.loads(body))
 
-
-def _after(outcome: SubscriptionOutcome, http_date: str) -> bool:
-    from email.utils import parsedate_to_datetime
-
-    from nsclient_common.record import parse_iso
-
-    return parse_iso(outcome.at) >= parsedate_to_datetime(http_date).replace(microsecond=0)

@@ -92,6 +92,7 @@ def handle(
         outcome = SubscriptionOutcome(email=address, state=SubscriptionState.REFUSED, reason=str(error))
     else:
         outcome = (subscribe if wanted else unsubscribe)(sns, settings, owner, email)
+    outcome.request_version = detail.object.version_id
     s3.put_object(
         Bucket=settings.bucket,
         Key=subscription_key(outcome.email, owner),

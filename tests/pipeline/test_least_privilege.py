@@ -22,9 +22,10 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from nsclient.local import nextstrain_guide, strict_iam
-from nsclient.local.principals import ADMINS_GROUP, LOCAL_USER
-from nsclient.local.stack import STACK_NAME
+from nsclient.local import strict_iam
+from nsclient.local.principals import ADMINS_GROUP, LOCAL_USER, Credentials
+from nsclient.local.stack import LOCAL_USER_ID, STACK_NAME
+from nsclient_common.jobrole import role_name
 from tests.client.helpers import SNAKEFILE_HELD, Cli, aws_machine, build_folder, wait_for_status
 from tests.faults import JobFault, JobFaults
 from tests.support import ON_DEMAND_QUEUE, SNAKEFILE_FAILS, SNAKEFILE_OK, zip_bytes
@@ -43,6 +44,7 @@ USED_BY_AWS_ITSELF = {
     ("StartRunFunction", "sqs:SendMessage"): DEAD_LETTERS,
     ("ReconcileRunFunction", "sqs:SendMessage"): DEAD_LETTERS,
     ("CancelRunFunction", "sqs:SendMessage"): DEAD_LETTERS,
+    ("NoticeSubscriptionFunction", "sqs:SendMessage"): DEAD_LETTERS,
     ("NotifyRunFunction", "kms:GenerateDataKey"): "SNS encrypts the message with the topic's key as the publisher",
     ("NotifyRunFunction", "kms:Decrypt"): "SNS encrypts the message with the topic's key as the publisher",
     ("ReconcileRunFunction", "kms:GenerateDataKey"): "SNS encrypts the message with the topic's key as the publisher",
@@ -79,7 +81,8 @@ RARE_PATHS = {
     ("NsclientUserPolicy", "s3:AbortMultipartUpload"): "push of a build over 64 MiB interrupted (Ctrl-C) or failing",
     ("NsclientUserPolicy", "s3:DeleteObject"): "push removing its variables when the build's own upload fails",
     ("NsclientUserPolicy", "cloudformation:DescribeStacks"): "nsclient setup; the local backend is no stack",
-    ("ExistingJobRole", "s3:AbortMultipartUpload"): "the job's upload of a results zip over 8 MiB that fails",
+    ("PersonJobRole", "s3:AbortMultipartUpload"): "the job's upload of a results zip over 8 MiB that fails",
+    ("PersonJobRole", "s3:ListBucket"): "the job's download of an upload gone missing: 404, not 403",
     ("NsclientAdminPolicy", "s3:AbortMultipartUpload"): "push of a build over 64 MiB interrupted (Ctrl-C) or failing",
     ("NsclientAdminPolicy", "s3:DeleteObject"): "push removing its variables when the build's own upload fails",
     ("NsclientAdminPolicy", "cloudformation:DescribeStacks"): "nsclient setup; the local backend is no stack",
@@ -90,7 +93,7 @@ RARE_PATHS = {
 
 @dataclass(frozen=True)
 class Grant:
-    principal: str  # a function's or the state machine's logical id, NsclientUserPolicy, ExistingJobRole
+    principal: str  # a function's or the state machine's logical id, NsclientUserPolicy, PersonJobRole
     arn: str  # whose calls count: a role's or the user's ARN
     action: str
     statement: dict[str, Any]
@@ -166,14 +169,21 @@ def principals(backend: Backend) -> list[Grant]:
             if policy["PolicyName"].endswith(name):
                 for statement in _statements(_managed(iam, policy["Arn"])):
                     grants += [Grant(name, person, a, statement) for a in _actions(statement)]
+    # The bucket policy grants no job role anything (the team's NextstrainJobsRole included): each run's job
+    # runs as its owner's own role, made by PrepareRun; the local person's stands for all of them.
     bucket_policy = json.loads(backend.client("s3").get_bucket_policy(Bucket=backend.info.bucket)["Policy"])
-    job_role = iam.get_role(RoleName=nextstrain_guide.JOB_ROLE)["Role"]["Arn"]
-    for statement in _statements(bucket_policy):
-        if statement["Effect"] == "Allow":
-            grants += [
-                Grant("ExistingJobRole", job_role, a, statement, resource_policy=True) for a in _actions(statement)
-            ]
+    assert [s for s in _statements(bucket_policy) if s["Effect"] == "Allow"] == []
+    job_role = iam.get_role(RoleName=person_job_role(backend))["Role"]
+    for document in _documents(iam, job_role["RoleName"]):
+        for statement in _statements(document):
+            if statement["Effect"] == "Allow":
+                grants += [Grant("PersonJobRole", job_role["Arn"], a, statement) for a in _actions(statement)]
     return grants
+
+
+def person_job_role(backend: Backend) -> str:
+    """The name of the local person's job role (nsclient_common.jobrole), under the template's JOB_ROLE_PATH."""
+    return role_name(f"/nsclient/{backend.info.region}/{STACK_NAME}/", LOCAL_USER_ID)
 
 
 def _calls_of(arn: str, decisions: list[strict_iam.Decision]) -> list[strict_iam.Decision]:
@@ -195,15 +205,24 @@ def person(local_backend: Backend, tmp_path_factory: pytest.TempPathFactory) -> 
 
 
 @pytest.fixture(scope="module")
-def admin(local_backend: Backend, tmp_path_factory: pytest.TempPathFactory) -> Cli:
+def admin_credentials(local_backend: Backend) -> Credentials:
+    return local_backend.new_person(ADMIN_PERSON, ADMINS_GROUP)
+
+
+@pytest.fixture(scope="module")
+def admin(local_backend: Backend, admin_credentials: Credentials, tmp_path_factory: pytest.TempPathFactory) -> Cli:
     """A team admin: an IAM user in the stack's admins group, using the aws backend kind."""
-    credentials = local_backend.new_person(ADMIN_PERSON, ADMINS_GROUP)
-    return aws_machine(tmp_path_factory.mktemp("least-privilege-admin"), local_backend, credentials)
+    return aws_machine(tmp_path_factory.mktemp("least-privilege-admin"), local_backend, admin_credentials)
 
 
 @pytest.fixture(scope="module")
 def exercised(
-    local_backend: Backend, job_faults: JobFaults, person: Cli, admin: Cli, tmp_path_factory: pytest.TempPathFactory
+    local_backend: Backend,
+    job_faults: JobFaults,
+    person: Cli,
+    admin: Cli,
+    admin_credentials: Credentials,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> list[str]:
     """Runs that together use every grant; their ids."""
     folders = tmp_path_factory.mktemp("least-privilege-builds")
@@ -267,6 +286,16 @@ def exercised(
         result = admin(*admin_command)
         assert result.code == 0, (admin_command, result.err)
     assert admin("cancel", others.out.strip()).code == 0
+    # An admin changes the team channel (an unfiltered subscription: every run's notice) with the AWS CLI's calls
+    sns = local_backend.client_as("sns", admin_credentials)
+    team = sns.subscribe(
+        TopicArn=local_backend.info.topic_arn, Protocol="email", Endpoint="team@example.org", ReturnSubscriptionArn=True
+    )["SubscriptionArn"]
+    assert team in {
+        s["SubscriptionArn"]
+        for s in sns.list_subscriptions_by_topic(TopicArn=local_backend.info.topic_arn)["Subscriptions"]
+    }
+    sns.unsubscribe(SubscriptionArn=team)
     for run_id in (others.out.strip(), own.out.strip()):
         local_backend.wait_for_record(run_id, timeout=TIMEOUT)
     return run_ids
@@ -301,8 +330,10 @@ def test_the_flows_end_as_they_should(local_backend: Backend, exercised: list[st
 def test_no_call_by_the_backend_is_refused(local_backend: Backend, exercised: list[str]) -> None:
     enforcement = strict_iam.ENFORCEMENT
     assert enforcement is not None
-    # The backend's principals are role sessions; people (IAM users) are refused on purpose by other tests.
-    refused = [str(d) for d in enforcement.decisions if not d.allowed and ":assumed-role/" in d.principal]
+    # The backend's principals are role sessions: the functions', the state machine's, and the jobs' of this
+    # module's people. People (IAM users) and other people's build code are refused on purpose by other tests.
+    backend = (f":assumed-role/{STACK_NAME}-", f":assumed-role/{person_job_role(local_backend)}/")
+    refused = [str(d) for d in enforcement.decisions if not d.allowed and any(p in d.principal for p in backend)]
     assert refused == []
 
 

@@ -23,4 +23,5 @@ class SubscriptionOutcome(BaseModel):
     state: SubscriptionState
     reason: str | None = None
     subscription_arn: str | None = None
+    request_version: str | None = None  # the version of the request object this answers
     at: str = Field(default_factory=utc_now)
