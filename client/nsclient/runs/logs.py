@@ -24,6 +24,12 @@ if TYPE_CHECKING:
     from nsclient_common.record import RunRecord
 
 
+UNREADABLE_LIVE_LOG = (
+    "===== nsclient: your credentials may not read this job's live log (a role session's jobs' streams cannot be "
+    "named in IAM); the whole log is shown once the run ends ====="
+)
+
+
 def archived_log(backend: Backend, run_id: str, owner: str | None) -> Iterator[str]:
     try:
         body = backend.client("s3").get_object(Bucket=backend.bucket, Key=log_key(run_id, owner))["Body"]
@@ -45,6 +51,9 @@ class LiveStream:
         self.group = log_group_of(job)
         self.stream: str = job["container"]["logStreamName"]
         self.token: str | None = None
+        # IAM lets a person read only the live streams of their own jobs, and only when it can name them: a
+        # role session's cannot be (nsclient_common.jobdefinition). Such a run's log is read once archived.
+        self.readable = True
 
     def _page(self) -> tuple[list[str], bool]:
         """The next page's lines, and whether the read moved on."""
@@ -55,6 +64,11 @@ class LiveStream:
             page = self.logs.get_log_events(**kwargs)
         except self.logs.exceptions.ResourceNotFoundException:
             return [], False
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") not in ("AccessDeniedException", "AccessDenied"):
+                raise
+            self.readable = False
+            return [UNREADABLE_LIVE_LOG], False
         lines = [event["message"] for event in page.get("events", [])]
         token = page.get("nextForwardToken") or self.token
         moved, self.token = token != self.token, token
@@ -62,7 +76,7 @@ class LiveStream:
 
     def drain(self) -> Iterator[str]:
         """Every line available now (a page may come back empty before the end; the next read goes on)."""
-        while True:
+        while self.readable:
             lines, moved = self._page()
             yield from lines
             if not lines or not moved:
@@ -122,7 +136,7 @@ def log_lines(
         if on_update:
             on_update(record)
         if record.status.is_final:
-            if live is not None:
+            if live is not None and live.readable:
                 yield from live.drain()
             else:
                 yield from archived_log(backend, state.run_id, record.owner)
