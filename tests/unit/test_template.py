@@ -7,6 +7,7 @@ equivalent long-form dicts) and linted with cfn-lint.
 from __future__ import annotations
 
 import re
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -394,6 +395,26 @@ def test_a_person_reads_only_the_live_log_streams_of_their_own_job_definitions()
     assert derived_name("nextstrain-job", "AIDAEXAMPLEUSER000001", 3, None).startswith(
         "nextstrain-job_AIDAEXAMPLEUSER000001_"
     )
+
+
+def test_launch_template_keeps_jobs_from_the_instance_metadata_service():
+    # Batch's EC2 jobs use host networking, where the hop limit does not apply: the user data drops packets to
+    # IMDS (IPv4 and IPv6) from ECS's task cgroups, at every boot, as a MIME part Batch accepts.
+    import email
+
+    user_data = props("BatchLaunchTemplate")["LaunchTemplateData"]["UserData"]["Fn::Base64"]
+    message = email.message_from_string(user_data)
+    assert message.is_multipart() and message.get_content_type() == "multipart/mixed"
+    (part,) = message.get_payload()
+    assert part.get_content_type() == "text/cloud-boothook"
+    script = part.get_payload()
+    assert script.startswith("#!/bin/bash\n")
+    assert "169.254.169.254/32" in script and "fd00:ec2::254/128" in script
+    assert "-I OUTPUT 1 -d $imds -m cgroup --path ecstasks -j DROP" in script
+    assert "mkdir -p /sys/fs/cgroup/ecstasks" in script  # the cgroup match needs the path to exist
+    assert "169.254.170.2" not in script.split("\n", 2)[2]  # the job role's credentials endpoint stays open
+    rendered = subprocess.run(["bash", "-n"], input=script, text=True, capture_output=True, check=False)
+    assert rendered.returncode == 0, rendered.stderr
 
 
 def test_launch_template_requires_imdsv2_with_hop_limit_1():
