@@ -18,10 +18,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from botocore.exceptions import ClientError
 
 from nsclient.local.batch_runtime import Disruption
 from nsclient.local.principals import USERS_GROUP
 from nsclient.local.stack import STACK_NAME
+from nsclient_common.jobrole import role_name, trust_policy
 from nsclient_common.layout import envd_key, inbox_envd_key, inbox_key, notice_key, record_key, workdir_key
 from nsclient_common.record import FailureClass, RunStatus
 from nsclient_common.request import ENVD_VERSION
@@ -315,3 +317,43 @@ def test_a_first_run_that_did_not_wait_for_its_new_role_would_fail(
     record = local_backend.wait_for_record(pushed.out.strip(), timeout=TIMEOUT)
     assert record.status == RunStatus.FAILED and record.failure_class == FailureClass.EXIT_CODE
     assert "not yet assumable" in local_backend.archived_log(pushed.out.strip())
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "attempt",
+    ["no boundary", "another boundary", "outside the stack's path", "attach a managed policy", "drop the boundary"],
+)
+def test_the_role_making_grant_cannot_make_a_role_that_reaches_further(
+    local_backend: Backend, local_runtime: LocalRuntime, scene: Scene, attempt: str
+) -> None:
+    # As PrepareRun itself, with its role's credentials: only roles under the stack's path and boundary.
+    credentials = local_runtime.lambdas.functions[PREPARE_RUN].credentials
+    assert credentials is not None
+    iam = local_backend.client_as("iam", credentials)
+    environment = local_runtime.lambdas.functions[PREPARE_RUN].environment
+    path, boundary = environment["JOB_ROLE_PATH"], environment["JOB_ROLE_BOUNDARY_ARN"]
+    trust = json.dumps(trust_policy())
+    name = f"nsclient-job-escalate-{uuid.uuid4().hex[:8]}"
+    existing = local_backend.client("iam").get_role(RoleName=role_name(path, scene.b.userid))["Role"]["RoleName"]
+    calls = {
+        "no boundary": lambda: iam.create_role(RoleName=name, Path=path, AssumeRolePolicyDocument=trust),
+        "another boundary": lambda: iam.create_role(
+            RoleName=name,
+            Path=path,
+            AssumeRolePolicyDocument=trust,
+            PermissionsBoundary="arn:aws:iam::aws:policy/AdministratorAccess",
+        ),
+        "outside the stack's path": lambda: iam.create_role(
+            RoleName=name, Path="/", AssumeRolePolicyDocument=trust, PermissionsBoundary=boundary
+        ),
+        "attach a managed policy": lambda: iam.attach_role_policy(
+            RoleName=existing, PolicyArn="arn:aws:iam::aws:policy/AdministratorAccess"
+        ),
+        "drop the boundary": lambda: iam.delete_role_permissions_boundary(RoleName=existing),
+    }
+    with pytest.raises(ClientError) as refused:
+        calls[attempt]()
+    assert refused.value.response["Error"]["Code"] in {"AccessDenied", "403"}
+    roles = {r["RoleName"] for r in local_backend.client("iam").list_roles()["Roles"]}
+    assert name not in roles
