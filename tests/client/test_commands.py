@@ -214,7 +214,7 @@ def held_run(machine: Cli, folders: Path) -> Iterator[Held]:
 def ok_run(machine: Cli, folders: Path) -> Pushed:
     """A build that succeeds, pushed with every request option and followed to its end (--wait)."""
     folder = build_folder(folders / "zika-ok", SNAKEFILE_OK, {"data/input.txt": "as pushed\n"})
-    options = ("--cpus", "2", "--memory", "1GiB", "--notify", "me@example.org", "--wait", "--json")
+    options = ("--cpus", "2", "--memory", "1GiB", "--notify", "me@example.org", "--wait", "--no-download", "--json")
     return push(machine, folder, *options, "--", "--forceall")
 
 

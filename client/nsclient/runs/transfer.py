@@ -17,6 +17,7 @@ from nsclient.rangedpull import fetch_members, fetch_size, plan_ranges
 from nsclient.runs.jobs import status
 from nsclient.runs.records import is_missing
 from nsclient.transfer import StreamingUpload
+from nsclient.wording import count
 from nsclient.workdir import PullPlan, has_snakefile, member_crcs, plan_pull, upload_members
 from nsclient.zipstream import zip_stream
 from nsclient_common.envdir import Env, to_archive
@@ -68,7 +69,7 @@ def push(
     if envd is not None:
         sent = s3.put_object(Bucket=backend.bucket, Key=envd_key, Body=envd, ContentType="application/zip")
         metadata = check_request(request.model_copy(update={"envd_version": sent.get("VersionId") or "null"}))
-    progress = Progress(f"Uploading {len(members)} files", total, quiet=quiet)
+    progress = Progress(f"Uploading {count(len(members), 'file')}", total, quiet=quiet)
     try:
         version = upload_build(s3, backend.bucket, key, members, metadata, progress)
     except BaseException:
