@@ -68,6 +68,11 @@ def test_a_target_after_the_folder_is_built_alone_and_comes_back(machine: Cli, t
     assert not (folder / "results" / "b.txt").exists()
     assert re.search(rf"^Pulled \d+ files? into {re.escape(str(folder))} ", result.err, re.MULTILINE)
     assert "nsclient pull" not in result.err
+    # The build's log, shown as it ran: nsclient's measuring script is not in it, nor any word of its own
+    log = result.out.splitlines()[1:]
+    (traced,) = [line for line in log if line.startswith("+ env --chdir /nextstrain/build -- sh -c")]
+    assert "snakemake results/a.txt --forceall" in traced
+    assert not [line for line in log if "NSCLIENT_CGROUP" in line or "Illegal number" in line]
 
 
 @pytest.mark.slow
