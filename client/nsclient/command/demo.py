@@ -18,6 +18,7 @@ from nsclient.backend import connect
 from nsclient.command.common import add_parser, info
 from nsclient.command.push import whole_number_of_cpus
 from nsclient.errors import UserError
+from nsclient.example import copy_example
 from nsclient.runs.transfer import pull, push
 from nsclient.watch import exit_code_of, follow
 from nsclient.wording import count
@@ -26,7 +27,6 @@ from nsclient_common.request import BuildRequest
 if TYPE_CHECKING:
     import argparse
 
-EXAMPLE = Path(__file__).resolve().parents[1] / "example_build"
 # Left in a demo's folder (and never uploaded), so that a later demo may start it afresh.
 MARKER = ".nsclient-demo"
 EXAMPLES = """
@@ -83,5 +83,5 @@ def prepare_folder(directory: Path) -> None:
     check_folder(directory)
     if (directory / MARKER).is_file():
         shutil.rmtree(directory)
-    shutil.copytree(EXAMPLE, directory, dirs_exist_ok=True)
+    copy_example(directory)
     (directory / MARKER).write_text("Made by `nsclient demo`, which may replace this folder.\n")

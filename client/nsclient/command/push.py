@@ -37,7 +37,7 @@ from nsclient.command.common import add_parser, info
 from nsclient.command.pull import add_download_options, say_pulled
 from nsclient.errors import EXIT_INTERRUPTED, UserError
 from nsclient.limits import check_within
-from nsclient.runs.transfer import pull, push
+from nsclient.runs.transfer import check_build_folder, pull, push
 from nsclient.watch import exit_code_of, follow
 from nsclient_common.record import RunRecord, RunStatus
 from nsclient_common.request import CPUS, MEMORY, BuildRequest, InvalidRequest, parse_request
@@ -162,6 +162,7 @@ def build_request(opts: argparse.Namespace) -> BuildRequest:
 
 
 def run(opts: argparse.Namespace) -> int:
+    check_build_folder(opts.directory)
     request = build_request(opts)
     env = buildenv.collect(opts.envs, opts.envdirs)
     backend = connect(opts.backend)
