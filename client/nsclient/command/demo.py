@@ -19,6 +19,7 @@ from nsclient.command.common import add_parser, info
 from nsclient.command.push import whole_number_of_cpus
 from nsclient.errors import UserError
 from nsclient.example import copy_example
+from nsclient.local.requirements import check_local_requirements
 from nsclient.runs.transfer import pull, push
 from nsclient.watch import exit_code_of, follow
 from nsclient.wording import count
@@ -42,8 +43,7 @@ def register_parser(subparsers: Any, parent: argparse.ArgumentParser) -> None:
 
 
 def run(opts: argparse.Namespace) -> int:
-    if shutil.which("snakemake", path=str(Path(sys.executable).parent)) is None and shutil.which("snakemake") is None:
-        raise UserError("The demo's build runs snakemake locally: install it with `pip install 'nsclient[local]'`.")
+    check_local_requirements()
     started = time.monotonic()
     check_folder(opts.directory)  # before a backend is started for nothing
     backend = connect(opts.backend or "local")

@@ -32,11 +32,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from nsclient import buildenv, config
-from nsclient.backend import connect
+from nsclient.backend import chosen_kind, connect
 from nsclient.command.common import add_parser, info
 from nsclient.command.pull import add_download_options, say_pulled
 from nsclient.errors import EXIT_INTERRUPTED, UserError
 from nsclient.limits import check_within
+from nsclient.local.requirements import check_local_requirements
 from nsclient.runs.transfer import check_build_folder, pull, push
 from nsclient.watch import exit_code_of, follow
 from nsclient_common.record import RunRecord, RunStatus
@@ -163,6 +164,8 @@ def build_request(opts: argparse.Namespace) -> BuildRequest:
 
 def run(opts: argparse.Namespace) -> int:
     check_build_folder(opts.directory)
+    if chosen_kind(opts.backend) == "local":
+        check_local_requirements()
     request = build_request(opts)
     env = buildenv.collect(opts.envs, opts.envdirs)
     backend = connect(opts.backend)
