@@ -139,7 +139,10 @@ def test_a_failed_example_build_notice_says_what_failed_and_what_to_do(local_bac
     text = plain.get_content().replace("\r\n", "\n")  # the .eml's lines end in CRLF, as on the wire
     artifact("failure-notice.txt").write_text(text)
     # The rule's own exit status and snakemake's
-    assert "The build failed in rule tree: the rule exited 3, then snakemake 1." in text
+    assert (
+        "The build failed in rule tree: its command exited with status 3, so snakemake stopped with exit code 1."
+        in text
+    )
     assert "Failed rule: tree (exited 3)" in text
     # The follow-up commands with the real id, pull included for a failed run
     for command in ("status", "logs", "pull", "report"):
@@ -151,7 +154,7 @@ def test_a_failed_example_build_notice_says_what_failed_and_what_to_do(local_bac
     # The log's last lines are the build's own: the rule's error, not the upload of its results
     assert "ERROR: rule 'tree' failed deliberately" in text
     assert "nsclient-usage:" not in text and "adding: " not in text
-    assert "the rule exited 3, then snakemake 1" in html.get_content()
+    assert "its command exited with status 3, so snakemake stopped with exit code 1" in html.get_content()
 
 
 def test_a_subscriber_gets_only_their_own_runs_and_the_team_channel_gets_all(

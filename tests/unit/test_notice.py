@@ -60,7 +60,7 @@ OUTCOMES = {
     "failed": record(
         RunStatus.FAILED,
         FailureClass.EXIT_CODE,
-        "The build failed in rule tree: the rule exited 3, then snakemake 1.",
+        "The build failed in rule tree: its command exited with status 3, so snakemake stopped with exit code 1.",
     ).model_copy(update={"failed_rule": "tree", "rule_exit_code": 3}),
     "out of memory": record(RunStatus.FAILED, FailureClass.OUT_OF_MEMORY, "The job ran out of memory (exit code 137)."),
     "cancelled": record(RunStatus.CANCELLED, FailureClass.CANCELLED, "The run was cancelled."),

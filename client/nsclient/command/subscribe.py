@@ -1,6 +1,8 @@
 """Email me the notices of my own runs: the runs pushed with my address as --notify (or
-`[nsclient] notify`). AWS first emails a confirmation link; nothing arrives until it is followed.
-A subscription without a filter (the stack's NoticeEmail, a team list) gets every run's notice.
+`[nsclient] notify`).
+
+AWS first emails a confirmation link; nothing arrives until it is followed. A subscription without
+a filter (the stack's NoticeEmail, a team list) gets every run's notice.
 """
 
 from __future__ import annotations
