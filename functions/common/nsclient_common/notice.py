@@ -12,7 +12,7 @@ from pydantic import BaseModel
 
 from nsclient_common.cost import describe
 from nsclient_common.failure import ADVICE
-from nsclient_common.record import RunRecord, RunStatus, parse_iso
+from nsclient_common.record import RunRecord, RunStatus, parse_iso, status_label
 from nsclient_common.runid import build_name
 
 if TYPE_CHECKING:
@@ -67,7 +67,7 @@ def name_of(record: RunRecord) -> str:
 
 def subject_of(record: RunRecord) -> str:
     name = name_of(record)
-    label = record.status.value if record.failure_class is None else f"{record.status.value} ({record.failure_class})"
+    label = status_label(record.status, record.failure_class)
     took = duration(record.submitted_at, record.finished_at)
     return _one_line(f"[nsclient] {name} {label}" + (f" in {took}" if took else ""))[:_SUBJECT_MAX]
 
@@ -108,7 +108,7 @@ def _facts(record: RunRecord) -> list[tuple[str, str]]:
     default = "the job definition's" if record.job_id else None
     facts = [
         ("Run", record.run_id),
-        ("Status", record.status.value + (f" ({record.failure_class})" if record.failure_class else "")),
+        ("Status", status_label(record.status, record.failure_class)),
         ("Failed rule", _failed_rule(record)),
         ("Exit code", _exit_code(record)),
         ("CPUs", default if record.cpus is None else str(record.cpus)),
