@@ -144,3 +144,15 @@ def test_unknown_arguments_of_another_command_show_that_commands_usage(machine: 
     assert result.code == 2
     assert result.error_lines[0].startswith("usage: nsclient status")
     assert result.error_lines[-1] == "nsclient status: error: unrecognized arguments: results/a.txt"
+
+
+def test_an_image_pushed_to_the_local_backend_is_said_not_to_be_used(local_cli: Cli, tmp_path: Path) -> None:
+    folder = build_folder(tmp_path / "imaged", SNAKEFILE_TWO_RESULTS)
+
+    result = local_cli("push", str(folder), "--image", "nextstrain/base:build-20250101T000000Z")
+
+    assert result.code == 0, result.err
+    assert (
+        "The local backend runs this machine's snakemake, not a container: "
+        "nextstrain/base:build-20250101T000000Z is not used."
+    ) in result.error_lines

@@ -126,10 +126,13 @@ def test_the_installed_wheel_runs_the_demo_twice_from_any_folder(
 
     for demo in (first, again):
         lines = demo.stdout.splitlines()
+        run_id = lines[0]
         assert f"Results: {anywhere / 'nsclient-demo' / 'auspice' / 'example.json'}" in demo.stdout
-        assert lines[-2:] == [
+        assert lines[-4:] == [
             "The local backend keeps running, with this run on record (`nsclient list`).",
             "Stop it with `nsclient local stop`; its runs are kept for the next start.",
+            f"Report:  nsclient report {run_id}   (the build's timeline and what to ask for next time)",
+            f"Tree:    nsclient view {run_id}     (the tree in Auspice, in your browser)",
         ]
     assert (anywhere / "nsclient-demo" / "auspice" / "example.json").is_file()
 

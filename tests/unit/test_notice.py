@@ -179,3 +179,16 @@ def test_the_email_is_multipart_text_and_html_with_a_long_subject_unfolded() -> 
     assert plain is not None and html is not None
     assert f"nsclient pull {RUN_ID}" in plain.get_content()
     assert "<table>" in html.get_content() and f"nsclient pull {RUN_ID}" in html.get_content()
+
+
+def test_a_local_run_says_it_ran_this_machines_snakemake_not_the_image() -> None:
+    run = OUTCOMES["succeeded"]  # asked for nextstrain/base:latest
+
+    local = compose_notice(run, TAIL, local_toolchain=True)
+    on_aws = compose_notice(run, TAIL)
+
+    expected = (
+        "none: the local backend ran this machine's snakemake (not nextstrain/base:latest, which only a Batch job runs)"
+    )
+    assert f"Image:       {expected}" in local.body.splitlines()
+    assert "Image:       nextstrain/base:latest" in on_aws.body.splitlines()

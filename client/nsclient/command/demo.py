@@ -69,6 +69,8 @@ def run(opts: argparse.Namespace) -> int:
     if backend.kind == "local":
         print("The local backend keeps running, with this run on record (`nsclient list`).")
         print("Stop it with `nsclient local stop`; its runs are kept for the next start.")
+    print(f"Report:  nsclient report {run_id}   (the build's timeline and what to ask for next time)")
+    print(f"Tree:    nsclient view {run_id}     (the tree in Auspice, in your browser)")
     return 0
 
 

@@ -173,6 +173,8 @@ def run(opts: argparse.Namespace) -> int:
     run_id = push(backend, opts.directory, request, opts.exclude, opts.quiet, env=env)
     print(json.dumps({"run_id": run_id}) if opts.json else run_id, flush=True)
     info(f"Pushed {opts.directory} as run {run_id} ({backend.kind} backend).", opts.quiet)
+    if opts.image and backend.kind == "local":
+        info(f"The local backend runs this machine's snakemake, not a container: {opts.image} is not used.")
     if not opts.wait:
         info(f"Follow it with `nsclient status {run_id}` or `nsclient logs --follow {run_id}`.", opts.quiet)
         return 0

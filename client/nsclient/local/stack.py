@@ -291,6 +291,7 @@ class LocalStack:
         expanded = self.expanded["Resources"][logical]["Properties"].get("Environment", {}).get("Variables", {})
         variables = dict(self.resolver.resolve(expanded))
         variables["OUTBOX_DIR"] = str(outbox)
+        variables["LOCAL_TOOLCHAIN"] = "1"
         variables["AWS_REGION"] = REGION
         return {k: str(v) for k, v in variables.items()}
 
