@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import json
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
+import urllib.request
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -116,10 +118,16 @@ def test_view_shows_the_example_runs_tree_in_auspice(
                 check=True,
             )
         finally:
-            viewing.terminate()
-            viewing.wait(30)
+            viewing.send_signal(signal.SIGINT)  # Ctrl-C
+            stopped = viewing.wait(30)
         err.seek(0)
         said = err.read()
+
+    # Ctrl-C stopped Auspice with it: nothing answers at its address any more
+    assert stopped == 0
+    assert said.rstrip().endswith("Stopped Auspice.")
+    with pytest.raises(OSError):  # refused, by whichever address localhost names
+        urllib.request.urlopen(address, timeout=5)
 
     # Then only the run's auspice/ files were fetched, and Auspice draws every tip of the run's tree
     assert files_under(views) == {"auspice/example.json"}

@@ -8,6 +8,7 @@ or in the Nextstrain CLI's runtime), else it is installed from npm on first use.
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -102,6 +103,8 @@ def run(opts: argparse.Namespace) -> int:
             stdout=log,
             stderr=subprocess.STDOUT,
         )
+        # A stop asked by the system (SIGTERM) ends Auspice too, as Ctrl-C does.
+        previous = signal.signal(signal.SIGTERM, _interrupt)
         try:
             wait_until_serving(process, base, Path(log.name))
             address = f"{base}/{names[0]}"
@@ -113,10 +116,15 @@ def run(opts: argparse.Namespace) -> int:
         except KeyboardInterrupt:
             info("\nStopped Auspice.", opts.quiet)
         finally:
+            signal.signal(signal.SIGTERM, previous)
             if process.poll() is None:
                 process.terminate()
                 process.wait(10)
     return 0
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def _environment(command: list[str]) -> dict[str, str]:
