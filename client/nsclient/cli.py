@@ -47,18 +47,35 @@ def make_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def run(argv: list[str]) -> int:
-    parser = make_parser()
-    # Everything after the first `--` is for snakemake (push), never for nsclient's own parser.
-    extra: list[str] = []
+def parse(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespace:
+    """The options, with push's snakemake arguments taken as `nextstrain build DIR [TARGET...]` takes them:
+    targets and options nsclient does not know, after the build folder, go to snakemake in their order, and so
+    does everything after the first `--`. A snakemake option nsclient also has (`-q`) needs the `--`."""
+    after_dashes: list[str] = []
     if "--" in argv:
         split = argv.index("--")
-        argv, extra = argv[:split], argv[split + 1 :]
-    opts = parser.parse_args(argv)
-    if extra and not hasattr(opts, "snakemake_args"):
-        parser.error(f"`nsclient {opts.command}` takes no arguments after --")
-    if hasattr(opts, "snakemake_args"):
-        opts.snakemake_args = extra
+        argv, after_dashes = argv[:split], argv[split + 1 :]
+    opts, unknown = parser.parse_known_args(argv)
+    if not hasattr(opts, "snakemake_args"):
+        command = subcommand_parser(parser, opts.command)
+        if after_dashes:
+            command.error("it takes no arguments after --")
+        if unknown:
+            command.error(f"unrecognized arguments: {' '.join(unknown)}")
+        return opts
+    opts.snakemake_args = unknown + after_dashes
+    return opts
+
+
+def subcommand_parser(parser: argparse.ArgumentParser, name: str) -> argparse.ArgumentParser:
+    """A subcommand's own parser, whose errors show that command's usage rather than nsclient's."""
+    action = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    command: argparse.ArgumentParser = action.choices[name]
+    return command
+
+
+def run(argv: list[str]) -> int:
+    opts = parse(make_parser(), argv)
     debug = getattr(opts, "debug", False) or bool(os.environ.get("NSCLIENT_DEBUG"))
     try:
         code: int = opts.run(opts)

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from nsclient_common.cost import describe as describe_cost
-from nsclient_common.record import RunStatus, parse_iso
+from nsclient_common.record import RunStatus, parse_iso, status_label
 
 if TYPE_CHECKING:
     from nsclient_common.record import RunRecord
@@ -55,7 +55,7 @@ def progress_summary(progress: SnakemakeProgress | None) -> str | None:
 
 
 def describe(record: RunRecord, progress: SnakemakeProgress | None = None) -> str:
-    status = record.status.value + (f" ({record.failure_class.value})" if record.failure_class else "")
+    status = status_label(record.status, record.failure_class)
     rows = [
         ("Run", record.run_id),
         ("Status", status),

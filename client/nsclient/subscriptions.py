@@ -59,4 +59,3 @@ def _answer(backend: Backend, address: str, me: str) -> SubscriptionOutcome | No
     except s3.exceptions.NoSuchKey:
         return None
     return SubscriptionOutcome.model_validate(json.loads(body))
-

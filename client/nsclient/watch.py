@@ -20,7 +20,7 @@ from nsclient.console import make_console
 from nsclient.runs.jobs import await_run
 from nsclient.runs.logs import log_lines
 from nsclient.show import duration, status_style
-from nsclient_common.record import RunRecord, RunStatus, parse_iso
+from nsclient_common.record import RunRecord, RunStatus, parse_iso, status_label
 from nsclient_common.snakeprogress import SnakemakeProgress
 
 if TYPE_CHECKING:
@@ -32,9 +32,9 @@ if TYPE_CHECKING:
 def outcome_line(record: RunRecord) -> Text:
     """The one line that says how a run ended (or where it is)."""
     text = Text(f"Run {record.run_id} ")
+    label = status_label(record.status, record.failure_class)
     text.append(record.status.value, style=status_style(record.status))
-    if record.failure_class:
-        text.append(f" ({record.failure_class.value})")
+    text.append(label.removeprefix(record.status.value))  # the failure class, when it says more
     if record.status.is_final and record.started_at:
         text.append(f" after {duration(record)}")
     if record.exit_code not in (None, 0):

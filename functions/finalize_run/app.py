@@ -105,7 +105,8 @@ def finalize_run(event: FinalizeInput, settings: Settings, *, s3: S3Client) -> F
         final = with_report(s3, settings.bucket, final)
         save(s3, settings.bucket, final)
         count_run_finished(final)
-    return FinalizeOutput(record=final, notice=compose_notice(final, log.tail if log else []))
+    notice = compose_notice(final, log.tail if log else [], local_toolchain=settings.local_toolchain)
+    return FinalizeOutput(record=final, notice=notice)
 
 
 @logger.inject_lambda_context

@@ -19,7 +19,14 @@ from nsclient_common.aws import client
 from nsclient_common.jobdefinition import definition_for_run
 from nsclient_common.jobrole import NotAnOwner, check_owner, ensure_job_role, wait_until_usable
 from nsclient_common.jobspec import submit_job_parameters
-from nsclient_common.layout import envd_key, envd_key_for_upload, owner_of_inbox_key, s3_url, workdir_key
+from nsclient_common.layout import (
+    envd_key,
+    envd_key_for_upload,
+    owner_of_inbox_key,
+    s3_url,
+    uploader_name,
+    workdir_key,
+)
 from nsclient_common.observability import count_run_finished, for_function
 from nsclient_common.record import FailureClass, RunRecord, RunStatus, UploadSource, utc_now
 from nsclient_common.request import (
@@ -147,7 +154,7 @@ def _new_record(event: PrepareInput, request: BuildRequest, status: RunStatus, s
         memory_mib=request.memory_mib,
         execution_arn=event.execution_arn,
         workdir_url=s3_url(settings.bucket, workdir_key(event.run_id, event.owner)),
-        submitter=request.submitter or event.upload.requester,
+        submitter=request.submitter or uploader_name(event.owner),
         notify=None if refused else request.notify,
         image=request.image,
         snakemake_args=request.snakemake_args,

@@ -153,7 +153,8 @@ def reconcile(
         record = save(s3, settings.bucket, final)
         count_run_finished(record)
     tail = log.tail if log else read_log_tail(s3, settings.bucket, log_key(run_id, record.owner))
-    delivery = deliver_notice(compose_notice(record, tail), settings, s3=s3, sns=sns, ses=ses, deadline=deadline)
+    notice = compose_notice(record, tail, local_toolchain=settings.local_toolchain)
+    delivery = deliver_notice(notice, settings, s3=s3, sns=sns, ses=ses, deadline=deadline)
     count_notice_delivery(delivery)
     if delivery.email is not None and not delivery.email.delivered:
         logger.warning("notice email not delivered", extra=delivery.email.model_dump())

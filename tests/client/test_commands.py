@@ -214,7 +214,7 @@ def held_run(machine: Cli, folders: Path) -> Iterator[Held]:
 def ok_run(machine: Cli, folders: Path) -> Pushed:
     """A build that succeeds, pushed with every request option and followed to its end (--wait)."""
     folder = build_folder(folders / "zika-ok", SNAKEFILE_OK, {"data/input.txt": "as pushed\n"})
-    options = ("--cpus", "2", "--memory", "1GiB", "--notify", "me@example.org", "--wait", "--json")
+    options = ("--cpus", "2", "--memory", "1GiB", "--notify", "me@example.org", "--wait", "--no-download", "--json")
     return push(machine, folder, *options, "--", "--forceall")
 
 
@@ -392,6 +392,32 @@ def test_push_wait_exits_with_the_builds_exit_code(wait_fails: Waiting, local_ba
     assert "about to fail" in result.out.splitlines()  # the log, on stdout without --json
     assert f"Run {run_id} FAILED (exit-code) after " in result.err  # the outcome line
     assert f"as run {run_id} (aws backend)." in result.err
+
+
+@pytest.mark.slow
+def test_logs_follow_of_a_failed_run_exits_with_the_builds_exit_code(wait_fails: Waiting, aws_machine: Cli) -> None:
+    run_id = wait_fails.result().out.splitlines()[0]
+
+    result = aws_machine("logs", "--follow", run_id)
+
+    assert result.code == 1  # snakemake's, as push --wait gives it
+    assert "about to fail" in result.out.splitlines()
+    assert f"Run {run_id} FAILED (exit-code) after " in result.err
+
+
+@pytest.mark.slow
+def test_logs_of_a_rejected_run_says_there_never_will_be_one(
+    rejected_run: str, machine: Cli, local_backend: Backend
+) -> None:
+    record = local_backend.wait_for_record(rejected_run, timeout=BUILD_TIMEOUT)
+
+    result = machine("logs", rejected_run)
+
+    assert (result.code, result.out) == (0, "")
+    assert result.error_lines == [
+        f"Run {rejected_run} was rejected before any job ran, so it has no log and never will: "
+        f"{(record.reason or '').rstrip('.')}."
+    ]
 
 
 def test_push_of_a_folder_without_a_snakefile_uploads_nothing(

@@ -9,14 +9,13 @@ rules running now and the time elapsed.
 from __future__ import annotations
 
 import re
-import shutil
 import tempfile
 import time
 from typing import TYPE_CHECKING
 
 import pytest
 
-from nsclient.command.demo import EXAMPLE
+from nsclient.example import copy_example
 from nsclient_common.record import RunStatus
 from tests.client.helpers import SNAKEFILE_HELD, Cli, Result, build_folder, wait_for_status
 
@@ -98,7 +97,7 @@ def machine(local_backend: Backend, tmp_path_factory: pytest.TempPathFactory) ->
 @pytest.mark.slow
 def test_push_wait_shows_each_state_once_and_never_an_earlier_one(machine: Cli, tmp_path: Path) -> None:
     example = tmp_path / "example"
-    shutil.copytree(EXAMPLE, example)
+    copy_example(example)
     folders = [
         example,
         build_folder(tmp_path / "steps-1", SNAKEFILE_STEPS),

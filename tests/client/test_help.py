@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 import subprocess
 import sys
 
@@ -42,6 +43,19 @@ def test_help_of_the_installed_command_exits_zero(tmp_path) -> None:
     assert done.returncode == 0
     for command in subcommands():
         assert command in done.stdout
+
+
+def test_each_commands_summary_in_the_help_is_a_whole_sentence() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "nsclient", "--help"], capture_output=True, text=True, timeout=60, check=True
+    )
+    listing = done.stdout.split("  <command>\n", 1)[1].split("\noptions:", 1)[0]
+    # Each command's line, then the lines its summary wraps onto
+    summaries = re.split(r"\n    (?=[a-z])", "\n" + listing.strip("\n"))
+    assert len(summaries) == len(subcommands()) + 1
+    for entry in summaries[1:]:
+        command, summary = entry.split(None, 1)
+        assert " ".join(summary.split()).endswith("."), f"`nsclient {command}`'s summary is cut: {summary!r}"
 
 
 def test_help_of_a_subcommand_as_a_process_exits_zero(tmp_path) -> None:

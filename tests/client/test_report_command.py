@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.client.helpers import Cli, build_folder, wait_for_status
+from tests.client.helpers import Cli, aws_machine, build_folder, wait_for_status
 from tests.support import SNAKEFILE_OK
 
 if TYPE_CHECKING:
@@ -53,6 +53,19 @@ def test_report_no_open_saves_the_page_and_prints_its_path(machine: Cli, finishe
     page = path.read_text()
     assert '<p class="advice" id="advice">Asked 2 GiB, peaked at ' in page
     assert "<td>make</td>" in page
+
+
+def test_report_says_when_no_browser_could_be_opened(local_backend: Backend, finished_run: str, tmp_path: Path) -> None:
+    # A shell with no display, whose BROWSER fails (as on a server or over SSH)
+    person = aws_machine(tmp_path / "home", local_backend)
+    no_browser = {"BROWSER": "false", "DISPLAY": None, "WAYLAND_DISPLAY": None}
+
+    shown = person.process("report", finished_run, "--dir", str(tmp_path), env=no_browser)
+
+    assert shown.code == 0, shown.err
+    page = (tmp_path / f"{finished_run}.report.html").resolve()
+    assert shown.out.strip() == str(page)
+    assert shown.error_lines == [f"Could not open a browser here: open the report at {page.as_uri()} in one yourself."]
 
 
 def test_a_run_id_that_is_not_one_is_refused_in_one_sentence(machine: Cli) -> None:

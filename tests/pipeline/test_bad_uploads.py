@@ -120,7 +120,7 @@ def test_bad_upload_keeps_only_the_valid_fields_of_refused_options(local_backend
     # Then the rejection is recorded for, and mailed to, the valid address; the refused submitter is not kept
     assert record.status == "REJECTED"
     assert record.notify == NOTIFY
-    assert record.submitter == "123456789012"  # the uploading account, as with no submitter given
+    assert record.submitter is None  # dropped directly into inbox/: no one to name, and never the account id
     assert "evil@x.org" not in (Path(local_backend.info.outbox) / f"{run_id}.eml").read_text()
     assert record.cpus is None  # 'four' is no number of cpus
 

@@ -146,7 +146,10 @@ def test_a_failed_example_build_notice_says_what_failed_and_what_to_do(local_bac
     text = plain.get_content().replace("\r\n", "\n")  # the .eml's lines end in CRLF, as on the wire
     artifact("failure-notice.txt").write_text(text)
     # The rule's own exit status and snakemake's
-    assert "The build failed in rule tree: the rule exited 3, then snakemake 1." in text
+    assert (
+        "The build failed in rule tree: its command exited with status 3, so snakemake stopped with exit code 1."
+        in text
+    )
     assert "Failed rule: tree (exited 3)" in text
     # The follow-up commands with the real id, pull included for a failed run
     for command in ("status", "logs", "pull", "report"):
@@ -158,7 +161,7 @@ def test_a_failed_example_build_notice_says_what_failed_and_what_to_do(local_bac
     # The log's last lines are the build's own: the rule's error, not the upload of its results
     assert "ERROR: rule 'tree' failed deliberately" in text
     assert "nsclient-usage:" not in text and "adding: " not in text
-    assert "the rule exited 3, then snakemake 1" in html.get_content()
+    assert "its command exited with status 3, so snakemake stopped with exit code 1" in html.get_content()
 
 
 def test_a_subscriber_gets_only_their_own_runs_and_the_team_channel_gets_all(
@@ -204,6 +207,23 @@ def test_the_report_measures_what_rules_that_sleep_and_allocate_used(local_backe
     assert "`--memory 1GiB` would do" in report["advice"]
 
 
+def test_the_example_reports_critical_path_and_cpu_advice_agree_with_its_log(
+    local_backend: Backend, succeeded_run: str
+) -> None:
+    report = report_of(local_backend, succeeded_run)
+
+    # The example's steps each need the one before: the path runs through every one of them, quick or not
+    assert report["critical_path"][:3] == ["filter", "distances", "tree"]
+    assert report["critical_path"][3:] in (["export"], ["summary"])
+    # The CPU advice agrees with the peak the report's table shows (to one decimal)
+    shown = f"{report['usage']['peak_cpus']:.1f}"
+    cpus_part = report["advice"].split("; ")[-1]
+    if "all in use at times" in cpus_part:
+        assert float(shown) >= 0.9 * 2 and f"({shown} busy at the peak)" in cpus_part
+    else:
+        assert f"{shown} CPUs busy" in cpus_part or f"at most {shown} busy" in cpus_part, cpus_part
+
+
 class RenderedPage(HTMLParser):
     """The rules table's first column and the advice paragraph of a rendered report."""
 
@@ -211,6 +231,8 @@ class RenderedPage(HTMLParser):
         super().__init__()
         self.rules: list[str] = []
         self.advice = ""
+        self.code: list[str] = []  # the advice's code elements
+        self._in_code = False
         self._in: str | None = None
         self._table: str | None = None
         self._cell = 0
@@ -226,9 +248,14 @@ class RenderedPage(HTMLParser):
             self._in = "rule" if self._table == "rules" and self._cell == 1 else None
         elif tag == "p" and found.get("id") == "advice":
             self._in = "advice"
+        elif tag == "code" and self._in == "advice":
+            self.code.append("")
+            self._in_code = True
 
     def handle_endtag(self, tag: str) -> None:
-        if tag in ("td", "p"):
+        if tag == "code":
+            self._in_code = False
+        elif tag in ("td", "p"):
             self._in = None
         elif tag == "table":
             self._table = None
@@ -238,6 +265,8 @@ class RenderedPage(HTMLParser):
             self.rules.append(data)
         elif self._in == "advice":
             self.advice += data
+            if self._in_code:
+                self.code[-1] += data
 
 
 @pytest.mark.skipif(shutil.which("chromium") is None, reason="needs Debian's chromium (.ci/run installs it)")
@@ -266,8 +295,10 @@ def test_a_browser_shows_the_example_reports_rules_and_advice(
     assert set(rendered.rules) == {"filter", "distances", "tree", "export", "summary"}
     # And the advice sentence, asked 4 GiB and 2 CPUs
     report = report_of(local_backend, succeeded_run)
-    assert rendered.advice == report["advice"]
-    assert re.fullmatch(r"Asked 4 GiB, peaked at [\d.]+ GiB: `--memory 1GiB` would do; 2 CPUs.*\.", rendered.advice)
+    # (its options shown as code, not as backticks)
+    assert rendered.advice == report["advice"].replace("`", "")
+    assert re.fullmatch(r"Asked 4 GiB, peaked at [\d.]+ GiB: --memory 1GiB would do; 2 CPUs.*\.", rendered.advice)
+    assert rendered.code[0] == "--memory 1GiB"
     assert screenshot.stat().st_size > 10_000  # a picture of the page, not an empty canvas
     artifact("example-advice.txt").write_text(rendered.advice + "\n")
     record = local_backend.record(succeeded_run)

@@ -276,7 +276,10 @@ def test_run_build_failing_build_records_the_failed_rule(local_backend: Backend,
     assert record.exit_code not in (None, 0)
     assert record.failed_rule == "broken"
     assert record.rule_exit_code == 3
-    assert record.reason == f"The build failed in rule broken: the rule exited 3, then snakemake {record.exit_code}."
+    assert record.reason == (
+        "The build failed in rule broken: its command exited with status 3,"
+        f" so snakemake stopped with exit code {record.exit_code}."
+    )
     assert record.job_id == jobs[0]["jobId"]
     assert record.execution_arn == local_backend.execution_arn(upload.run_id)
     assert record.workdir_url == f"s3://{bucket}/runs/{upload.run_id}/workdir.zip"

@@ -152,7 +152,7 @@ def test_submit_job_parameters_follow_the_nextstrain_cli_job_contract() -> None:
         "--",
         "sh",
         "-c",
-        MEASURE_SCRIPT,
+        'eval "$NSCLIENT_USAGE_SCRIPT"',
         "nsclient-usage",
         "snakemake",
         "--cores=2",
@@ -162,6 +162,7 @@ def test_submit_job_parameters_follow_the_nextstrain_cli_job_contract() -> None:
     assert overrides["Environment"] == [
         {"Name": "NEXTSTRAIN_AWS_BATCH_WORKDIR_URL", "Value": "s3://bucket/runs/run-1-0123456789/workdir.zip"},
         {"Name": "AWS_DEFAULT_REGION", "Value": "eu-west-1"},
+        {"Name": "NSCLIENT_USAGE_SCRIPT", "Value": MEASURE_SCRIPT},
     ]
     assert overrides["ResourceRequirements"] == [{"Type": "VCPU", "Value": "2"}, {"Type": "MEMORY", "Value": "1024"}]
 
@@ -198,6 +199,7 @@ def test_submit_job_parameters_point_the_job_at_its_variables_without_their_valu
     assert environment == {
         "NEXTSTRAIN_AWS_BATCH_WORKDIR_URL": "s3://b/runs/r/workdir.zip",
         "AWS_DEFAULT_REGION": "us-east-1",
+        "NSCLIENT_USAGE_SCRIPT": MEASURE_SCRIPT,
         "NEXTSTRAIN_ENVD_URL": envd_url,
         "NEXTSTRAIN_DELETE_ENVD": "1",
     }

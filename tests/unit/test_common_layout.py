@@ -19,6 +19,7 @@ from nsclient_common.layout import (
     record_location,
     run_prefix,
     s3_url,
+    uploader_name,
     workdir_key,
 )
 
@@ -101,3 +102,15 @@ def test_is_upload_key_refuses_everything_else(key: str) -> None:
 
 def test_s3_url() -> None:
     assert s3_url("builds", "runs/r/workdir.zip") == "s3://builds/runs/r/workdir.zip"
+
+
+@pytest.mark.parametrize(
+    ("owner", "named"),
+    [
+        ("AROAEXAMPLEROLE:alice@example.org", "alice@example.org"),  # an SSO or assumed-role session
+        ("AIDAEXAMPLEUSER", "AIDAEXAMPLEUSER"),  # an IAM user has no other name in the key
+        (None, None),  # directly under inbox/
+    ],
+)
+def test_a_drop_without_a_submitter_is_named_by_its_uploader_never_the_account(owner: str | None, named: str) -> None:
+    assert uploader_name(owner) == named

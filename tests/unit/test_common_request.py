@@ -121,7 +121,7 @@ def _record(**fields: object) -> RunRecord:
 def test_compose_notice_keeps_line_breaks_out_of_the_subject() -> None:
     notice = compose_notice(_record(run_id="zika\r\nBcc: evil@x.org"), [])
     assert "\r" not in notice.subject and "\n" not in notice.subject
-    assert notice.subject == "[nsclient] zika Bcc: evil@x.org REJECTED (rejected)"
+    assert notice.subject == "[nsclient] zika Bcc: evil@x.org REJECTED"
 
 
 def test_email_message_keeps_field_values_out_of_the_headers() -> None:
@@ -135,7 +135,7 @@ def test_email_message_keeps_field_values_out_of_the_headers() -> None:
     # Then no header was added: the values stay in the body
     assert message["Bcc"] is None
     assert message.get_all("To") == ["someone@example.org"]
-    assert message["Subject"] == "[nsclient] zika-0123456789 REJECTED (rejected)"
+    assert message["Subject"] == "[nsclient] zika-0123456789 REJECTED"
 
 
 def test_email_message_refuses_a_recipient_with_a_line_break() -> None:
@@ -148,7 +148,7 @@ def test_email_message_refuses_a_recipient_with_a_line_break() -> None:
 
 def test_compose_notice_of_a_rejection_says_why_and_that_the_upload_stays() -> None:
     notice = compose_notice(_record(notify="someone@example.org"), [])
-    assert notice.subject == "[nsclient] zika-0123456789 REJECTED (rejected)"
+    assert notice.subject == "[nsclient] zika-0123456789 REJECTED"
     assert "The archive has no Snakefile at its top level." in notice.body
     assert "the upload was left in place" in notice.body
     assert notice.to == "someone@example.org"

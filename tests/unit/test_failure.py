@@ -151,12 +151,15 @@ def test_a_cancel_reason_says_why_the_run_was_cancelled() -> None:
 
 def test_the_failed_rule_and_exit_code_are_in_the_sentence() -> None:
     verdict = classify(JobOutcome(job_status="FAILED", exit_code=1, failed_rule="align", started=True))
-    assert verdict.reason == "The build failed in rule align (snakemake exited 1)."
+    assert verdict.reason == "The build failed in rule align, and snakemake stopped with exit code 1."
 
 
 def test_the_rules_own_exit_code_comes_before_snakemakes() -> None:
     outcome = JobOutcome(job_status="FAILED", exit_code=1, failed_rule="align", rule_exit_code=3, started=True)
-    assert classify(outcome).reason == "The build failed in rule align: the rule exited 3, then snakemake 1."
+    assert (
+        classify(outcome).reason
+        == "The build failed in rule align: its command exited with status 3, so snakemake stopped with exit code 1."
+    )
 
 
 def test_every_failure_class_says_what_to_do() -> None:

@@ -60,7 +60,7 @@ OUTCOMES = {
     "failed": record(
         RunStatus.FAILED,
         FailureClass.EXIT_CODE,
-        "The build failed in rule tree: the rule exited 3, then snakemake 1.",
+        "The build failed in rule tree: its command exited with status 3, so snakemake stopped with exit code 1.",
     ).model_copy(update={"failed_rule": "tree", "rule_exit_code": 3}),
     "out of memory": record(RunStatus.FAILED, FailureClass.OUT_OF_MEMORY, "The job ran out of memory (exit code 137)."),
     "cancelled": record(RunStatus.CANCELLED, FailureClass.CANCELLED, "The run was cancelled."),
@@ -74,15 +74,25 @@ OUTCOMES = {
 TAIL = ["Error in rule tree:", "    jobid: 2", "Exiting because a job execution failed."]
 
 
+# Never "CANCELLED (cancelled)": the class is said only where it adds to the status.
+SUBJECT_LABELS = {
+    "succeeded": "SUCCEEDED",
+    "failed": "FAILED (exit-code)",
+    "out of memory": "FAILED (out-of-memory)",
+    "cancelled": "CANCELLED",
+    "rejected": "REJECTED",
+}
+
+
 @pytest.mark.parametrize("outcome", OUTCOMES)
 def test_each_ending_says_what_happened_what_to_do_and_how_to_follow_up(outcome: str) -> None:
     run = OUTCOMES[outcome]
     notice = compose_notice(run, TAIL)
     text = notice.body
 
-    # The subject: the build's name, the outcome (with its class) and how long it took; the id is in the body
-    label = run.status.value + (f" ({run.failure_class.value})" if run.failure_class else "")
-    assert notice.subject == f"[nsclient] zika {label} in 12m 57s"
+    # The subject: the build's name, the outcome (with its class where that says more) and how long it took;
+    # the id is in the body
+    assert notice.subject == f"[nsclient] zika {SUBJECT_LABELS[outcome]} in 12m 57s"
     assert f"Run:         {RUN_ID}" in text
     # What happened and what to do next, in words
     assert run.reason is not None and run.reason in text
@@ -169,3 +179,16 @@ def test_the_email_is_multipart_text_and_html_with_a_long_subject_unfolded() -> 
     assert plain is not None and html is not None
     assert f"nsclient pull {RUN_ID}" in plain.get_content()
     assert "<table>" in html.get_content() and f"nsclient pull {RUN_ID}" in html.get_content()
+
+
+def test_a_local_run_says_it_ran_this_machines_snakemake_not_the_image() -> None:
+    run = OUTCOMES["succeeded"]  # asked for nextstrain/base:latest
+
+    local = compose_notice(run, TAIL, local_toolchain=True)
+    on_aws = compose_notice(run, TAIL)
+
+    expected = (
+        "none: the local backend ran this machine's snakemake (not nextstrain/base:latest, which only a Batch job runs)"
+    )
+    assert f"Image:       {expected}" in local.body.splitlines()
+    assert "Image:       nextstrain/base:latest" in on_aws.body.splitlines()

@@ -38,8 +38,20 @@ def test_threads_count_as_the_cores_a_rule_takes() -> None:
 def test_a_job_near_its_limit_is_told_to_ask_for_more() -> None:
     sentence = advise(cpus=2, memory_mib=4 * 1024, usage=usage(3.9, 2.0), at_once=2, cores_at_once=2)
     assert sentence == (
-        "Asked 4 GiB and peaked at 3.9 GiB: give `--memory 5GiB`; 2 CPUs, all in use at times: keep them or give more."
+        "Asked 4 GiB and peaked at 3.9 GiB: give `--memory 5GiB`; "
+        "2 CPUs, all in use at times (2.0 busy at the peak): keep them or give more."
     )
+
+
+def test_a_peak_shown_as_1_0_of_2_cpus_is_never_called_all_in_use() -> None:
+    # The report's table shows the peak to one decimal: 1.04 reads "1.0", and the sentence agrees with it
+    sentence = advise(cpus=2, memory_mib=None, usage=usage(0.1, 1.04), at_once=2, cores_at_once=2)
+    assert sentence == "2 CPUs and 2 rules at once, but never more than 1.0 CPUs busy: `--cpus 1` would do."
+
+
+def test_a_peak_between_is_about_right() -> None:
+    sentence = advise(cpus=2, memory_mib=None, usage=usage(0.1, 1.5), at_once=2, cores_at_once=2)
+    assert sentence == "2 CPUs, at most 1.5 busy: about right."
 
 
 def test_without_a_measurement_it_says_so() -> None:

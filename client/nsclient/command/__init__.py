@@ -17,6 +17,7 @@ from nsclient.command import (
     status,
     subscribe,
     unsubscribe,
+    view,
 )
 
 COMMANDS = [
@@ -26,6 +27,7 @@ COMMANDS = [
     logs,
     pull,
     report,
+    view,
     cancel,
     subscribe,
     unsubscribe,

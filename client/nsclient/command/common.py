@@ -14,9 +14,9 @@ if TYPE_CHECKING:
 def add_parser(
     subparsers: Any, module: ModuleType, parent: argparse.ArgumentParser, examples: str
 ) -> argparse.ArgumentParser:
-    """A subcommand's parser: help summary from the module docstring's first line, examples as epilog."""
+    """A subcommand's parser: help summary from the module docstring's first paragraph, examples as epilog."""
     doc = dedent(module.__doc__ or "").strip()
-    summary = doc.splitlines()[0] if doc else ""
+    summary = " ".join(doc.split("\n\n", 1)[0].split())  # the first paragraph, whole: never a cut sentence
     name = module.__name__.rsplit(".", 1)[-1]
     parser: argparse.ArgumentParser = subparsers.add_parser(
         name,

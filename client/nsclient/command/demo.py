@@ -18,6 +18,8 @@ from nsclient.backend import connect
 from nsclient.command.common import add_parser, info
 from nsclient.command.push import whole_number_of_cpus
 from nsclient.errors import UserError
+from nsclient.example import copy_example
+from nsclient.local.requirements import check_local_requirements
 from nsclient.runs.transfer import pull, push
 from nsclient.watch import exit_code_of, follow
 from nsclient.wording import count
@@ -26,7 +28,6 @@ from nsclient_common.request import BuildRequest
 if TYPE_CHECKING:
     import argparse
 
-EXAMPLE = Path(__file__).resolve().parents[1] / "example_build"
 # Left in a demo's folder (and never uploaded), so that a later demo may start it afresh.
 MARKER = ".nsclient-demo"
 EXAMPLES = """
@@ -42,8 +43,7 @@ def register_parser(subparsers: Any, parent: argparse.ArgumentParser) -> None:
 
 
 def run(opts: argparse.Namespace) -> int:
-    if shutil.which("snakemake", path=str(Path(sys.executable).parent)) is None and shutil.which("snakemake") is None:
-        raise UserError("The demo's build runs snakemake locally: install it with `pip install 'nsclient[local]'`.")
+    check_local_requirements()
     started = time.monotonic()
     check_folder(opts.directory)  # before a backend is started for nothing
     backend = connect(opts.backend or "local")
@@ -69,6 +69,8 @@ def run(opts: argparse.Namespace) -> int:
     if backend.kind == "local":
         print("The local backend keeps running, with this run on record (`nsclient list`).")
         print("Stop it with `nsclient local stop`; its runs are kept for the next start.")
+    print(f"Report:  nsclient report {run_id}   (the build's timeline and what to ask for next time)")
+    print(f"Tree:    nsclient view {run_id}     (the tree in Auspice, in your browser)")
     return 0
 
 
@@ -83,5 +85,5 @@ def prepare_folder(directory: Path) -> None:
     check_folder(directory)
     if (directory / MARKER).is_file():
         shutil.rmtree(directory)
-    shutil.copytree(EXAMPLE, directory, dirs_exist_ok=True)
+    copy_example(directory)
     (directory / MARKER).write_text("Made by `nsclient demo`, which may replace this folder.\n")

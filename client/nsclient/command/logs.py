@@ -1,6 +1,7 @@
 """Print a run's log: the live CloudWatch stream while it runs, the archived copy in S3 after.
 
-With --follow, keep printing as the job writes, and end when the run ends.
+With --follow, keep printing as the job writes, and end when the run ends, with the build's exit code
+as `push --wait` ends (0 for a build that succeeded).
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from nsclient.errors import EXIT_INTERRUPTED
 from nsclient.runs.jobs import RunState
 from nsclient.runs.logs import log_lines
 from nsclient.runs.records import check_run_id
-from nsclient.watch import follow
+from nsclient.watch import exit_code_of, follow
+from nsclient_common.record import RunStatus
 
 if TYPE_CHECKING:
     import argparse
@@ -36,16 +38,22 @@ def run(opts: argparse.Namespace) -> int:
     backend = connect(opts.backend)
     if opts.follow:
         try:
-            follow(backend, opts.run_id, quiet=False, log_stream=sys.stdout, show_outcome=not opts.quiet)
+            final = follow(backend, opts.run_id, quiet=False, log_stream=sys.stdout, show_outcome=not opts.quiet)
         except KeyboardInterrupt:
             info(f"\nStopped following; run {opts.run_id} goes on.")
             return EXIT_INTERRUPTED
-        return 0
+        return exit_code_of(final)
     state = RunState(backend, opts.run_id)
     printed = 0
     for line in log_lines(state, follow=False):
         print(line, flush=True)
         printed += 1
     if printed == 0 and state.record is not None:
-        info(f"No log yet: run {opts.run_id} is {state.record.status.value}.", opts.quiet)
+        if state.record.status == RunStatus.REJECTED:
+            why = (state.record.reason or "").rstrip(".")
+            info(f"Run {opts.run_id} was rejected before any job ran, so it has no log and never will: {why}.")
+        elif state.record.status.is_final:
+            info(f"Run {opts.run_id} ended {state.record.status.value} with no log: its job never wrote one.")
+        else:
+            info(f"No log yet: run {opts.run_id} is {state.record.status.value}.", opts.quiet)
     return 0

@@ -23,6 +23,8 @@ from nsclient.wording import count
 if TYPE_CHECKING:
     import argparse
 
+    from nsclient.workdir import PullPlan
+
 EXAMPLES = """
   nsclient pull 20261125T093000Z-zika-1a2b3c4d5e              # into the folder that was pushed
   nsclient pull 20261125T093000Z-zika-1a2b3c4d5e results-copy/
@@ -35,6 +37,11 @@ def register_parser(subparsers: Any, parent: argparse.ArgumentParser) -> None:
     parser = add_parser(subparsers, sys.modules[__name__], parent, EXAMPLES)
     parser.add_argument("run_id", metavar="<run-id>")
     parser.add_argument("directory", metavar="<dir>", type=Path, nargs="?", help="Where to put the results")
+    add_download_options(parser)
+
+
+def add_download_options(parser: argparse.ArgumentParser) -> None:
+    """--download and --exclude-from-download, as pull and push --wait take them."""
     parser.add_argument(
         "--download", dest="downloads", metavar="<glob>", action="append", default=[], help="Only matching files"
     )
@@ -58,11 +65,15 @@ def run(opts: argparse.Namespace) -> int:
     plan, written = pull(backend, opts.run_id, destination, opts.downloads, opts.exclusions, opts.quiet)
     for path in written:
         print(path)
+    say_pulled(plan, written, destination, opts.quiet)
+    return 0
+
+
+def say_pulled(plan: PullPlan, written: list[Path], destination: Path, quiet: bool) -> None:
     for name in plan.refused:
         info(f"Refused unsafe member {name!r} (absolute or outside the folder).")
     info(
         f"Pulled {count(len(written), 'file')} into {destination} ({plan.unchanged} already up to date, "
         f"{count(plan.not_produced, 'input')} left alone, {plan.unselected} not selected).",
-        opts.quiet,
+        quiet,
     )
-    return 0

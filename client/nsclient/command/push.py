@@ -3,7 +3,13 @@
 Zips DIR (leaving out .git/, .snakemake/ except its log/ metadata/ storage/, environment*,
 *.pyc, __pycache__/ and your --exclude-from-upload globs), uploads it to the backend's
 inbox/, and prints the run id. The backend takes it from there: nothing here needs to stay
-running. Arguments after `--` go to snakemake.
+running. As with `nextstrain build DIR [TARGET...]`, the targets and snakemake options after DIR go
+to snakemake (`nsclient push zika/ results/aligned.fasta --forceall`), and so does everything after
+`--` (for a snakemake option push has too, such as `-q`).
+
+With --wait it follows the run to its end and then, as `nextstrain build` does, downloads the
+results into DIR (a failed build's too: what it made before failing), unless --no-download.
+Ctrl-C only detaches: the run goes on.
 
 Environment variables for the build, as `nextstrain build` takes them: --env NAME=VALUE, --env NAME
 (its value here), --envdir DIR (a folder of files, one per variable: the file's name is the name,
@@ -23,30 +29,39 @@ import json
 import socket
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nsclient import buildenv, config
-from nsclient.backend import connect
+from nsclient.backend import chosen_kind, connect
 from nsclient.command.common import add_parser, info
+from nsclient.command.pull import add_download_options, say_pulled
 from nsclient.errors import EXIT_INTERRUPTED, UserError
 from nsclient.limits import check_within
-from nsclient.runs.transfer import push
+from nsclient.local.requirements import check_local_requirements
+from nsclient.runs.transfer import check_build_folder, pull, push
 from nsclient.watch import exit_code_of, follow
-from nsclient_common.record import RunStatus
+from nsclient_common.record import RunRecord, RunStatus
 from nsclient_common.request import CPUS, MEMORY, BuildRequest, InvalidRequest, parse_request
 from nsclient_common.settings import Limits
+
+if TYPE_CHECKING:
+    from nsclient.backend import Backend
 
 EXAMPLES = """
   nsclient push zika/                              # upload, print the run id, return
   nsclient push zika/ --cpus 8 --memory 14GiB      # ask Batch for 8 vCPUs and 14 GiB
   nsclient push zika/ --wait -- --forceall         # follow to the end; snakemake gets --forceall
+  nsclient push zika/ results/aligned.fasta        # snakemake builds this target only
   nsclient push zika/ --notify me@example.org --json
+  nsclient push zika/ --wait --download 'auspice/*'  # follow, then download only auspice/
   nsclient push zika/ --env GISAID_TOKEN --env DEBUG=1 --envdir ~/secrets.d
 """
 
 
 def register_parser(subparsers: Any, parent: argparse.ArgumentParser) -> None:
     parser = add_parser(subparsers, sys.modules[__name__], parent, EXAMPLES)
+    parser.usage = "%(prog)s [options] <dir> [<target> | <snakemake option>...] [-- <snakemake argument>...]"
+    parser.allow_abbrev = False  # a snakemake option is never taken for the push option it starts
     parser.add_argument("directory", metavar="<dir>", type=Path, help="The build folder (holding its Snakefile)")
     parser.add_argument(
         "--cpus", dest="cpus", metavar="<n>", type=whole_number_of_cpus, help="vCPUs for the job (snakemake --cores)"
@@ -88,6 +103,13 @@ def register_parser(subparsers: Any, parent: argparse.ArgumentParser) -> None:
     mode.add_argument("--detach", dest="wait", action="store_false", help="Return once uploaded (the default)")
     mode.add_argument("--wait", dest="wait", action="store_true", help="Follow status and log to the end")
     parser.add_argument("--json", dest="json", action="store_true", help='Print {"run_id": ...} for scripts')
+    parser.add_argument(
+        "--no-download",
+        dest="download",
+        action="store_false",
+        help="With --wait: leave the results in the backend (pull them later)",
+    )
+    add_download_options(parser)
     parser.set_defaults(wait=False, snakemake_args=[])
 
 
@@ -141,6 +163,9 @@ def build_request(opts: argparse.Namespace) -> BuildRequest:
 
 
 def run(opts: argparse.Namespace) -> int:
+    check_build_folder(opts.directory)
+    if chosen_kind(opts.backend) == "local":
+        check_local_requirements()
     request = build_request(opts)
     env = buildenv.collect(opts.envs, opts.envdirs)
     backend = connect(opts.backend)
@@ -148,6 +173,8 @@ def run(opts: argparse.Namespace) -> int:
     run_id = push(backend, opts.directory, request, opts.exclude, opts.quiet, env=env)
     print(json.dumps({"run_id": run_id}) if opts.json else run_id, flush=True)
     info(f"Pushed {opts.directory} as run {run_id} ({backend.kind} backend).", opts.quiet)
+    if opts.image and backend.kind == "local":
+        info(f"The local backend runs this machine's snakemake, not a container: {opts.image} is not used.")
     if not opts.wait:
         info(f"Follow it with `nsclient status {run_id}` or `nsclient logs --follow {run_id}`.", opts.quiet)
         return 0
@@ -161,6 +188,19 @@ def run(opts: argparse.Namespace) -> int:
         return EXIT_INTERRUPTED
     if final.reason:
         info(final.reason, opts.quiet)
-    if final.status == RunStatus.SUCCEEDED:
-        info(f"Get the results with `nsclient pull {run_id}`.", opts.quiet)
+    download(backend, final, opts)
     return exit_code_of(final)
+
+
+def download(backend: Backend, final: RunRecord, opts: argparse.Namespace) -> None:
+    """As `nextstrain build` does: the results into the pushed folder, and a failed build's what it made."""
+    if not opts.download or final.status == RunStatus.REJECTED:
+        if final.status == RunStatus.SUCCEEDED:
+            info(f"Get the results with `nsclient pull {final.run_id}`.", opts.quiet)
+        return
+    try:
+        plan, written = pull(backend, final.run_id, opts.directory, opts.downloads, opts.exclusions, opts.quiet)
+    except UserError as error:
+        info(f"Nothing to download: {error}")
+        return
+    say_pulled(plan, written, opts.directory, opts.quiet)

@@ -4,13 +4,13 @@ next time) and open it in the browser; --no-open prints where it was saved."""
 from __future__ import annotations
 
 import sys
-import webbrowser
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
 from nsclient.backend import connect
+from nsclient.browser import open_page
 from nsclient.command.common import add_parser
 from nsclient.errors import UserError
 from nsclient.runs.jobs import status
@@ -52,5 +52,5 @@ def run(opts: argparse.Namespace) -> int:
     target.write_bytes(body)
     print(target.resolve())
     if opts.open:
-        webbrowser.open(target.resolve().as_uri())
+        open_page(target.resolve().as_uri(), "the report")
     return 0

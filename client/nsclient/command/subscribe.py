@@ -1,6 +1,8 @@
-"""Email an address the notices of my own runs (every run I push, whatever its --notify). The backend
-subscribes it to the stack's notice topic, filtered on my runs; AWS first emails a confirmation link,
-and nothing arrives until it is followed. Only admins change the team channel (every run's notice).
+"""Email an address the notices of my own runs.
+
+The backend subscribes it to the stack's notice topic, filtered on my runs (every run I push, whatever
+its --notify). AWS first emails a confirmation link; nothing arrives until it is followed. Only admins
+change the team channel (every run's notice).
 """
 
 from __future__ import annotations

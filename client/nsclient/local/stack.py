@@ -316,6 +316,7 @@ class LocalStack:
         expanded = self.expanded["Resources"][logical]["Properties"].get("Environment", {}).get("Variables", {})
         variables = dict(self.resolver.resolve(expanded))
         variables["OUTBOX_DIR"] = str(outbox)
+        variables["LOCAL_TOOLCHAIN"] = "1"
         variables["AWS_REGION"] = REGION
         if "JOB_ROLE_SETTLE_SECONDS" in variables:
             variables["JOB_ROLE_SETTLE_SECONDS"] = str(LOCAL_JOB_ROLE_SETTLE_SECONDS)

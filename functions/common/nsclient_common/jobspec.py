@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
-from nsclient_common.usage import wrap_command
+from nsclient_common.usage import SCRIPT_VAR, script_environment, wrap_command
 
 if TYPE_CHECKING:
     from nsclient_common.request import BuildRequest
@@ -27,7 +27,7 @@ ENVD_URL_VAR = "NEXTSTRAIN_ENVD_URL"
 DELETE_ENVD_VAR = "NEXTSTRAIN_DELETE_ENVD"
 REGION_VAR = "AWS_DEFAULT_REGION"
 # Set by us for every job; a build's own variables may not replace them (the region they may).
-RESERVED_VARIABLES = frozenset({WORKDIR_URL_VAR, ENVD_URL_VAR, DELETE_ENVD_VAR})
+RESERVED_VARIABLES = frozenset({WORKDIR_URL_VAR, ENVD_URL_VAR, DELETE_ENVD_VAR, SCRIPT_VAR})
 # The Nextstrain CLI's snakemake defaults, after the user's arguments; --benchmark-extended only on an
 # image that has a snakemake taking it (the CLI's IMAGE_FEATURE.benchmark_extended: latest, or a
 # build tag from that one on).
@@ -100,9 +100,9 @@ def snakemake_command(request: BuildRequest) -> list[str]:
 
 
 def job_environment(*, workdir_url: str, region: str, envd_url: str | None = None) -> list[dict[str, str]]:
-    """The job's environment: where its workdir and variables are, and its region. No values of the
-    build's own variables: those are read from the env.d zip inside the job."""
-    variables = {WORKDIR_URL_VAR: workdir_url, REGION_VAR: region}
+    """The job's environment: where its workdir and variables are, its region and the measuring script.
+    No values of the build's own variables: those are read from the env.d zip inside the job."""
+    variables = {WORKDIR_URL_VAR: workdir_url, REGION_VAR: region, **script_environment()}
     if envd_url:
         variables |= {ENVD_URL_VAR: envd_url, DELETE_ENVD_VAR: "1"}
     return [{"Name": name, "Value": value} for name, value in variables.items()]

@@ -67,6 +67,16 @@ def owner_of_inbox_key(key: str) -> str | None:
     return owner if separator and owner else None
 
 
+def uploader_name(owner: str | None) -> str | None:
+    """Who dropped an upload into their inbox folder, for a record without a submitter: a role session's name
+    (`AROA...:alice@example.org`: alice@example.org), else the IAM unique id itself. Never the account id,
+    which names everyone in it; None for an upload directly under inbox/."""
+    if not owner:
+        return None
+    _, _, session = owner.partition(":")
+    return session or owner
+
+
 def cancel_request(key: str) -> tuple[str, str] | None:
     """(owner, run id) of a cancel request's key, or None for any other key."""
     owner = owner_of_inbox_key(key)

@@ -12,7 +12,7 @@ from pydantic import BaseModel
 
 from nsclient_common.cost import describe
 from nsclient_common.failure import ADVICE
-from nsclient_common.record import RunRecord, RunStatus, parse_iso
+from nsclient_common.record import RunRecord, RunStatus, parse_iso, status_label
 from nsclient_common.runid import build_name
 
 if TYPE_CHECKING:
@@ -67,7 +67,7 @@ def name_of(record: RunRecord) -> str:
 
 def subject_of(record: RunRecord) -> str:
     name = name_of(record)
-    label = record.status.value if record.failure_class is None else f"{record.status.value} ({record.failure_class})"
+    label = status_label(record.status, record.failure_class)
     took = duration(record.submitted_at, record.finished_at)
     return _one_line(f"[nsclient] {name} {label}" + (f" in {took}" if took else ""))[:_SUBJECT_MAX]
 
@@ -103,18 +103,28 @@ def _exit_code(record: RunRecord) -> str | None:
     return f"{record.exit_code} (snakemake's)" if record.failed_rule else str(record.exit_code)
 
 
-def _facts(record: RunRecord) -> list[tuple[str, str]]:
+# A local job runs the local backend's own snakemake: an image it was asked for is named, never run.
+LOCAL_TOOLCHAIN = "none: the local backend ran this machine's snakemake"
+
+
+def _image(record: RunRecord, local_toolchain: bool) -> str:
+    if not local_toolchain:
+        return record.image or "the job definition's"
+    return LOCAL_TOOLCHAIN + (f" (not {record.image}, which only a Batch job runs)" if record.image else "")
+
+
+def _facts(record: RunRecord, local_toolchain: bool = False) -> list[tuple[str, str]]:
     # A job given no cpus or memory of its own ran with its job definition's.
     default = "the job definition's" if record.job_id else None
     facts = [
         ("Run", record.run_id),
-        ("Status", record.status.value + (f" ({record.failure_class})" if record.failure_class else "")),
+        ("Status", status_label(record.status, record.failure_class)),
         ("Failed rule", _failed_rule(record)),
         ("Exit code", _exit_code(record)),
         ("CPUs", default if record.cpus is None else str(record.cpus)),
         ("Memory", f"{record.memory_mib / 1024:.1f}".removesuffix(".0") + " GiB" if record.memory_mib else default),
         ("Queue", record.job_queue),
-        ("Image", record.image or "the job definition's"),
+        ("Image", _image(record, local_toolchain)),
         ("Queued", duration(record.submitted_at, record.started_at)),
         ("Running", duration(record.started_at, record.finished_at)),
         ("Cost", describe(record.cost_estimate) if record.cost_estimate else None),
@@ -135,17 +145,17 @@ def _clean(line: str) -> str:
     return _CONTROL.sub("", line)[:LINE_MAX]
 
 
-def _text(record: RunRecord, tail: list[str]) -> str:
+def _text(record: RunRecord, tail: list[str], local_toolchain: bool) -> str:
     lines = [f"{name_of(record)}: {record.status.value}", ""]
     lines += _what_next(record)
     lines += ["", "Follow up:", *(f"  {command}" for command in _commands(record)), ""]
-    lines += [f"{name + ':':<13}{value}" for name, value in _facts(record)]
+    lines += [f"{name + ':':<13}{value}" for name, value in _facts(record, local_toolchain)]
     if tail:
         lines += ["", f"Last {len(tail)} lines of the log:", *(f"  {line}" for line in tail)]
     return "\n".join(lines) + "\n"
 
 
-def _html(record: RunRecord, tail: list[str]) -> str:
+def _html(record: RunRecord, tail: list[str], local_toolchain: bool) -> str:
     colour = "#2a7a3a" if record.status == RunStatus.SUCCEEDED else "#b03030"
     parts = [
         _BODY_OPEN,
@@ -155,7 +165,7 @@ def _html(record: RunRecord, tail: list[str]) -> str:
     parts.append("<p>Follow up:</p><pre>" + "\n".join(escape(c) for c in _commands(record)) + "</pre>")
     rows = "".join(
         f'<tr><th style="text-align:left;padding-right:1em">{escape(name)}</th><td>{escape(value)}</td></tr>'
-        for name, value in _facts(record)
+        for name, value in _facts(record, local_toolchain)
     )
     parts.append(f"<table>{rows}</table>")
     if tail:
@@ -165,7 +175,7 @@ def _html(record: RunRecord, tail: list[str]) -> str:
     return "\n".join(parts) + "\n"
 
 
-def compose_notice(record: RunRecord, log_tail: list[str]) -> Notice:
+def compose_notice(record: RunRecord, log_tail: list[str], *, local_toolchain: bool = False) -> Notice:
     tail = [_clean(line) for line in log_tail]
     return Notice(
         run_id=record.run_id,
@@ -173,7 +183,7 @@ def compose_notice(record: RunRecord, log_tail: list[str]) -> Notice:
         status=record.status.value,
         failure_class=record.failure_class.value if record.failure_class else None,
         subject=subject_of(record),
-        body=_text(record, tail),
-        html=_html(record, tail),
+        body=_text(record, tail, local_toolchain),
+        html=_html(record, tail, local_toolchain),
         to=record.notify,
     )

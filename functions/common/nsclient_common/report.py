@@ -4,12 +4,14 @@ against what it asked for, and one sentence on what to ask for next time."""
 from __future__ import annotations
 
 import math
+from datetime import UTC
 from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
 
 from nsclient_common.benchmarks import RuleUsage, rule_usage
-from nsclient_common.timeline import critical_path, most_at_once, parse_jobs
+from nsclient_common.record import parse_iso
+from nsclient_common.timeline import critical_path, end_unfinished, most_at_once, parse_jobs
 from nsclient_common.usage import USAGE_MARKER, JobUsage, parse_usage_line
 
 if TYPE_CHECKING:
@@ -86,16 +88,21 @@ def advise(
     if cpus:
         used = max(cores_at_once, at_once, 1)
         rules = "rule" if at_once == 1 else "rules"
-        busy = usage.peak_cpus if usage else None
+        # Judged on the peak as the report shows it (one decimal), so the sentence never contradicts the table.
+        busy = round(usage.peak_cpus, 1) if usage else None
         if used < cpus:
             parts.append(f"{cpus} CPUs but never more than {at_once} {rules} at once: `--cpus {used}` would do")
-        elif busy is not None and math.ceil(busy) * 2 <= cpus:
+        elif busy is not None and max(1, math.ceil(busy)) < cpus:
             parts.append(
                 f"{cpus} CPUs and {at_once} {rules} at once, but never more than {busy:.1f} CPUs busy: "
                 f"`--cpus {max(1, math.ceil(busy))}` would do"
             )
+        elif busy is None:
+            parts.append(f"{cpus} CPUs and up to {used} cores' worth of rules at once: keep them")
+        elif busy >= cpus * 0.9:
+            parts.append(f"{cpus} CPUs, all in use at times ({busy:.1f} busy at the peak): keep them or give more")
         else:
-            parts.append(f"{cpus} CPUs, all in use at times: keep them or give more")
+            parts.append(f"{cpus} CPUs, at most {busy:.1f} busy: about right")
     if not parts:
         return "No measurement of this run's use was available, so there is no advice on its resources."
     sentence = "; ".join(parts)
@@ -110,6 +117,8 @@ def build_report(
 ) -> RunReport:
     found: list[JobUsage] = []
     jobs = parse_jobs(_tee_usage(log_lines, found))
+    if record.finished_at:  # the log's stamps are the container's clock, UTC
+        end_unfinished(jobs, parse_iso(record.finished_at).astimezone(UTC).replace(tzinfo=None))
     benchmark_files = {job.benchmark: job.rule for job in jobs if job.benchmark}
     usage = found[-1] if found else None
     origin = min((job.start for job in jobs), default=None)
@@ -120,7 +129,7 @@ def build_report(
             start_s=(job.start - origin).total_seconds() if origin else 0.0,
             seconds=job.seconds,
             failed=job.failed,
-            finished=job.end is not None,
+            finished=job.end is not None and not job.cut_short,
         )
         for job in jobs
     ]

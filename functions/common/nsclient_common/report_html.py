@@ -26,6 +26,14 @@ td.n{text-align:right;font-variant-numeric:tabular-nums}
 """.strip()
 
 
+def _with_code(text: str) -> str:
+    """Text whose `backticked` options are shown as code, not as backticks."""
+    pieces = text.split("`")
+    if len(pieces) % 2 == 0:  # an unpaired backtick: shown as it is
+        return escape(text)
+    return "".join(f"<code>{escape(p)}</code>" if i % 2 else escape(p) for i, p in enumerate(pieces))
+
+
 def _duration(seconds: float) -> str:
     seconds = int(round(seconds))
     hours, rest = divmod(seconds, 3600)
@@ -102,7 +110,7 @@ def render_html(report: RunReport) -> str:
 <h1>{escape(report.build_name)}: {escape(report.status)}</h1>
 <p>Run <code>{escape(report.run_id)}</code></p>
 <h2>Next time</h2>
-<p class="advice" id="advice">{escape(report.advice)}</p>
+<p class="advice" id="advice">{_with_code(report.advice)}</p>
 <h2>Used against asked for</h2>
 {_usage(report)}
 <p>At most {report.most_jobs_at_once} {"job" if report.most_jobs_at_once == 1 else "jobs"} ran at once.</p>

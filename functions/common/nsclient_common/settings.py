@@ -62,6 +62,7 @@ SETTING_VARIABLES = {
     "state_machine_arn": "STATE_MACHINE_ARN",
     "notify_from": "NOTIFY_FROM",
     "outbox_dir": "OUTBOX_DIR",
+    "local_toolchain": "LOCAL_TOOLCHAIN",
     "cost_rates": "COST_RATES",
     "instance_types": "INSTANCE_TYPES",
     "job_role_path": "JOB_ROLE_PATH",
@@ -79,6 +80,8 @@ class Settings(BaseModel):
     state_machine_arn: str = ""
     notify_from: str = ""
     outbox_dir: str = ""
+    # Set by the local backend, whose jobs run this machine's snakemake rather than a container image.
+    local_toolchain: bool = False
     # How the cost estimate prices a job (cost.rates_for): on-demand, spot or VCPU_HOUR_USD/GIB_HOUR_USD,
     # for the family of the first of the compute environment's instance types.
     cost_rates: str = "on-demand"

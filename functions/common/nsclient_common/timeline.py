@@ -37,6 +37,7 @@ class RuleJob(BaseModel):
     outputs: list[str] = []
     benchmark: str | None = None  # the job's benchmark file, when its rule declares one
     local: bool = False  # run by snakemake itself (a localrule)
+    cut_short: bool = False  # still running when the run ended: its end is the run's
 
     @property
     def seconds(self) -> float:
@@ -97,23 +98,33 @@ def parse_jobs(lines: Iterable[str]) -> list[RuleJob]:
 
 
 def critical_path(jobs: list[RuleJob]) -> list[RuleJob]:
-    """The chain of dependent jobs (one reading what the one before wrote) with the longest total time."""
+    """The chain of dependent jobs (one reading what the one before wrote) with the longest total time.
+    Snakemake's log stamps whole seconds, so quick jobs take 0 s: of chains equally long, the one of more
+    jobs (export's through tree and distances to filter, not its direct read of filter's output)."""
     producer = {output: job.jobid for job in jobs for output in job.outputs}
     by_id = {job.jobid: job for job in jobs}
-    best: dict[int, tuple[float, int | None]] = {}  # jobid -> (longest time ending with it, previous jobid)
+    # jobid -> (longest time ending with it, jobs in that chain, previous jobid)
+    best: dict[int, tuple[float, int, int | None]] = {}
     for job in sorted(jobs, key=lambda j: j.start):
         upstream = {producer[i] for i in job.inputs if i in producer and producer[i] != job.jobid}
-        before = max(((best[u][0], u) for u in upstream if u in best), default=(0.0, None))
-        best[job.jobid] = (before[0] + job.seconds, before[1])
+        before = max(((best[u][0], best[u][1], u) for u in upstream if u in best), default=(0.0, 0, None))
+        best[job.jobid] = (before[0] + job.seconds, before[1] + 1, before[2])
     if not best:
         return []
-    # Of chains equally long, the one ending last: a job that took no time (under a second) still ends it.
-    last: int | None = max(best, key=lambda jobid: (best[jobid][0], by_id[jobid].start))
+    # Of chains equally long, the one of more jobs, then the one ending last.
+    last: int | None = max(best, key=lambda jobid: (best[jobid][0], best[jobid][1], by_id[jobid].start))
     path = []
     while last is not None:
         path.append(by_id[last])
-        last = best[last][1]
+        last = best[last][2]
     return path[::-1]
+
+
+def end_unfinished(jobs: list[RuleJob], ended: datetime) -> None:
+    """Jobs the log never saw finish (a cancelled or killed run) ran until the run ended: their time counts."""
+    for job in jobs:
+        if job.end is None and ended > job.start:
+            job.end, job.cut_short = ended, True
 
 
 def most_at_once(jobs: list[RuleJob], *, cores: bool = False) -> int:

@@ -4,7 +4,8 @@ The job's command is wrapped in a POSIX shell script (the stock `nextstrain/base
 and sleep): it samples the container's cgroup while the build runs (cgroup v2's cpu.stat and
 memory.current/peak, or v1's cpuacct.usage and memory.usage_in_bytes/max_usage_in_bytes) and, once
 the build's command has exited, prints one USAGE_MARKER line to the log, which the report reads back.
-The build's exit status and signals (a terminated job's SIGTERM) pass through unchanged.
+It prints nothing else. The build's exit status and signals (a terminated job's SIGTERM) pass through
+unchanged.
 """
 
 from __future__ import annotations
@@ -17,21 +18,34 @@ USAGE_MARKER = "nsclient-usage:"
 CGROUP_VAR = "NSCLIENT_CGROUP"  # where the cgroup is mounted; /sys/fs/cgroup in a container
 INTERVAL_VAR = "NSCLIENT_USAGE_INTERVAL"  # seconds between samples
 
+SCRIPT_VAR = "NSCLIENT_USAGE_SCRIPT"  # the script itself, in the job's environment
+
+# Every value read from the cgroup goes through `num`: a file missing, empty or caught mid-write reads as 0,
+# so no test or arithmetic ever sees a non-number (no "Illegal number" in the build's log).
 MEASURE_SCRIPT = r"""
+unset NSCLIENT_USAGE_SCRIPT
 cg=${NSCLIENT_CGROUP:-/sys/fs/cgroup}
 every=${NSCLIENT_USAGE_INTERVAL:-5}
+num() { case $1 in ''|*[!0-9]*) echo 0 ;; *) v=${1#"${1%%[!0]*}"}; echo "${v:-0}" ;; esac; }
+first() { v=; [ -r "$1" ] && read -r v 2>/dev/null < "$1"; num "$v"; }
 version=none
 [ -r "$cg/cpuacct/cpuacct.usage" ] && version=v1
 [ -r "$cg/cpu.stat" ] && version=v2
 cpu_us() {
   case $version in
-    v2) while read -r key value; do [ "$key" = usage_usec ] && echo "$value"; done < "$cg/cpu.stat" ;;
-    v1) echo $(( $(cat "$cg/cpuacct/cpuacct.usage") / 1000 )) ;;
+    v2)
+      u=
+      while read -r key value || [ -n "$key" ]; do
+        [ "$key" = usage_usec ] && u=$value; key=
+      done 2>/dev/null < "$cg/cpu.stat"
+      num "$u" ;;
+    v1) echo $(( $(first "$cg/cpuacct/cpuacct.usage") / 1000 )) ;;
     *) echo 0 ;;
   esac
 }
-mem_now() { cat "$cg/memory.current" 2>/dev/null || cat "$cg/memory/memory.usage_in_bytes" 2>/dev/null || echo 0; }
-mem_peak() { cat "$cg/memory.peak" 2>/dev/null || cat "$cg/memory/memory.max_usage_in_bytes" 2>/dev/null || echo 0; }
+either() { if [ -r "$cg/$1" ]; then first "$cg/$1"; else first "$cg/memory/$2"; fi; }
+mem_now() { either memory.current memory.usage_in_bytes; }
+mem_peak() { either memory.peak memory.max_usage_in_bytes; }
 samples=$(mktemp)
 start=$(date +%s); cpu_start=$(cpu_us)
 (
@@ -55,11 +69,12 @@ wait "$child"; status=$?
 while kill -0 "$child" 2>/dev/null; do wait "$child"; status=$?; done
 kill "$sampler" 2>/dev/null
 end=$(date +%s); cpu_end=$(cpu_us)
-read -r top_cpu top_mem < "$samples" 2>/dev/null || { top_cpu=0; top_mem=0; }
-peak=$(mem_peak); [ "$peak" -gt "${top_mem:-0}" ] || peak=${top_mem:-0}
+top_cpu=; top_mem=; read -r top_cpu top_mem 2>/dev/null < "$samples"
+top_cpu=$(num "$top_cpu"); top_mem=$(num "$top_mem")
+peak=$(mem_peak); [ "$peak" -gt "$top_mem" ] || peak=$top_mem
 rm -f "$samples"
 echo "nsclient-usage: cgroup=$version wall_s=$(( end - start ))" \
-  "cpu_s=$(( (cpu_end - cpu_start) / 1000000 )) peak_cpus_milli=${top_cpu:-0} peak_memory_bytes=$peak"
+  "cpu_s=$(( (cpu_end - cpu_start) / 1000000 )) peak_cpus_milli=$top_cpu peak_memory_bytes=$peak"
 exit $status
 """.strip()
 
@@ -81,9 +96,19 @@ class JobUsage(BaseModel):
         return self.cpu_seconds / self.wall_seconds if self.wall_seconds else 0.0
 
 
+# The job's command names the script rather than holding it: the image's entrypoint traces the command it
+# runs into the build's log, where this reads as one short line instead of the whole script.
+RUN_SCRIPT = f'eval "${SCRIPT_VAR}"'
+
+
 def wrap_command(command: list[str]) -> list[str]:
-    """The command run under the measuring script: `sh -c SCRIPT nsclient-usage COMMAND...`."""
-    return ["sh", "-c", MEASURE_SCRIPT, "nsclient-usage", *command]
+    """The command run under the measuring script (given to the job as SCRIPT_VAR): `sh -c 'eval ...' COMMAND...`."""
+    return ["sh", "-c", RUN_SCRIPT, "nsclient-usage", *command]
+
+
+def script_environment() -> dict[str, str]:
+    """The job's variable that holds the measuring script."""
+    return {SCRIPT_VAR: MEASURE_SCRIPT}
 
 
 def parse_usage_line(line: str) -> JobUsage | None:
