@@ -21,7 +21,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from nsclient.local.batch_runtime import Disruption
-from nsclient.local.principals import USERS_GROUP
+from nsclient.local.principals import USERS_GROUP, Credentials
 from nsclient.local.stack import STACK_NAME
 from nsclient_common.jobrole import role_name, trust_policy
 from nsclient_common.layout import envd_key, inbox_envd_key, inbox_key, notice_key, record_key, workdir_key
@@ -327,10 +327,14 @@ def test_a_first_run_that_did_not_wait_for_its_new_role_would_fail(
 def test_the_role_making_grant_cannot_make_a_role_that_reaches_further(
     local_backend: Backend, local_runtime: LocalRuntime, scene: Scene, attempt: str
 ) -> None:
-    # As PrepareRun itself, with its role's credentials: only roles under the stack's path and boundary.
-    credentials = local_runtime.lambdas.functions[PREPARE_RUN].credentials
-    assert credentials is not None
-    iam = local_backend.client_as("iam", credentials)
+    # As PrepareRun's role (a session of its own, so these refusals are not taken for the backend's): only
+    # roles under the stack's path and boundary.
+    role = local_backend.client("iam").get_role(RoleName=f"{STACK_NAME}-PrepareRunFunctionRole")["Role"]["Arn"]
+    issued = local_backend.client("sts").assume_role(RoleArn=role, RoleSessionName="escalation-attempt")
+    keys = issued["Credentials"]
+    iam = local_backend.client_as(
+        "iam", Credentials(keys["AccessKeyId"], keys["SecretAccessKey"], keys["SessionToken"])
+    )
     environment = local_runtime.lambdas.functions[PREPARE_RUN].environment
     path, boundary = environment["JOB_ROLE_PATH"], environment["JOB_ROLE_BOUNDARY_ARN"]
     trust = json.dumps(trust_policy())
