@@ -109,13 +109,17 @@ class Enforcement:
     evaluator: Evaluator
     trusted_keys: frozenset[str]  # the administrator's: AWS itself and tests looking on
     record_to: Path | None = None
-    # The local backend's port: only requests to it (on the loopback, by any name) are checked; moto
-    # mocks in the same process, as unit tests use them, are not the backend.
+    # The port the local backend's server listens on: every request it receives is checked, whatever
+    # its Host header names; moto mocks in the same process, as unit tests use them, are not the backend.
     port: int = 0
 
-    def covers(self, host_header: str) -> bool:
-        host, _, port = host_header.rpartition(":")
-        return host in ("127.0.0.1", "localhost", "[::1]") and port == str(self.port)
+    def covers(self, response: Any) -> bool:
+        """Whether the request a moto response class is handling reached the backend's server. Decided by
+        the socket it arrived on (the WSGI server's own SERVER_PORT), never by what the client wrote."""
+        request = getattr(response, "normalized_request", None)
+        if request is None or not getattr(request, "from_wsgi_server", False):
+            return False
+        return str(request.environ.get("SERVER_PORT", "")) == str(self.port)
 
     def __post_init__(self) -> None:
         self.decisions: list[Decision] = []
@@ -258,6 +262,19 @@ def _decide(
     return Decision(principal, call.action, call.resource, call.context, str(reply["result"]), detail)
 
 
+def _refuse_anonymous(response: Any, iam_request_cls: type) -> None:
+    """An unsigned request is anonymous: AWS allows it only where a resource policy grants to everyone,
+    which none of the stack's does. moto would fail on the missing signature with an error of its own."""
+    from moto.core.exceptions import AccessDeniedError
+    from moto.iam.access_control import S3IAMRequest
+    from moto.s3.exceptions import S3AccessDeniedError
+
+    print(f"strict IAM: refused an unsigned {response.method} {response.raw_path}", file=sys.stderr, flush=True)
+    if issubclass(iam_request_cls, S3IAMRequest):
+        raise S3AccessDeniedError()
+    raise AccessDeniedError(user_arn="anonymous", action=str(response._get_action()))
+
+
 def enforce(enforcement: Enforcement) -> None:
     """From now on every request needs a known key and an allowing policy."""
     global ENFORCEMENT, _installed
@@ -273,8 +290,10 @@ def enforce(enforcement: Enforcement) -> None:
 
             def authenticate_and_authorize(self: Any, iam_request_cls: type, resource: str = "*") -> None:
                 current = ENFORCEMENT
-                if current is None or not current.covers(self.headers.get("Host", "")):
+                if current is None or not current.covers(self):
                     return
+                if "Authorization" not in self.headers:
+                    _refuse_anonymous(self, iam_request_cls)
                 checked(self, iam_request_cls, resource)
 
             ActionAuthenticatorMixin._authenticate_and_authorize_action = authenticate_and_authorize  # type: ignore[method-assign]
