@@ -148,13 +148,39 @@ def _policy_documents(access_key: Any) -> list[dict[str, Any]]:
     for policy in access_key.collect_policies():
         if isinstance(policy, str):
             documents.append(json.loads(policy))
+        elif isinstance(policy, dict) and "policy_document" in policy:  # a user's or group's inline policy
+            document = policy["policy_document"]
+            documents.append(json.loads(document) if isinstance(document, str) else document)
         elif isinstance(policy, dict):
             documents.append(policy)
         else:  # a managed policy: its default version
             version = next(v for v in policy.versions if v.is_default)
             document = version.document
             documents.append(json.loads(document) if isinstance(document, str) else document)
-    return documents
+    return [as_evaluated(document) for document in documents]
+
+
+# The policy language version with policy variables; any other (2008-10-17, or none, which AWS reads as
+# 2008-10-17) takes "${aws:userid}" as literal text.
+VARIABLES_VERSION = "2012-10-17"
+
+
+def as_evaluated(document: dict[str, Any]) -> dict[str, Any]:
+    """The policy as the evaluator, which substitutes variables whatever the version, must see it: in an
+    older version every "${" is escaped (the 2012 language's "${$}"), so it stays the literal text."""
+    if document.get("Version") == VARIABLES_VERSION:
+        return document
+
+    def literal(value: Any) -> Any:
+        if isinstance(value, str):
+            return value.replace("${", "${$}{")
+        if isinstance(value, list):
+            return [literal(v) for v in value]
+        if isinstance(value, dict):
+            return {k: literal(v) for k, v in value.items()}
+        return value
+
+    return {**{k: literal(v) for k, v in document.items() if k != "Version"}, "Version": VARIABLES_VERSION}
 
 
 def _bucket_policy(account: str, resource: str) -> dict[str, Any] | None:
@@ -165,7 +191,7 @@ def _bucket_policy(account: str, resource: str) -> dict[str, Any] | None:
     if found is None or not found.policy:
         return None
     policy: dict[str, Any] = json.loads(found.policy)
-    return policy
+    return as_evaluated(policy)
 
 
 def principal_context(principal: str) -> dict[str, str]:
