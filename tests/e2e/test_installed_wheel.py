@@ -22,6 +22,8 @@ from pathlib import Path
 
 import pytest
 
+from nsclient.local.strict_iam import STRICT_IAM_VARIABLE, UNCHECKED_NOTICE
+
 CHECKOUT = Path(__file__).resolve().parents[2]
 NOT_SOURCE = (".git", ".venv*", "node_modules", "build", "dist", "*.egg-info", ".*_cache", ".aws-sam", "nsclient-demo")
 WARNINGS = ("BuildBackendWarning", "SetuptoolsDeprecationWarning", "Package would be ignored", "is deprecated")
@@ -67,6 +69,8 @@ def machine(tmp_path: Path, installed: Path) -> Iterator[dict[str, str]]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "MOTO_", "NSCLIENT_", "NEXTSTRAIN_"))}
     env.pop("PYTHONPATH", None)
     env |= {"NEXTSTRAIN_HOME": str(tmp_path / "home"), "PATH": f"{installed}{os.pathsep}/usr/bin:/bin"}
+    # The wheel carries the evaluator's script but not its Node.js packages: this backend checks no IAM.
+    env[STRICT_IAM_VARIABLE] = "0"
     yield env
     subprocess.run([installed / "nsclient", "local", "stop"], env=env, timeout=120, check=False)
 
@@ -86,6 +90,7 @@ def test_the_installed_wheel_runs_the_demo_twice_from_any_folder(
     again = run(installed / "nsclient", "demo", env=machine, cwd=anywhere, timeout=600)
     print(f"two demos in {time.monotonic() - started:.0f} s")
 
+    assert UNCHECKED_NOTICE in first.stderr
     for demo in (first, again):
         lines = demo.stdout.splitlines()
         assert f"Results: {anywhere / 'nsclient-demo' / 'auspice' / 'example.json'}" in demo.stdout

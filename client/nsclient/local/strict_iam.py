@@ -13,6 +13,7 @@ every decision is recorded for the least-privilege tests.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -28,12 +29,37 @@ if TYPE_CHECKING:
 
 EVALUATOR_DIR = Path(__file__).with_name("iam_evaluator")
 ALLOWED = "Allowed"
+# The local backend authorizes every request as AWS would unless this is 0: the switch for debugging.
+STRICT_IAM_VARIABLE = "NSCLIENT_LOCAL_STRICT_IAM"
+# Said on every start of a backend with the switch off.
+UNCHECKED_NOTICE = (
+    f"IAM is not checked on this local backend ({STRICT_IAM_VARIABLE}=0): every request is allowed, "
+    "signed or not, which AWS would refuse."
+)
 _installed = False
 _lock = threading.Lock()
 
 
 class EvaluatorMissing(RuntimeError):
     pass
+
+
+def strict_iam_wanted() -> bool:
+    return os.environ.get(STRICT_IAM_VARIABLE, "").strip() != "0"
+
+
+def evaluator_missing() -> str | None:
+    """Why the evaluator cannot run here, in one sentence; None when it can."""
+    if shutil.which("node") is None:
+        needs = "Node.js (`node` on PATH)"
+    elif not (EVALUATOR_DIR / "node_modules" / "@cloud-copilot" / "iam-simulate").is_dir():
+        needs = f"the evaluator's packages (npm ci --prefix {EVALUATOR_DIR})"
+    else:
+        return None
+    return (
+        f"The local backend checks IAM as AWS does and needs {needs}: run `make install`, "
+        f"or start it with {STRICT_IAM_VARIABLE}=0 to check no IAM at all."
+    )
 
 
 @dataclass(frozen=True)
@@ -65,14 +91,11 @@ class Evaluator:
     """One long-lived node process running iam_evaluator/evaluate.mjs; answers are cached."""
 
     def __init__(self) -> None:
-        node = shutil.which("node")
-        if node is None or not (EVALUATOR_DIR / "node_modules" / "@cloud-copilot" / "iam-simulate").is_dir():
-            raise EvaluatorMissing(
-                "Strict IAM needs Node.js and the evaluator's packages: run `make install` "
-                f"(npm ci --prefix {EVALUATOR_DIR})."
-            )
+        missing = evaluator_missing()
+        if missing is not None:
+            raise EvaluatorMissing(missing)
         self._process = subprocess.Popen(
-            [node, str(EVALUATOR_DIR / "evaluate.mjs")],
+            [str(shutil.which("node")), str(EVALUATOR_DIR / "evaluate.mjs")],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
