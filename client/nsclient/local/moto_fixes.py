@@ -19,8 +19,9 @@ pyproject.toml; the end-to-end tests fail loudly if an upgrade moves what it tou
   conditional Deny (the template's aws:SecureTransport one) as applying; bucket policies are judged
   by strict IAM's evaluator instead, with the request's real condition keys.
 - Payload limits (nsclient_common.payloads): a state's data over 256 KiB fails with States.DataLimitExceeded,
-  which moto lets a States.ALL catcher or retrier match; an execution's input, a PutEvents entry, an
-  S3 object's user metadata and a SubmitJob request are not limited; SNS counts a message in characters.
+  which (like States.Runtime) moto lets a States.ALL catcher or retrier match; an execution's input, a
+  PutEvents entry, an S3 object's user metadata and a SubmitJob request are not limited; SNS counts a
+  message in characters.
 - IAM: AWS's managed policies are missing from an IAM made before moto's config asked for them, and
   a user's unique id is drawn anew each time the user is made.
 """
@@ -473,11 +474,13 @@ def _patch_payload_limits() -> None:
     _patch_submit_job_limit()
 
 
-DATA_LIMIT_EXCEEDED = "States.DataLimitExceeded"
+# The errors AWS keeps out of a States.ALL catcher or retrier: the terminal data limit and runtime errors.
+NOT_MATCHED_BY_ALL = ("States.DataLimitExceeded", "States.Runtime")
 
 
 def _patch_state_data_limit() -> None:
-    """A state's data is limited as AWS limits it, and States.ALL does not match the terminal error."""
+    """A state's data is limited as AWS limits it, and States.ALL does not match the terminal error (nor a
+    runtime error, such as a path missing from a state's input)."""
     from moto.stepfunctions.parser.asl.component.common.error_name.error_equals_decl import ErrorEqualsDecl
     from moto.stepfunctions.parser.asl.component.state import state
     from moto.stepfunctions.parser.asl.component.state.exec.state_task import state_task_lambda
@@ -497,7 +500,7 @@ def _patch_state_data_limit() -> None:
 
     def _eval_body(self: Any, env: Any) -> None:
         error = env.stack[-1]
-        if getattr(error, "error_name", None) == DATA_LIMIT_EXCEEDED and ErrorEqualsDecl._STATE_ALL_ERROR in (
+        if getattr(error, "error_name", None) in NOT_MATCHED_BY_ALL and ErrorEqualsDecl._STATE_ALL_ERROR in (
             self.error_names
         ):
             env.stack.pop()
