@@ -265,6 +265,10 @@ OTHER_OPERATIONS: dict[str, tuple[Callable[[Caller], object], list[tuple[str, st
         lambda c: c.logs.describe_log_streams(logGroupName="/actions/group"),
         [("logs:DescribeLogStreams", GROUP)],
     ),
+    "logs DescribeLogGroups": (
+        lambda c: c.logs.describe_log_groups(logGroupNamePrefix="/actions/"),
+        [("logs:DescribeLogGroups", "*")],
+    ),
     "logs PutLogEvents": (
         lambda c: c.logs.put_log_events(
             logGroupName="/actions/group", logStreamName="one", logEvents=[{"timestamp": 1, "message": "m"}]
