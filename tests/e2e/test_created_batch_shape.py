@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from nsclient.local.daemon import DECISIONS_FILE, STATE_FILE, STRICT_IAM_VARIABLE
-from nsclient.local.strict_iam import read_decisions
+from nsclient.local.daemon import DECISIONS_FILE, STATE_FILE
+from nsclient.local.strict_iam import STRICT_IAM_VARIABLE, read_decisions
 from tests.client.helpers import build_folder
 from tests.support import SNAKEFILE_OK
 

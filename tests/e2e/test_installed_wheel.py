@@ -24,6 +24,8 @@ from pathlib import Path
 
 import pytest
 
+from nsclient.local.strict_iam import STRICT_IAM_VARIABLE, UNCHECKED_NOTICE
+
 CHECKOUT = Path(__file__).resolve().parents[2]
 NOT_SOURCE = (".git", ".venv*", "node_modules", "build", "dist", "*.egg-info", ".*_cache", ".aws-sam", "nsclient-demo")
 WARNINGS = ("BuildBackendWarning", "SetuptoolsDeprecationWarning", "Package would be ignored", "is deprecated")
@@ -98,7 +100,7 @@ def shell(home: Path, bin_folder: Path, system: Path) -> dict[str, str]:
     return env | {
         "NEXTSTRAIN_HOME": str(home),
         "PATH": f"{bin_folder}{os.pathsep}{system}",
-        "NSCLIENT_LOCAL_STRICT_IAM": "1",
+        # Strict is the default: nothing set, so a start that checked no IAM would say so.
     }
 
 
@@ -124,6 +126,7 @@ def test_the_installed_wheel_runs_the_demo_twice_from_any_folder(
     again = run(installed / "nsclient", "demo", env=machine, cwd=anywhere, timeout=600)
     print(f"two demos in {time.monotonic() - started:.0f} s")
 
+    assert UNCHECKED_NOTICE not in first.stderr and STRICT_IAM_VARIABLE not in machine
     for demo in (first, again):
         lines = demo.stdout.splitlines()
         run_id = lines[0]

@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from nsclient.local.daemon import STRICT_IAM_VARIABLE
 from nsclient.local.entrypoint import ROOT_VAR
+from nsclient.local.strict_iam import STRICT_IAM_VARIABLE
 from tests.client.helpers import SNAKEFILE_HELD, build_folder
 
 if TYPE_CHECKING:

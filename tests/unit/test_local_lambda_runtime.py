@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from nsclient.local.lambda_runtime import LambdaRuntime, LocalFunction
+from nsclient_common.payloads import LAMBDA_ASYNC_PAYLOAD_BYTES, LAMBDA_SYNC_PAYLOAD_BYTES
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -74,3 +75,42 @@ def test_a_handler_that_raises_is_an_error_payload_and_an_unknown_function_is_no
 
     assert errored and json.loads(payload)["errorType"] == "KeyError"
     assert missing_errored and json.loads(missing) == {"errorType": "ResourceNotFound", "errorMessage": "absent"}
+
+
+ECHO = "calls = []\n\ndef lambda_handler(event, context):\n    calls.append(event)\n    return {'echo': event}\n"
+
+
+def _echo(tmp_path: Path) -> LambdaRuntime:
+    (tmp_path / "echo").mkdir()
+    (tmp_path / "echo" / "app.py").write_text(ECHO)
+    runtime = LambdaRuntime()
+    runtime.functions["echo"] = LocalFunction(tmp_path / "echo", "app.lambda_handler", {})
+    return runtime
+
+
+def test_a_request_or_response_over_lambdas_limit_is_an_error_and_the_handler_never_sees_a_large_request(
+    tmp_path: Path,
+) -> None:
+    runtime = _echo(tmp_path)
+    handler_calls = runtime.functions["echo"].load().__globals__["calls"]
+
+    request, request_errored = runtime.invoke("echo", {"x": "z" * LAMBDA_SYNC_PAYLOAD_BYTES})
+    response, response_errored = runtime.invoke("echo", {"x": "z" * (LAMBDA_SYNC_PAYLOAD_BYTES - 10)})
+    fits, fits_errored = runtime.invoke("echo", {"x": "z"})
+
+    assert request_errored and json.loads(request)["errorType"] == "RequestTooLargeException"
+    assert response_errored and json.loads(response)["errorType"] == "Function.ResponseSizeTooLarge"
+    assert not fits_errored and json.loads(fits) == {"echo": {"x": "z"}}
+    assert len(handler_calls) == 2  # the response too large and the one that fits
+
+
+def test_an_asynchronous_event_over_lambdas_limit_is_never_delivered(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    runtime = _echo(tmp_path)
+    handler_calls = runtime.functions["echo"].load().__globals__["calls"]
+
+    runtime.invoke_async("echo", {"x": "z" * LAMBDA_ASYNC_PAYLOAD_BYTES}, "arn")
+
+    assert handler_calls == []
+    assert "RequestTooLargeException" in capsys.readouterr().err

@@ -214,6 +214,7 @@ class BatchRuntime:
         role = job.job_role_arn()
         environment = {
             **inherited,
+            **agent_environment(self.region),
             **job.environment(),
             "AWS_ENDPOINT_URL": self.endpoint_url,
             # The job role, from the credentials endpoint as the container gets it; nothing when the
@@ -284,6 +285,12 @@ class BatchRuntime:
         if inflicted:
             return inflicted[0].exit_code
         return SIGKILL_EXIT if returncode < 0 else returncode
+
+
+def agent_environment(region: str) -> dict[str, str]:
+    """What the ECS agent puts into every container whose job does not set it (Fargate always did, the
+    EC2 agent since 2026): the region, so the image's `aws s3 cp` needs none of its own."""
+    return {"AWS_REGION": region, "AWS_DEFAULT_REGION": region}
 
 
 def _kill_group(group: int) -> None:

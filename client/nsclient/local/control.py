@@ -78,6 +78,14 @@ def start(data_dir: Path | None = None, port: int = 0, quiet: bool = False) -> d
 
 
 def _spawn(data_dir: Path, port: int, quiet: bool) -> dict[str, Any]:
+    from nsclient.local.strict_iam import UNCHECKED_NOTICE, evaluator_missing, strict_iam_wanted
+
+    if not strict_iam_wanted():
+        print(UNCHECKED_NOTICE, file=sys.stderr)  # even when quiet: it is why a call AWS refuses works here
+    else:
+        missing = evaluator_missing()
+        if missing is not None:
+            raise UserError(missing)
     log_path = data_dir / "backend.log"
     if not quiet:
         print(f"Starting the local backend (log: {log_path}) ...", file=sys.stderr)

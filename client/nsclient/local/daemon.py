@@ -25,6 +25,7 @@ from nsclient.local import strict_iam as iam_enforcement
 from nsclient.local.control import ADMIN_FILE, STATE_FILE, running_executions
 from nsclient.local.runtime import LocalRuntime
 from nsclient.local.stack import REGION, LocalStack, StackInfo
+from nsclient.local.strict_iam import UNCHECKED_NOTICE, EvaluatorMissing, strict_iam_wanted
 from nsclient_common.failure import CANCEL_REASON
 from nsclient_common.layout import owner_of_inbox_key
 
@@ -37,16 +38,10 @@ EXECUTION_STATUS_CHANGE = "Step Functions Execution Status Change"
 ENDED = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
 # Strict IAM's decisions, in the data folder.
 DECISIONS_FILE = "iam-decisions.jsonl"
-# Set to 1 to authorize every request as AWS would (needs Node.js; `make install` sets it up).
-STRICT_IAM_VARIABLE = "NSCLIENT_LOCAL_STRICT_IAM"
 # Why the jobs of runs still in progress end when the backend stops: their runs end CANCELLED, saying so.
 BACKEND_STOPPED_REASON = f"{CANCEL_REASON}: the local backend was stopped"
 # How long the runs in progress get to archive their logs and send their notices once their jobs are ended.
 RUNS_END_SECONDS = 90
-
-
-def strict_iam_wanted() -> bool:
-    return os.environ.get(STRICT_IAM_VARIABLE, "") not in ("", "0")
 
 
 def free_port() -> int:
@@ -212,6 +207,8 @@ class LocalBackend:
         self._watcher.start()
         mode = "strict IAM" if self.strict_iam else "IAM not checked"
         print(f"local backend ready at {self.endpoint_url} ({mode}; restored {restored} objects)", flush=True)
+        if not self.strict_iam:
+            print(UNCHECKED_NOTICE, flush=True)
         return self.info
 
     def s3(self) -> Any:
@@ -305,7 +302,10 @@ def main() -> None:
     malformed = [p for p in options.parameter if "=" not in p]
     if malformed:
         parser.error(f"--parameter takes NAME=VALUE, not {malformed[0]!r}")
-    serve(options.data_dir, options.port, dict(p.split("=", 1) for p in options.parameter))
+    try:
+        serve(options.data_dir, options.port, dict(p.split("=", 1) for p in options.parameter))
+    except EvaluatorMissing as error:
+        sys.exit(str(error))
 
 
 if __name__ == "__main__":

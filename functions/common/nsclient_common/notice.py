@@ -12,6 +12,7 @@ from pydantic import BaseModel
 
 from nsclient_common.cost import describe
 from nsclient_common.failure import ADVICE
+from nsclient_common.payloads import cut_line
 from nsclient_common.record import RunRecord, RunStatus, parse_iso, status_label
 from nsclient_common.runid import build_name
 
@@ -20,7 +21,6 @@ if TYPE_CHECKING:
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 _SUBJECT_MAX = 100  # SNS subjects must stay under 100 characters
-LINE_MAX = 500  # a log line in the notice; CloudWatch allows 256 KB, a state payload holds 256 KB in all
 
 
 _BODY_OPEN = '<!DOCTYPE html><html><body style="font-family:system-ui,sans-serif;color:#222">'
@@ -142,7 +142,7 @@ def _facts(record: RunRecord, local_toolchain: bool = False) -> list[tuple[str, 
 
 
 def _clean(line: str) -> str:
-    return _CONTROL.sub("", line)[:LINE_MAX]
+    return cut_line(_CONTROL.sub("", line))  # as the tail cuts it at the source, for lines from elsewhere
 
 
 def _text(record: RunRecord, tail: list[str], local_toolchain: bool) -> str:

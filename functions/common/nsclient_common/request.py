@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel
 
 from nsclient_common.memory import InvalidMemory, parse_memory_mib
+from nsclient_common.payloads import S3_USER_METADATA_BYTES
 
 if TYPE_CHECKING:
     from nsclient_common.settings import Limits
@@ -29,8 +30,8 @@ SUBMITTER = "submitter"
 ENVD_VERSION = "env-d-version"
 METADATA_KEYS = (CPUS, MEMORY, SNAKEMAKE_ARGS, IMAGE, NOTIFY, SUBMITTER, ENVD_VERSION)
 
-# S3 caps user metadata at 2 KiB in all; leave room for the other keys.
-MAX_METADATA_BYTES = 2048
+# S3 caps an object's user metadata, names and values together.
+MAX_METADATA_BYTES = S3_USER_METADATA_BYTES
 
 _EMAIL = re.compile(
     r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$"

@@ -1,0 +1,59 @@
+"""Catchers as AWS applies them: States.ALL matches every error but the terminal States.DataLimitExceeded
+(tests/pipeline/test_payload_limits.py) and runtime errors, such as a path missing from a state's input:
+then the execution fails whatever the state's Catch says."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from tests.support import Backend
+
+
+def _machine(parameters: dict[str, Any]) -> dict[str, Any]:
+    """A Task whose parameters come from its input, with a catcher of States.ALL."""
+    return {
+        "StartAt": "Invoke",
+        "States": {
+            "Invoke": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::lambda:invoke",
+                "Parameters": {"FunctionName": "catch-rules-none", **parameters},
+                "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "Caught"}],
+                "End": True,
+            },
+            "Caught": {"Type": "Pass", "End": True},
+        },
+    }
+
+
+def _run(backend: Backend, definition: dict[str, Any], timeout: float = 60) -> dict[str, Any]:
+    sfn = backend.client("stepfunctions")
+    machine = sfn.create_state_machine(
+        name=f"catch-rules-{uuid.uuid4().hex[:6]}",
+        definition=json.dumps(definition),
+        roleArn="arn:aws:iam::123456789012:role/catch-rules",
+    )["stateMachineArn"]
+    arn = sfn.start_execution(stateMachineArn=machine, name="run", input=json.dumps({"present": "x"}))["executionArn"]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        described: dict[str, Any] = sfn.describe_execution(executionArn=arn)
+        if described["status"] != "RUNNING":
+            return described
+        time.sleep(0.2)
+    raise TimeoutError(f"{arn} still running after {timeout} s")
+
+
+def test_a_path_missing_from_the_input_fails_the_execution_past_a_states_all_catcher(local_backend: Backend) -> None:
+    described = _run(local_backend, _machine({"Payload.$": "$.missing"}))
+    assert described["status"] == "FAILED"
+    assert described["error"] == "States.Runtime"
+
+
+def test_a_task_error_is_caught_by_states_all(local_backend: Backend) -> None:
+    # The function does not exist: the task fails with a catchable error, and the catcher takes it.
+    described = _run(local_backend, _machine({"Payload.$": "$.present"}))
+    assert described["status"] == "SUCCEEDED"
