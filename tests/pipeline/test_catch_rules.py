@@ -9,19 +9,25 @@ import time
 import uuid
 from typing import TYPE_CHECKING, Any
 
+from nsclient.local.stack import STACK_NAME
+
 if TYPE_CHECKING:
     from tests.support import Backend
 
 
-def _machine(parameters: dict[str, Any]) -> dict[str, Any]:
-    """A Task whose parameters come from its input, with a catcher of States.ALL."""
+PREPARE_RUN = f"arn:aws:lambda:us-east-1:123456789012:function:{STACK_NAME}-PrepareRunFunction"
+
+
+def _machine(parameters: dict[str, Any], resource: str = "arn:aws:states:::lambda:invoke") -> dict[str, Any]:
+    """A Task whose parameters come from its input, with a catcher of States.ALL. A call it makes is one the
+    stack's state machine role may make (the local backend's Step Functions call as that role)."""
     return {
         "StartAt": "Invoke",
         "States": {
             "Invoke": {
                 "Type": "Task",
-                "Resource": "arn:aws:states:::lambda:invoke",
-                "Parameters": {"FunctionName": "catch-rules-none", **parameters},
+                "Resource": resource,
+                "Parameters": parameters,
                 "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "Caught"}],
                 "End": True,
             },
@@ -48,12 +54,12 @@ def _run(backend: Backend, definition: dict[str, Any], timeout: float = 60) -> d
 
 
 def test_a_path_missing_from_the_input_fails_the_execution_past_a_states_all_catcher(local_backend: Backend) -> None:
-    described = _run(local_backend, _machine({"Payload.$": "$.missing"}))
+    described = _run(local_backend, _machine({"FunctionName": PREPARE_RUN, "Payload.$": "$.missing"}))
     assert described["status"] == "FAILED"
     assert described["error"] == "States.Runtime"
 
 
 def test_a_task_error_is_caught_by_states_all(local_backend: Backend) -> None:
-    # The function does not exist: the task fails with a catchable error, and the catcher takes it.
-    described = _run(local_backend, _machine({"Payload.$": "$.present"}))
+    # The function refuses an input that is no run's: the task fails with a catchable error, and the catcher takes it.
+    described = _run(local_backend, _machine({"upload.$": "$.present"}, resource=PREPARE_RUN))
     assert described["status"] == "SUCCEEDED"
