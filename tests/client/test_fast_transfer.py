@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import io
+import itertools
 import os
 import random
 import shutil
 import subprocess
 import zipfile
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -309,3 +311,31 @@ def test_repull_of_results_the_folder_still_holds_reads_only_their_head(
     (destination / "data" / "sample0001.tsv").unlink()
     plan, written = pull_workdir(s3, BUCKET, "runs/r/workdir.zip", destination, ["data/*.tsv"], [], quiet=True)
     assert written == [destination / "data" / "sample0001.tsv"]
+
+
+def test_pull_tells_the_upload_from_results_stored_within_the_same_second(
+    tmp_path: Path, s3: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """S3 gives LastModified in whole seconds: a quick run's results can share the upload's second. The
+    upload is the version S3 lists last, so pull still writes what the run produced, and only that."""
+    import moto.s3.models
+
+    ticks = itertools.count(1)  # a millisecond apart, all within one second
+    monkeypatch.setattr(
+        moto.s3.models, "utcnow", lambda: datetime(2026, 12, 5, 3) + timedelta(milliseconds=next(ticks))
+    )
+    monkeypatch.setenv("NEXTSTRAIN_HOME", str(tmp_path / "home"))
+    root = make_build(tmp_path / "build", files=10)
+    upload = tmp_path / "upload.zip"
+    with upload.open("wb") as handle:
+        zip_stream(upload_members(root), handle.write)
+    s3.upload_file(str(upload), BUCKET, "runs/r/workdir.zip")
+    put_results(s3, root, tmp_path)
+    listed = s3.list_object_versions(Bucket=BUCKET, Prefix="runs/r/workdir.zip")["Versions"]
+    assert len({v["LastModified"] for v in listed}) == 1  # the tie S3 can show
+
+    destination = tmp_path / "pulled"
+    plan, written = pull_workdir(s3, BUCKET, "runs/r/workdir.zip", destination, [], [], quiet=True)
+    produced = {p.relative_to(destination).as_posix() for p in written}
+    assert produced == {"results/empty.txt", "results/stored.bin"} | {f"data/sample{i:04d}.json" for i in range(10)}
+    assert set(tree(destination)) == produced

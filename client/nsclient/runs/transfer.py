@@ -91,15 +91,18 @@ def upload_build(
 
 
 def input_crcs(s3: Any, bucket: str, key: str) -> dict[str, int] | None:
-    """The CRCs of what was uploaded: the first version of workdir.zip (read from its central directory alone)."""
+    """The CRCs of what was uploaded: the first version of workdir.zip (read from its central directory alone).
+
+    S3 lists a key's versions newest first, so the upload is the last one listed. LastModified cannot
+    order them: it has whole seconds, and a quick run's results can share the upload's second."""
     try:
-        versions = s3.list_object_versions(Bucket=bucket, Prefix=key).get("Versions", [])
+        pages = s3.get_paginator("list_object_versions").paginate(Bucket=bucket, Prefix=key)
+        versions = [v for page in pages for v in page.get("Versions", []) if v["Key"] == key]
     except ClientError:
         return None
-    versions = [v for v in versions if v["Key"] == key]
     if len(versions) < 2:
         return None
-    first = min(versions, key=lambda v: v["LastModified"])
+    first = versions[-1]
     with open_s3_object(s3, bucket, key, first["VersionId"], first["Size"]) as handle:
         with zipfile.ZipFile(handle) as archive:
             return member_crcs(archive)
