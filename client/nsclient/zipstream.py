@@ -3,10 +3,12 @@
 Every file is cut into chunks that worker threads deflate independently with ISA-L (igzip, several
 times zlib's speed at level 1 for the same size; it releases the GIL); each chunk but a file's last
 ends on a byte boundary (Z_SYNC_FLUSH), so the chunks joined in order are one valid deflate stream,
-and their CRCs combine into the file's. While the upload lags behind, chunks are compressed harder
-(see DENSE_LEVEL), so a slow link carries fewer bytes and a fast one waits on no extra CPU. The stock job entrypoint
-runs `unzip`, so members are plain deflate or stored, with a data descriptor only for files of
-more than one chunk (their sizes are known once written). Zip64 records appear only when needed.
+and their CRCs combine into the file's. While the link, not the CPU, holds the upload back, chunks are
+compressed harder (see DENSE_LEVEL), so a slow link carries fewer bytes and a fast one waits on no extra
+CPU. Data that does not shrink (xz, zstd, gzip inputs) is stored: a sample of each large file is
+deflated first, and a chunk that deflate would grow goes as deflate's stored blocks. The stock job
+entrypoint runs `unzip`, so members are plain deflate or stored, with a data descriptor only for files
+of more than one chunk (their sizes are known once written). Zip64 records appear only when needed.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import time
 import zlib
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from isal import isal_zlib
 
@@ -37,6 +39,10 @@ LEVEL = 1
 # bytes wait to be uploaded, quickly again once the link catches up (as zstd's --adapt does).
 DENSE_LEVEL = 9
 DENSE_BACKLOG = 8 * 1024 * 1024
+# A file of more than one chunk is stored when deflating its first SAMPLE_SIZE bytes at the fast
+# level saves less than this fraction: already compressed data costs CPU and gains nothing.
+SAMPLE_SIZE = 64 * 1024
+STORE_BELOW_SAVING = 0.05
 ZIP64_LIMIT = 0xFFFFFFFF
 FLAG_DATA_DESCRIPTOR = 0x08
 FLAG_UTF8 = 0x800
@@ -53,17 +59,37 @@ class Chunk:
     data: bytes  # deflated, or the raw bytes of a stored member
 
 
-def _compress(path: Path, offset: int, size: int, last: bool, dense: bool) -> Chunk:
+def _read(path: Path, offset: int, size: int) -> bytes:
     with path.open("rb") as handle:
         handle.seek(offset)
-        raw = handle.read(size)
-    # Either encoder's raw deflate joins with the other's: a member may mix them chunk by chunk.
-    library, level = (zlib, DENSE_LEVEL) if dense else (isal_zlib, LEVEL)
+        return handle.read(size)
+
+
+def _deflate(library: Any, level: int, raw: bytes, last: bool) -> bytes:
     compressor = library.compressobj(level, zlib.DEFLATED, -15)
-    data = compressor.compress(raw) + compressor.flush(zlib.Z_FINISH if last else zlib.Z_SYNC_FLUSH)
-    if last and offset == 0 and len(data) >= len(raw):
-        data = raw  # a one-chunk member that does not shrink is stored
+    return bytes(compressor.compress(raw) + compressor.flush(zlib.Z_FINISH if last else zlib.Z_SYNC_FLUSH))
+
+
+def _compress(path: Path, offset: int, size: int, last: bool, dense: bool) -> Chunk:
+    raw = _read(path, offset, size)
+    # Either encoder's raw deflate joins with the other's: a member may mix them chunk by chunk.
+    data = _deflate(zlib, DENSE_LEVEL, raw, last) if dense else _deflate(isal_zlib, LEVEL, raw, last)
+    if len(data) >= len(raw):
+        # A one-chunk member that does not shrink is stored; a chunk of a longer one goes as stored
+        # blocks (level 0: the bytes as they are, five bytes of framing per 64 KiB).
+        data = raw if last and offset == 0 else _deflate(zlib, 0, raw, last)
     return Chunk(len(raw), isal_zlib.crc32(raw), data)
+
+
+def _store(path: Path, offset: int, size: int) -> Chunk:
+    raw = _read(path, offset, size)
+    return Chunk(len(raw), isal_zlib.crc32(raw), raw)
+
+
+def shrinks(path: Path) -> bool:
+    """Whether deflate saves anything worth its CPU on this file, judged from a sample of its start."""
+    sample = _read(path, 0, SAMPLE_SIZE)
+    return len(_deflate(isal_zlib, LEVEL, sample, True)) < len(sample) * (1 - STORE_BELOW_SAVING)
 
 
 @dataclass
@@ -182,9 +208,31 @@ class _Member:
     name: str
     stat: os.stat_result
     chunks: int
+    stored: bool = False
 
 
 _DONE = object()
+
+
+class Pace:
+    """Where the writer has lately been waiting: on chunks (the CPU is what is slow) or on `write`
+    (the link is). Recent waits count most; dense compression pays only when the link is slower."""
+
+    DECAY = 0.8
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._on_chunks = 0.0
+        self._on_link = 0.0
+
+    def waited(self, *, chunks: float = 0.0, link: float = 0.0) -> None:
+        with self._lock:
+            self._on_chunks = self._on_chunks * self.DECAY + chunks
+            self._on_link = self._on_link * self.DECAY + link
+
+    def link_bound(self) -> bool:
+        with self._lock:
+            return self._on_link > self._on_chunks
 
 
 def _submit_all(
@@ -193,6 +241,7 @@ def _submit_all(
     items: queue.Queue[object],
     stop: threading.Event,
     backlog: Callable[[], int] | None,
+    pace: Pace,
 ) -> None:
     """Queue each member then its chunks' futures, in order; the queue's bound is the read-ahead."""
     try:
@@ -200,13 +249,18 @@ def _submit_all(
             stat = path.stat()
             size = stat.st_size
             starts = range(0, size, CHUNK_SIZE)
-            items.put(_Member(name, stat, len(starts)))
+            stored = len(starts) > 1 and not shrinks(path)
+            items.put(_Member(name, stat, len(starts), stored))
             for start in starts:
                 if stop.is_set():
                     return
-                dense = backlog is not None and backlog() > DENSE_BACKLOG
+                length = min(CHUNK_SIZE, size - start)
+                if stored:
+                    items.put(pool.submit(_store, path, start, length))
+                    continue
+                dense = backlog is not None and backlog() > DENSE_BACKLOG and pace.link_bound()
                 last = start + CHUNK_SIZE >= size
-                items.put(pool.submit(_compress, path, start, min(CHUNK_SIZE, size - start), last, dense))
+                items.put(pool.submit(_compress, path, start, length, last, dense))
         items.put(_DONE)
     except BaseException as error:  # handed to the writer, which raises it
         items.put(error)
@@ -219,27 +273,35 @@ def zip_stream(
     written: Callable[[int], None] | None = None,
     workers: int | None = None,
     backlog: Callable[[], int] | None = None,
+    pace: Pace | None = None,
 ) -> int:
     """Write the zip of `members` ((path, name in zip), in order) through `write`; returns the member count.
 
     Chunks are deflated on `workers` threads (default: all cores) while earlier members are written;
     `written` is told each member's uncompressed size once it has been written. `backlog` says how many
-    written bytes still wait to be sent: a growing backlog makes later chunks smaller at more CPU.
+    written bytes still wait to be sent: a growing backlog makes later chunks smaller at more CPU, as long
+    as the writer waits on `write` (the link) more than on chunks (the CPU), as `pace` tells.
     """
     workers = workers or os.cpu_count() or 1
     entries: list[Entry] = []
     offset = 0
+    pace = pace or Pace()
 
     def emit(data: bytes) -> None:
         nonlocal offset
         if data:
+            started = time.perf_counter()
             write(data)
+            pace.waited(link=time.perf_counter() - started)
             offset += len(data)
 
     def next_chunk() -> Chunk:
         item = items.get()
         assert isinstance(item, Future)
-        return item.result()
+        started = time.perf_counter()
+        chunk = item.result()
+        pace.waited(chunks=time.perf_counter() - started)
+        return chunk
 
     def write_member(member: _Member) -> None:
         dos_time, dos_date = _dos_time(member.stat.st_mtime)
@@ -253,7 +315,8 @@ def zip_stream(
             emit(chunk.data)
             entries.append(entry)
             return
-        entry = Entry(name, offset, DEFLATED, 0, 0, 0, dos_time, dos_date, member.stat.st_mode, True)
+        method = STORED if member.stored else DEFLATED
+        entry = Entry(name, offset, method, 0, 0, 0, dos_time, dos_date, member.stat.st_mode, True)
         zip64 = member.stat.st_size >= ZIP64_LIMIT // 2  # deflate may grow a little: decide with room to spare
         emit(_local_header(entry, zip64))
         for _ in range(member.chunks):
@@ -269,7 +332,7 @@ def zip_stream(
     items: queue.Queue[object] = queue.Queue(maxsize=max(4, READ_AHEAD_BYTES // CHUNK_SIZE))
     stop = threading.Event()
     with ThreadPoolExecutor(workers, thread_name_prefix="deflate") as pool:
-        producer = threading.Thread(target=_submit_all, args=(members, pool, items, stop, backlog), daemon=True)
+        producer = threading.Thread(target=_submit_all, args=(members, pool, items, stop, backlog, pace), daemon=True)
         producer.start()
         try:
             while (item := items.get()) is not _DONE:

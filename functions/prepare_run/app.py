@@ -250,6 +250,8 @@ def prepare(event: PrepareInput, settings: Settings, *, s3: S3Client, batch: Bat
         workdir,
         ExtraArgs={"ContentType": "application/zip", "MetadataDirective": "REPLACE"},
     )
+    # The copy's version is the inputs' for good: the job's results go up as a later version of the key.
+    input_version = s3.head_object(Bucket=settings.bucket, Key=workdir).get("VersionId")
     envd_url = None
     if request.envd_version:
         try:
@@ -257,7 +259,9 @@ def prepare(event: PrepareInput, settings: Settings, *, s3: S3Client, batch: Bat
             envd_url = move_envd(s3, upload, request.envd_version, settings.bucket, target)
         except EnvdMissing as error:
             return reject(event, str(error), request.model_copy(update={"envd_version": None}), settings, s3)
-    record = _new_record(event, request, RunStatus.SUBMITTED, settings)
+    record = _new_record(event, request, RunStatus.SUBMITTED, settings).model_copy(
+        update={"input_version": input_version}
+    )
     if existing is not None:
         record = record.model_copy(update={"submitted_at": existing.submitted_at})
     write_record(s3, settings.bucket, record)

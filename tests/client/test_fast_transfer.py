@@ -118,6 +118,13 @@ def test_streamed_zip_holds_what_zipfile_would(tmp_path: Path, monkeypatch: pyte
         assert os.access(unpacked / "run.sh", os.X_OK)
 
 
+class LinkBound(zipstream.Pace):
+    """The writer always waits on the link (as behind a slow uplink), never on chunks."""
+
+    def link_bound(self) -> bool:
+        return True
+
+
 def test_chunks_compressed_densely_while_the_link_lags_make_the_same_smaller_zip(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -131,7 +138,7 @@ def test_chunks_compressed_densely_while_the_link_lags_make_the_same_smaller_zip
     }
     for label, backlog in zips.items():
         with (tmp_path / f"{label}.zip").open("wb") as handle:
-            zip_stream(upload_members(root), handle.write, backlog=backlog)
+            zip_stream(upload_members(root), handle.write, backlog=backlog, pace=LinkBound())
     for label in zips:
         with zipfile.ZipFile(tmp_path / f"{label}.zip") as archive:
             assert archive.testzip() is None
@@ -339,3 +346,103 @@ def test_pull_tells_the_upload_from_results_stored_within_the_same_second(
     produced = {p.relative_to(destination).as_posix() for p in written}
     assert produced == {"results/empty.txt", "results/stored.bin"} | {f"data/sample{i:04d}.json" for i in range(10)}
     assert set(tree(destination)) == produced
+
+
+def test_data_that_does_not_shrink_is_stored_as_it_is(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Already compressed inputs (told from their bytes, whatever their names) are stored, not deflated
+    again; a file that stops shrinking part way costs only deflate's stored-block framing there."""
+    import lzma
+
+    monkeypatch.setattr(zipstream, "CHUNK_SIZE", 256 * 1024)
+    rng = random.Random(8)
+    root = tmp_path / "build"
+    (root / "data").mkdir(parents=True)
+    (root / "Snakefile").write_text("rule all:\n    input: []\n")
+    diverse = bytes(rng.choice(b"ACGT") for _ in range(3_000_000))
+    (root / "data" / "sequences.fasta.xz").write_bytes(lzma.compress(b">s\n" + diverse, preset=0))
+    (root / "data" / "reads.bin").write_bytes(rng.randbytes(700_000))  # no telling name
+    text = "".join(f"s{i}\t2026-01-{i % 28 + 1:02d}\tcountry{i % 60}\n" for i in range(40_000)).encode()
+    (root / "data" / "mixed.tsv").write_bytes(text[:300_000] + rng.randbytes(600_000))
+    (root / "data" / "metadata.tsv").write_bytes(text)
+    path = tmp_path / "build.zip"
+    with path.open("wb") as handle:
+        zip_stream(upload_members(root), handle.write)
+
+    with zipfile.ZipFile(path) as archive:
+        assert archive.testzip() is None
+        members = {m.filename: m for m in archive.infolist()}
+        assert {name: archive.read(m) for name, m in members.items()} == {
+            name: (root / name).read_bytes() for _, name in upload_members(root)
+        }
+    for name in ("data/sequences.fasta.xz", "data/reads.bin"):
+        assert members[name].compress_type == zipfile.ZIP_STORED
+        assert members[name].compress_size == members[name].file_size
+    mixed = members["data/mixed.tsv"]
+    assert mixed.compress_type == zipfile.ZIP_DEFLATED
+    random_tail = 600_000
+    assert mixed.compress_size < 100_000 + random_tail * 1.001  # the random part as is, plus framing
+    assert members["data/metadata.tsv"].compress_size < members["data/metadata.tsv"].file_size / 3
+    if shutil.which("unzip"):
+        checked = subprocess.run(["unzip", "-t", str(path)], capture_output=True, text=True)
+        assert checked.returncode == 0, checked.stdout
+
+
+def test_the_pace_calls_for_dense_compression_only_while_the_link_is_slower() -> None:
+    pace = zipstream.Pace()
+    assert not pace.link_bound()  # nothing known yet: fast
+    pace.waited(link=0.5)
+    assert pace.link_bound()  # the writer waits on the upload: worth compressing harder
+    pace.waited(chunks=0.2)
+    pace.waited(chunks=0.3)
+    assert not pace.link_bound()  # now it waits on the compressors: fast again
+    for _ in range(5):
+        pace.waited(link=0.3)
+    assert pace.link_bound()  # recent waits outweigh older ones
+
+
+def test_push_walks_the_folder_while_compressing_it_and_counts_its_total_as_it_goes(tmp_path: Path) -> None:
+    from rich.console import Console
+
+    from nsclient.runs.transfer import counted
+
+    root = make_build(tmp_path / "build", files=20)
+    sizes = sum(path.stat().st_size for path, _ in upload_members(root))
+    assert sizes > 8_000_000  # large enough for plain quarter lines
+    shown = io.StringIO()
+    progress = Progress("Uploading build", 0, console=Console(file=shown, force_terminal=False, width=200))
+    members = counted(upload_members(root), progress)
+    first = next(members)
+    assert 0 < progress.total < sizes  # the first file is on its way before the walk is over
+
+    with (tmp_path / "build.zip").open("wb") as handle:
+        zip_stream(itertools.chain([first], members), handle.write, written=progress.update)
+    progress.finish()
+    assert progress.total == sizes
+    quarters = [line for line in shown.getvalue().splitlines() if "% of" in line]
+    assert [line.split(": ")[1].split("%")[0] for line in quarters] == ["25", "50", "75", "100"]
+
+
+@pytest.mark.parametrize("named", ["recorded", "expired"])
+def test_pull_reads_the_inputs_from_the_version_the_record_names(
+    tmp_path: Path, s3: Any, monkeypatch: pytest.MonkeyPatch, named: str
+) -> None:
+    """The record names the upload's version: pull reads it without listing versions. A version that is
+    gone (or wrong) is as a record that names none: the versions are listed."""
+    monkeypatch.setenv("NEXTSTRAIN_HOME", str(tmp_path / "home"))
+    root = make_build(tmp_path / "build", files=10)
+    upload = tmp_path / "upload.zip"
+    with upload.open("wb") as handle:
+        zip_stream(upload_members(root), handle.write)
+    uploaded = s3.put_object(Bucket=BUCKET, Key="runs/r/workdir.zip", Body=upload.read_bytes())["VersionId"]
+    put_results(s3, root, tmp_path)
+    calls: list[str] = []
+    s3.meta.events.register("before-call.s3", lambda event_name, **_: calls.append(event_name.rsplit(".", 1)[-1]))
+
+    version = uploaded if named == "recorded" else "3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY"
+    destination = tmp_path / "pulled"
+    _, written = pull_workdir(s3, BUCKET, "runs/r/workdir.zip", destination, [], [], True, input_version=version)
+    assert {p.relative_to(destination).as_posix() for p in written} == {
+        "results/empty.txt",
+        "results/stored.bin",
+    } | {f"data/sample{i:04d}.json" for i in range(10)}
+    assert ("ListObjectVersions" in calls) == (named == "expired")
