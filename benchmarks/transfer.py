@@ -102,8 +102,9 @@ def _start_server(namespace: str | None, host: str, env: dict[str, str]) -> subp
     raise RuntimeError("the moto server did not start")
 
 
-def _seed_bucket(env: dict[str, str], data: Path) -> None:
-    """The upload's zip as the first version of the run's workdir.zip, the job's results as the second."""
+def _seed_bucket(env: dict[str, str], data: Path) -> str:
+    """The upload's zip as the first version of the run's workdir.zip, the job's results as the second;
+    the first's version id, which the run record names."""
     import boto3
 
     s3: Any = boto3.client("s3", endpoint_url=env["AWS_ENDPOINT_URL"], region_name="us-east-1",
@@ -111,7 +112,9 @@ def _seed_bucket(env: dict[str, str], data: Path) -> None:
     s3.create_bucket(Bucket="bench")
     s3.put_bucket_versioning(Bucket="bench", VersioningConfiguration={"Status": "Enabled"})
     s3.upload_file(str(data / "upload.zip"), "bench", "runs/r/workdir.zip")
+    uploaded = str(s3.head_object(Bucket="bench", Key="runs/r/workdir.zip")["VersionId"])
     s3.upload_file(str(data / "results.zip"), "bench", "runs/r/workdir.zip")
+    return uploaded
 
 
 def bench_link(
@@ -131,14 +134,16 @@ def bench_link(
         stack.callback(server.wait)
         stack.callback(server.terminate)
         if link is None:
-            _seed_bucket(env, data)
+            uploaded = _seed_bucket(env, data)
         else:  # the bucket is filled from the server's side, so seeding costs no shaped transfer
             seeding = (
                 f"import sys; sys.path.insert(0, {str(ROOT / 'benchmarks')!r}); import transfer; "
-                f"transfer._seed_bucket({{'AWS_ENDPOINT_URL': 'http://{host}:{PORT}'}}, transfer.Path({str(data)!r}))"
+                f"print(transfer._seed_bucket({{'AWS_ENDPOINT_URL': 'http://{host}:{PORT}'}}, "
+                f"transfer.Path({str(data)!r})))"
             )
             seed = [*_namespace(server_ns), sys.executable, "-c", seeding]
-            subprocess.run(seed, check=True, env=env)
+            uploaded = subprocess.run(seed, check=True, env=env, capture_output=True, text=True).stdout.split()[-1]
+        env["BENCH_INPUT_VERSION"] = uploaded  # as pull reads it from the run record
         for repeat in range(repeats):
             # Each tool pulls into its own copy of the build folder, as `nextstrain build` downloads into it.
             pulled_ns, pulled_ours = Path(scratch) / f"ns-{repeat}", Path(scratch) / f"ours-{repeat}"
@@ -206,8 +211,8 @@ def table(results: dict[str, dict[str, Any]]) -> str:
     return "\n".join("| " + " | ".join(row) + " |" for row in [rows[0], tuple("---" for _ in header), *rows[1:]])
 
 
-def flat(results: dict[str, dict[str, Any]], suffix: str = "") -> dict[str, Any]:
-    """The figures as flat keys, each ending in `suffix` (`_compressed` for the compressed data set)."""
+def flat(results: dict[str, dict[str, Any]], data_set: str = "") -> dict[str, Any]:
+    """The figures as flat keys, each ending in `data_set` (`_compressed` for the compressed data set)."""
     report: dict[str, Any] = {}
     for label, result in results.items():
         s = result["seconds"]
@@ -228,7 +233,7 @@ def flat(results: dict[str, dict[str, Any]], suffix: str = "") -> dict[str, Any]
     report["nextstrain_cli_upload_peak_rss_mb"] = max(r["peak_rss_mb"]["ns-upload"] for r in results.values())
     report["nextstrain_cli_download_peak_rss_mb"] = max(r["peak_rss_mb"]["ns-download"] for r in results.values())
     report["repeats"] = len(first["runs"]["push"])
-    return {f"{key}{suffix}": value for key, value in report.items()}
+    return {f"{key}{data_set}": value for key, value in report.items()}
 
 
 def main() -> None:

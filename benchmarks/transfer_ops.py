@@ -9,6 +9,7 @@ this process's own peak RSS (VmHWM: exec started it afresh, so nothing of the pa
 from __future__ import annotations
 
 import contextlib
+import inspect
 import json
 import os
 import sys
@@ -51,8 +52,10 @@ def nsclient(operation: str, path: Path, name: str) -> float:
         with StreamingUpload(s3, BUCKET, f"raw/{name}.zip", {}) as upload, path.open("rb") as handle:
             while chunk := handle.read(1024 * 1024):
                 upload.write(chunk)
-    else:  # pull, repull
-        pull_workdir(s3, BUCKET, RESULTS_KEY, path, [], [], quiet=True)
+    else:  # pull, repull: given the upload's version as the run record names it, where pull takes it
+        named = {"input_version": os.environ["BENCH_INPUT_VERSION"]}
+        takes_version = "input_version" in inspect.signature(pull_workdir).parameters
+        pull_workdir(s3, BUCKET, RESULTS_KEY, path, [], [], quiet=True, **(named if takes_version else {}))
     return time.perf_counter() - started
 
 
