@@ -265,7 +265,10 @@ def main() -> None:
         if link is not None and skipped:
             print(f"skipping the {label} Mbit/s link: {skipped}")
             continue
-        results[label] = bench_link(label, link, data, options.repeats, options.baseline_python, options.code)
+        try:
+            results[label] = bench_link(label, link, data, options.repeats, options.baseline_python, options.code)
+        except RuntimeError as error:  # one link's failure (a server error) keeps the others' figures
+            print(f"the {label} link failed: {str(error)[-300:]}")
     print(table(results))
     suffix = "_compressed" if options.compressed else ""
     report = {**flat(results, suffix), f"links{suffix}": list(results), "time": time.time()}
