@@ -114,6 +114,43 @@ def _timed(environment: dict[str, str], arguments: tuple[str, ...], scratch: Pat
     return seconds, int(usage.read_text().split()[-1]) / 1024, rows
 
 
+def where_time_goes(environment: dict[str, str]) -> dict[str, Any]:
+    """`list --all`'s S3 requests, made in this process: how many and their time (the rest is Python)."""
+    os.environ.update({k: v for k, v in environment.items() if k.startswith(("NEXTSTRAIN_", "NSCLIENT_"))})
+    sys.path[:0] = [str(ROOT / "client")]
+    from nsclient.backend import connect
+    from nsclient.runs.records import list_records
+
+    backend = connect("local", start_local=False)
+    s3 = backend.client("s3")
+    calls: list[tuple[str, float]] = []
+    began: dict[int, float] = {}
+
+    def before(**kwargs: Any) -> None:
+        began[id(kwargs["context"])] = time.perf_counter()
+
+    def after(event_name: str, **kwargs: Any) -> None:
+        calls.append((event_name.rsplit(".", 1)[-1], time.perf_counter() - began.pop(id(kwargs["context"]))))
+
+    s3.meta.events.register("before-call.s3", before)
+    s3.meta.events.register("after-call.s3", after)
+    started = time.perf_counter()
+    records = list_records(backend, None)
+    total = time.perf_counter() - started
+    pages = [seconds for name, seconds in calls if name == "ListObjectsV2"]
+    reads = [seconds for name, seconds in calls if name == "GetObject"]
+    print(
+        f"list --all in this process: {total:.2f} s for {len(records):,} runs; {len(pages)} ListObjectsV2 pages "
+        f"({sum(pages):.2f} s), {len(reads)} GETs ({sum(reads):.2f} s)"
+    )
+    return {
+        "list_all_in_process_seconds": total,
+        "list_all_list_pages": len(pages),
+        "list_all_list_pages_seconds": sum(pages),
+        "list_all_record_gets": len(reads),
+    }
+
+
 def run(runs: int, repeats: int, code: Path) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="nslist-") as scratch_name:
         scratch = Path(scratch_name)
@@ -141,10 +178,12 @@ def run(runs: int, repeats: int, code: Path) -> dict[str, Any]:
                     print(
                         f"  #{repeat + 1} nsclient {' '.join(arguments):12} {took:6.2f} s {peak:5.0f} MB {rows:5} runs"
                     )
+            requests = where_time_goes(timed) if code == ROOT else {}
         finally:
             subprocess.run([sys.executable, "-m", "nsclient", "local", "stop", "--force"], env=environment,
                            capture_output=True)  # fmt: skip
     return {
+        **requests,
         "list_runs_in_bucket": runs,
         f"list_{runs}_runs_seconds": statistics.median(seconds["list"]),
         f"list_all_{runs}_runs_seconds": statistics.median(seconds["list-all"]),
