@@ -216,19 +216,26 @@ _DONE = object()
 
 class Pace:
     """Where the writer has lately been waiting: on chunks (the CPU is what is slow) or on `write`
-    (the link is). Recent waits count most; dense compression pays only when the link is slower."""
+    (the link is). Waits fade by time, halving every HALF_LIFE seconds, not by count: thousands of
+    small files make thousands of waits of nothing, which must not wash out one long wait on the
+    link. Dense compression pays only when the link is slower."""
 
-    DECAY = 0.8
+    HALF_LIFE = 2.0
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._lock = threading.Lock()
+        self._clock = clock
+        self._at = clock()
         self._on_chunks = 0.0
         self._on_link = 0.0
 
     def waited(self, *, chunks: float = 0.0, link: float = 0.0) -> None:
         with self._lock:
-            self._on_chunks = self._on_chunks * self.DECAY + chunks
-            self._on_link = self._on_link * self.DECAY + link
+            now = self._clock()
+            fade = 0.5 ** ((now - self._at) / self.HALF_LIFE)
+            self._at = now
+            self._on_chunks = self._on_chunks * fade + chunks
+            self._on_link = self._on_link * fade + link
 
     def link_bound(self) -> bool:
         with self._lock:

@@ -388,16 +388,21 @@ def test_data_that_does_not_shrink_is_stored_as_it_is(tmp_path: Path, monkeypatc
 
 
 def test_the_pace_calls_for_dense_compression_only_while_the_link_is_slower() -> None:
-    pace = zipstream.Pace()
+    now = [0.0]
+    pace = zipstream.Pace(clock=lambda: now[0])
     assert not pace.link_bound()  # nothing known yet: fast
     pace.waited(link=0.5)
     assert pace.link_bound()  # the writer waits on the upload: worth compressing harder
+    for _ in range(2000):  # many small files: waits of nothing, in no time, change nothing
+        pace.waited(chunks=0.0)
+        pace.waited(link=0.0)
+    assert pace.link_bound()
     pace.waited(chunks=0.2)
-    pace.waited(chunks=0.3)
+    pace.waited(chunks=0.4)
     assert not pace.link_bound()  # now it waits on the compressors: fast again
-    for _ in range(5):
-        pace.waited(link=0.3)
-    assert pace.link_bound()  # recent waits outweigh older ones
+    now[0] += 10 * zipstream.Pace.HALF_LIFE  # what was long ago counts for little
+    pace.waited(link=0.01)
+    assert pace.link_bound()
 
 
 def test_push_walks_the_folder_while_compressing_it_and_counts_its_total_as_it_goes(tmp_path: Path) -> None:
