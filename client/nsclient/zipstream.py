@@ -3,16 +3,18 @@
 Every file is cut into chunks that worker threads deflate independently with ISA-L (igzip, several
 times zlib's speed at level 1 for the same size; it releases the GIL); each chunk but a file's last
 ends on a byte boundary (Z_SYNC_FLUSH), so the chunks joined in order are one valid deflate stream,
-and their CRCs combine into the file's. While the link, not the CPU, holds the upload back, chunks are
-compressed harder (see DENSE_LEVEL), so a slow link carries fewer bytes and a fast one waits on no extra
-CPU. Data that does not shrink (xz, zstd, gzip inputs) is stored: a sample of each large file is
-deflated first, and a chunk that deflate would grow goes as deflate's stored blocks. The stock job
-entrypoint runs `unzip`, so members are plain deflate or stored, with a data descriptor only for files
-of more than one chunk (their sizes are known once written). Zip64 records appear only when needed.
+and their CRCs combine into the file's. While compressing harder gets the build up sooner (the link,
+not the CPU, is slow: see Pace), chunks go through DENSE_LEVEL, so a slow link carries fewer bytes and
+a fast one waits on no extra CPU. Data that does not shrink (xz, zstd, gzip inputs) is stored: a sample
+of each large file is deflated first, and a chunk that deflate would grow goes as deflate's stored
+blocks. The stock job entrypoint runs `unzip`, so members are plain deflate or stored, with a data
+descriptor only for files of more than one chunk (their sizes are known once written). Zip64 records
+appear only when needed.
 """
 
 from __future__ import annotations
 
+import collections
 import os
 import queue
 import struct
@@ -36,7 +38,8 @@ LEVEL = 1
 # When the link is slower than compression, zlib's level 9 is worth its time: its long match search
 # finds the near-copies of sequence data (FASTA of one pathogen) that fast levels miss, often
 # making chunks ten times smaller. Chunks are compressed densely while more than DENSE_BACKLOG
-# bytes wait to be uploaded, quickly again once the link catches up (as zstd's --adapt does).
+# bytes wait to be uploaded and Pace finds it pays, quickly again once the link catches up (as
+# zstd's --adapt does).
 DENSE_LEVEL = 9
 DENSE_BACKLOG = 8 * 1024 * 1024
 # A file of more than one chunk is stored when deflating its first SAMPLE_SIZE bytes at the fast
@@ -70,10 +73,13 @@ def _deflate(library: Any, level: int, raw: bytes, last: bool) -> bytes:
     return bytes(compressor.compress(raw) + compressor.flush(zlib.Z_FINISH if last else zlib.Z_SYNC_FLUSH))
 
 
-def _compress(path: Path, offset: int, size: int, last: bool, dense: bool) -> Chunk:
+def _compress(path: Path, offset: int, size: int, last: bool, dense: bool, pace: Pace | None = None) -> Chunk:
     raw = _read(path, offset, size)
     # Either encoder's raw deflate joins with the other's: a member may mix them chunk by chunk.
+    started = time.perf_counter()
     data = _deflate(zlib, DENSE_LEVEL, raw, last) if dense else _deflate(isal_zlib, LEVEL, raw, last)
+    if pace is not None:
+        pace.compressed(dense, len(raw), len(data), time.perf_counter() - started)
     if len(data) >= len(raw):
         # A one-chunk member that does not shrink is stored; a chunk of a longer one goes as stored
         # blocks (level 0: the bytes as they are, five bytes of framing per 64 KiB).
@@ -215,31 +221,60 @@ _DONE = object()
 
 
 class Pace:
-    """Where the writer has lately been waiting: on chunks (the CPU is what is slow) or on `write`
-    (the link is). Waits fade by time, halving every HALF_LIFE seconds, not by count: thousands of
-    small files make thousands of waits of nothing, which must not wash out one long wait on the
-    link. Dense compression pays only when the link is slower."""
+    """Which compression gets the build up sooner, from what this upload has shown so far.
 
-    HALF_LIFE = 2.0
+    A level moves at most as many raw bytes a second as its compressors make (every worker's speed at
+    it) and at most as many as the link carries at its ratio (the link's bytes a second over compressed
+    bytes per raw byte). Dense compression pays when its figure is the larger: on a slow link, where
+    the fast level's output waits to be sent, and never where the CPU is what is slow. The link's rate
+    is what the writer handed to it over the last WINDOW seconds; a level not yet tried is guessed from
+    the fast one (a tenth of its speed, a third of its size), and then measured.
+    """
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+    WINDOW = 5.0
+    DENSE_SPEED_GUESS = 0.1
+    DENSE_RATIO_GUESS = 1 / 3
+
+    def __init__(self, workers: int = 1, clock: Callable[[], float] = time.monotonic) -> None:
         self._lock = threading.Lock()
-        self._clock = clock
-        self._at = clock()
-        self._on_chunks = 0.0
-        self._on_link = 0.0
+        self._workers, self._clock = workers, clock
+        self._speed: dict[bool, float] = {}  # raw bytes a second of one worker, by dense or not
+        self._ratio: dict[bool, float] = {}  # compressed bytes per raw byte
+        self._sent: collections.deque[tuple[float, int]] = collections.deque()
+        self._started = clock()
 
-    def waited(self, *, chunks: float = 0.0, link: float = 0.0) -> None:
+    def compressed(self, dense: bool, raw: int, out: int, seconds: float) -> None:
+        if raw <= 0:
+            return
+        with self._lock:
+            speed, ratio = raw / max(seconds, 1e-6), out / raw
+            if dense in self._speed:  # recent chunks count most
+                speed, ratio = (0.7 * self._speed[dense] + 0.3 * speed, 0.7 * self._ratio[dense] + 0.3 * ratio)
+            self._speed[dense], self._ratio[dense] = speed, ratio
+
+    def sent(self, size: int) -> None:
         with self._lock:
             now = self._clock()
-            fade = 0.5 ** ((now - self._at) / self.HALF_LIFE)
-            self._at = now
-            self._on_chunks = self._on_chunks * fade + chunks
-            self._on_link = self._on_link * fade + link
+            self._sent.append((now, size))
+            while self._sent and self._sent[0][0] < now - self.WINDOW:
+                self._sent.popleft()
 
-    def link_bound(self) -> bool:
+    def _link_rate(self) -> float | None:
+        now = self._clock()
+        span = min(self.WINDOW, now - self._started)
+        return sum(size for _, size in self._sent) / span if self._sent and span > 0 else None
+
+    def dense_pays(self) -> bool:
         with self._lock:
-            return self._on_link > self._on_chunks
+            rate = self._link_rate()
+            if rate is None or False not in self._speed:
+                return False
+            fast_speed, fast_ratio = self._speed[False], self._ratio[False]
+            dense_speed = self._speed.get(True, fast_speed * self.DENSE_SPEED_GUESS)
+            dense_ratio = self._ratio.get(True, fast_ratio * self.DENSE_RATIO_GUESS)
+            fast = min(self._workers * fast_speed, rate / max(fast_ratio, 1e-6))
+            dense = min(self._workers * dense_speed, rate / max(dense_ratio, 1e-6))
+            return dense > fast
 
 
 def _submit_all(
@@ -265,9 +300,9 @@ def _submit_all(
                 if stored:
                     items.put(pool.submit(_store, path, start, length))
                     continue
-                dense = backlog is not None and backlog() > DENSE_BACKLOG and pace.link_bound()
+                dense = backlog is not None and backlog() > DENSE_BACKLOG and pace.dense_pays()
                 last = start + CHUNK_SIZE >= size
-                items.put(pool.submit(_compress, path, start, length, last, dense))
+                items.put(pool.submit(_compress, path, start, length, last, dense, pace))
         items.put(_DONE)
     except BaseException as error:  # handed to the writer, which raises it
         items.put(error)
@@ -287,28 +322,24 @@ def zip_stream(
     Chunks are deflated on `workers` threads (default: all cores) while earlier members are written;
     `written` is told each member's uncompressed size once it has been written. `backlog` says how many
     written bytes still wait to be sent: a growing backlog makes later chunks smaller at more CPU, as long
-    as the writer waits on `write` (the link) more than on chunks (the CPU), as `pace` tells.
+    as `pace` finds that compressing harder gets the build up sooner (the link, not the CPU, is slow).
     """
     workers = workers or os.cpu_count() or 1
     entries: list[Entry] = []
     offset = 0
-    pace = pace or Pace()
+    pace = pace or Pace(workers)
 
     def emit(data: bytes) -> None:
         nonlocal offset
         if data:
-            started = time.perf_counter()
             write(data)
-            pace.waited(link=time.perf_counter() - started)
+            pace.sent(len(data))
             offset += len(data)
 
     def next_chunk() -> Chunk:
         item = items.get()
         assert isinstance(item, Future)
-        started = time.perf_counter()
-        chunk = item.result()
-        pace.waited(chunks=time.perf_counter() - started)
-        return chunk
+        return item.result()
 
     def write_member(member: _Member) -> None:
         dos_time, dos_date = _dos_time(member.stat.st_mtime)

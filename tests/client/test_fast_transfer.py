@@ -119,9 +119,9 @@ def test_streamed_zip_holds_what_zipfile_would(tmp_path: Path, monkeypatch: pyte
 
 
 class LinkBound(zipstream.Pace):
-    """The writer always waits on the link (as behind a slow uplink), never on chunks."""
+    """Dense compression always pays (as behind a slow uplink)."""
 
-    def link_bound(self) -> bool:
+    def dense_pays(self) -> bool:
         return True
 
 
@@ -387,22 +387,34 @@ def test_data_that_does_not_shrink_is_stored_as_it_is(tmp_path: Path, monkeypatc
         assert checked.returncode == 0, checked.stdout
 
 
-def test_the_pace_calls_for_dense_compression_only_while_the_link_is_slower() -> None:
+def test_the_pace_calls_for_dense_compression_only_when_it_moves_more_of_the_build() -> None:
+    mib = 1024 * 1024
     now = [0.0]
-    pace = zipstream.Pace(clock=lambda: now[0])
-    assert not pace.link_bound()  # nothing known yet: fast
-    pace.waited(link=0.5)
-    assert pace.link_bound()  # the writer waits on the upload: worth compressing harder
-    for _ in range(2000):  # many small files: waits of nothing, in no time, change nothing
-        pace.waited(chunks=0.0)
-        pace.waited(link=0.0)
-    assert pace.link_bound()
-    pace.waited(chunks=0.2)
-    pace.waited(chunks=0.4)
-    assert not pace.link_bound()  # now it waits on the compressors: fast again
-    now[0] += 10 * zipstream.Pace.HALF_LIFE  # what was long ago counts for little
-    pace.waited(link=0.01)
-    assert pace.link_bound()
+
+    def paced(link_mib_per_second: float) -> zipstream.Pace:
+        """Two workers, fast chunks at 100 MiB/s each to a third, dense ones at 10 MiB/s to a twentieth."""
+        pace = zipstream.Pace(workers=2, clock=lambda: now[0])
+        assert not pace.dense_pays()  # nothing known yet: fast
+        for _ in range(4):
+            pace.compressed(False, mib, mib // 3, 0.01)
+        for _ in range(10):  # what the link took over the last seconds
+            now[0] += 0.5
+            pace.sent(int(link_mib_per_second * mib * 0.5))
+        return pace
+
+    # A slow link: fast chunks wait to be sent (7.5 MiB/s of the build) where dense would not (20).
+    assert paced(2.5).dense_pays()
+    # A fast link: the CPU is what is slow, and dense chunks would only make it slower.
+    assert not paced(60).dense_pays()
+    # Measured dense chunks replace the guess: no better than fast ones here, so fast it is.
+    pace = paced(2.5)
+    pace.compressed(True, mib, mib // 3, 0.1)
+    assert not pace.dense_pays()
+    # What the link did long ago does not count: it has since sped up.
+    pace = paced(2.5)
+    now[0] += 60
+    pace.sent(60 * mib)
+    assert not pace.dense_pays()
 
 
 def test_push_walks_the_folder_while_compressing_it_and_counts_its_total_as_it_goes(tmp_path: Path) -> None:
