@@ -227,13 +227,12 @@ class Pace:
     it) and at most as many as the link carries at its ratio (the link's bytes a second over compressed
     bytes per raw byte). Dense compression pays when its figure is the larger: on a slow link, where
     the fast level's output waits to be sent, and never where the CPU is what is slow. The link's rate
-    is what the writer handed to it over the last WINDOW seconds; a level not yet tried is guessed from
-    the fast one (a tenth of its speed, a third of its size), and then measured.
+    is what the writer handed to it over the last WINDOW seconds. Until both levels have been measured
+    the backlog alone decides (dense while it is long), so a slow link is never kept at the fast level
+    for want of figures.
     """
 
     WINDOW = 5.0
-    DENSE_SPEED_GUESS = 0.1
-    DENSE_RATIO_GUESS = 1 / 3
 
     def __init__(self, workers: int = 1, clock: Callable[[], float] = time.monotonic) -> None:
         self._lock = threading.Lock()
@@ -267,11 +266,10 @@ class Pace:
     def dense_pays(self) -> bool:
         with self._lock:
             rate = self._link_rate()
-            if rate is None or False not in self._speed:
-                return False
+            if rate is None or len(self._speed) < 2:
+                return True  # the backlog says the link lags: dense, until both levels are measured
             fast_speed, fast_ratio = self._speed[False], self._ratio[False]
-            dense_speed = self._speed.get(True, fast_speed * self.DENSE_SPEED_GUESS)
-            dense_ratio = self._ratio.get(True, fast_ratio * self.DENSE_RATIO_GUESS)
+            dense_speed, dense_ratio = self._speed[True], self._ratio[True]
             fast = min(self._workers * fast_speed, rate / max(fast_ratio, 1e-6))
             dense = min(self._workers * dense_speed, rate / max(dense_ratio, 1e-6))
             return dense > fast

@@ -394,9 +394,10 @@ def test_the_pace_calls_for_dense_compression_only_when_it_moves_more_of_the_bui
     def paced(link_mib_per_second: float) -> zipstream.Pace:
         """Two workers, fast chunks at 100 MiB/s each to a third, dense ones at 10 MiB/s to a twentieth."""
         pace = zipstream.Pace(workers=2, clock=lambda: now[0])
-        assert not pace.dense_pays()  # nothing known yet: fast
+        assert pace.dense_pays()  # nothing measured yet: the backlog alone decides
         for _ in range(4):
             pace.compressed(False, mib, mib // 3, 0.01)
+            pace.compressed(True, mib, mib // 20, 0.1)
         for _ in range(10):  # what the link took over the last seconds
             now[0] += 0.5
             pace.sent(int(link_mib_per_second * mib * 0.5))
@@ -406,9 +407,10 @@ def test_the_pace_calls_for_dense_compression_only_when_it_moves_more_of_the_bui
     assert paced(2.5).dense_pays()
     # A fast link: the CPU is what is slow, and dense chunks would only make it slower.
     assert not paced(60).dense_pays()
-    # Measured dense chunks replace the guess: no better than fast ones here, so fast it is.
+    # Dense chunks that turn out larger than fast ones (data that defeats the long search): fast it is.
     pace = paced(2.5)
-    pace.compressed(True, mib, mib // 3, 0.1)
+    for _ in range(10):
+        pace.compressed(True, mib, mib // 2, 0.1)
     assert not pace.dense_pays()
     # What the link did long ago does not count: it has since sped up.
     pace = paced(2.5)
