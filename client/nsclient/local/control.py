@@ -77,13 +77,6 @@ def start(data_dir: Path | None = None, port: int = 0, quiet: bool = False) -> d
         return running_state(data_dir) or _spawn(data_dir, port, quiet)
 
 
-def daemon_environment() -> dict[str, str]:
-    """The backend's environment: ours, with glibc's malloc held to two arenas. Every request, function and
-    job watcher is a thread of that one process, and glibc gives threads arenas of their own (up to eight a
-    core) that keep what they freed: with fifty runs at once, most of its resident memory."""
-    return {"MALLOC_ARENA_MAX": "2", **os.environ}
-
-
 def _spawn(data_dir: Path, port: int, quiet: bool) -> dict[str, Any]:
     log_path = data_dir / "backend.log"
     if not quiet:
@@ -91,7 +84,6 @@ def _spawn(data_dir: Path, port: int, quiet: bool) -> dict[str, Any]:
     with log_path.open("ab") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "nsclient.local.daemon", "--data-dir", str(data_dir), "--port", str(port)],
-            env=daemon_environment(),
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
