@@ -240,6 +240,7 @@ class Pace:
         self._speed: dict[bool, float] = {}  # raw bytes a second of one worker, by dense or not
         self._ratio: dict[bool, float] = {}  # compressed bytes per raw byte
         self._sent: collections.deque[tuple[float, int]] = collections.deque()
+        self._sent_bytes = 0  # the window's total, kept as it moves (asked for every chunk)
         self._started = clock()
 
     def compressed(self, dense: bool, raw: int, out: int, seconds: float) -> None:
@@ -255,13 +256,14 @@ class Pace:
         with self._lock:
             now = self._clock()
             self._sent.append((now, size))
+            self._sent_bytes += size
             while self._sent and self._sent[0][0] < now - self.WINDOW:
-                self._sent.popleft()
+                self._sent_bytes -= self._sent.popleft()[1]
 
     def _link_rate(self) -> float | None:
         now = self._clock()
         span = min(self.WINDOW, now - self._started)
-        return sum(size for _, size in self._sent) / span if self._sent and span > 0 else None
+        return self._sent_bytes / span if self._sent and span > 0 else None
 
     def dense_pays(self) -> bool:
         with self._lock:
