@@ -10,7 +10,7 @@ the submitter last, as base64url of at most SUBMITTER_BYTES bytes. The name stay
 copy of the bucket on a disk (`aws s3 sync`, the local backend's) can hold it as a file name.
 
 A listing of `runs/<owner>/` with the delimiter `/` then gives every run once (its folder) and its
-summaries, without a GET per run: 5,000 runs are about fifteen pages. A run keeps the summary of each
+summaries, without a GET per run: 5,000 runs are about ten pages. A run keeps the summary of each
 stage it was recorded at (the backend only adds objects); the latest stage's is the run's. A run with
 no summary (recorded before the index) or two at its latest stage (two writers) is read from its record.
 """
