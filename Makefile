@@ -109,6 +109,8 @@ $(BENCH_VENV)/.installed-$(NEXTSTRAIN_CLI_VERSION):
 benchmark: $(STAMP) $(BENCH_VENV)/.installed-$(NEXTSTRAIN_CLI_VERSION)
 	$(BIN)/python benchmarks/run.py
 	$(BIN)/python benchmarks/transfer.py --baseline-python $(BENCH_VENV)/bin/python
+	$(BIN)/python benchmarks/transfer.py --baseline-python $(BENCH_VENV)/bin/python --compressed
+	$(BIN)/python benchmarks/list_runs.py
 	$(BIN)/python benchmarks/scale.py
 	$(BIN)/python benchmarks/summary.py
 

@@ -10,12 +10,20 @@ import sys
 from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parent / "results"
-SOURCES = ("transfer.json", "scale.json")
+SOURCES = ("transfer.json", "transfer-compressed.json", "list.json", "scale.json")
 KEYS = (
     "push_ratio_vs_nextstrain_cli_20mbit",
     "push_ratio_vs_nextstrain_cli_100mbit",
     "push_ratio_vs_nextstrain_cli_loopback",
     "push_ratio_vs_raw_upload_20mbit",
+    "push_ratio_vs_nextstrain_cli_loopback_compressed",
+    "push_ratio_vs_nextstrain_cli_100mbit_compressed",
+    "pull_ratio_vs_nextstrain_cli_loopback_compressed",
+    "pull_ratio_vs_nextstrain_cli_100mbit_compressed",
+    "push_peak_rss_mb_compressed",
+    "pull_peak_rss_mb_compressed",
+    "list_5000_runs_seconds",
+    "list_all_5000_runs_seconds",
     "pull_ratio_vs_nextstrain_cli_20mbit",
     "pull_ratio_vs_nextstrain_cli_100mbit",
     "pull_ratio_vs_nextstrain_cli_loopback",

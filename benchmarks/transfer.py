@@ -4,9 +4,14 @@ For each link (20 Mbit/s and 100 Mbit/s with 20 ms each way, between two network
 loopback) a moto S3 server runs on the server side, and every transfer runs as its own process on
 the client side, interleaved with the baseline's (A B A B ...). Every figure is a ratio of medians.
 The baseline is the Nextstrain CLI from PyPI in its own venv (--baseline-python). Data comes from
-benchmarks/makedata.py. Writes flat JSON (--output).
+benchmarks/makedata.py: FASTA-like text, or (--compressed) a build whose large inputs are already
+xz, zstd and gzip files. Both tools pull into a copy of the build folder, where `nextstrain build`
+downloads its results: the same files end up written. Peak RSS is each transfer process's own high-water
+mark (VmHWM, reported by the process itself), so it never includes this process's memory. Writes flat JSON
+(--output); the compressed data set's keys end in `_compressed`. `--code` times another checkout's
+nsclient (for before and after).
 
-Usage: python benchmarks/transfer.py [--size-mb 200] [--repeats 3] [--links 20,100,loopback]
+Usage: python benchmarks/transfer.py [--size-mb 200] [--repeats 3] [--links 20,100,loopback] [--compressed]
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import argparse
 import json
 import os
 import shutil
+import socket
 import statistics
 import subprocess
 import sys
@@ -27,12 +33,25 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import netlink  # noqa: E402
-from makedata import make_build, make_results  # noqa: E402
+from makedata import make_build, make_compressed_build, make_results  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 OPS = ROOT / "benchmarks" / "transfer_ops.py"
-PORT = 5077
-LINKS = {"20": netlink.Link("nsb20", 20, 20), "100": netlink.Link("nsb100", 100, 20), "loopback": None}
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+# Of this run's own (a port, namespaces named by the process), so that two benchmarks on one machine never meet.
+PORT = _free_port()
+LINKS = {
+    "20": netlink.Link(f"nsb20-{os.getpid()}", 20, 20),
+    "100": netlink.Link(f"nsb100-{os.getpid()}", 100, 20),
+    "loopback": None,
+}
 # Pairs run back to back in each round: (baseline, ours).
 ROUND = ["ns-upload", "push", "raw-upload", "ns-download", "pull", "ns-unchanged", "repull"]
 
@@ -41,7 +60,7 @@ def _namespace(prefix: str | None) -> list[str]:
     return ["ip", "netns", "exec", prefix] if prefix else []
 
 
-def _environment(endpoint: str, home: Path) -> dict[str, str]:
+def _environment(endpoint: str, home: Path, code: Path = ROOT) -> dict[str, str]:
     return {
         **os.environ,
         "AWS_ENDPOINT_URL": endpoint,
@@ -49,19 +68,21 @@ def _environment(endpoint: str, home: Path) -> dict[str, str]:
         "AWS_SECRET_ACCESS_KEY": "bench",
         "AWS_DEFAULT_REGION": "us-east-1",
         "NEXTSTRAIN_HOME": str(home),
-        "PYTHONPATH": os.pathsep.join(str(ROOT / p) for p in ("client", "functions/common", "")),
+        "PYTHONPATH": os.pathsep.join(str(code / p) for p in ("client", "functions/common", "")),
     }
 
 
 def _run_op(python: str, namespace: str | None, env: dict[str, str], operation: str, path: Path, name: str) -> dict:
+    """Run one transfer as its own process; its seconds and peak RSS, both as the process measured them.
+
+    Not os.wait4's ru_maxrss: a child forked from this large process starts with this process's
+    high-water mark, which wait4 reports (a `python -c pass` child showed 314 MB). The child reads its
+    own VmHWM instead, which exec resets with the address space."""
     command = [*_namespace(namespace), python, str(OPS), operation, str(path), name]
-    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(process.pid, 0)
-    out = process.stdout.read() if process.stdout else b""
-    err = process.stderr.read() if process.stderr else b""
-    if status != 0:
-        raise RuntimeError(f"{operation} failed: {err.decode()[-2000:]}")
-    return {**json.loads(out.decode().strip().splitlines()[-1]), "peak_rss_mb": usage.ru_maxrss / 1024}
+    done = subprocess.run(command, env=env, capture_output=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"{operation} failed: {done.stderr.decode()[-2000:]}")
+    return json.loads(done.stdout.decode().strip().splitlines()[-1])
 
 
 def _start_server(namespace: str | None, host: str, env: dict[str, str]) -> subprocess.Popen:
@@ -81,8 +102,9 @@ def _start_server(namespace: str | None, host: str, env: dict[str, str]) -> subp
     raise RuntimeError("the moto server did not start")
 
 
-def _seed_bucket(env: dict[str, str], data: Path) -> None:
-    """The upload's zip as the first version of the run's workdir.zip, the job's results as the second."""
+def _seed_bucket(env: dict[str, str], data: Path) -> str:
+    """The upload's zip as the first version of the run's workdir.zip, the job's results as the second;
+    the first's version id, which the run record names."""
     import boto3
 
     s3: Any = boto3.client("s3", endpoint_url=env["AWS_ENDPOINT_URL"], region_name="us-east-1",
@@ -90,10 +112,14 @@ def _seed_bucket(env: dict[str, str], data: Path) -> None:
     s3.create_bucket(Bucket="bench")
     s3.put_bucket_versioning(Bucket="bench", VersioningConfiguration={"Status": "Enabled"})
     s3.upload_file(str(data / "upload.zip"), "bench", "runs/r/workdir.zip")
+    uploaded = str(s3.head_object(Bucket="bench", Key="runs/r/workdir.zip")["VersionId"])
     s3.upload_file(str(data / "results.zip"), "bench", "runs/r/workdir.zip")
+    return uploaded
 
 
-def bench_link(label: str, link: netlink.Link | None, data: Path, repeats: int, baseline: str) -> dict[str, Any]:
+def bench_link(
+    label: str, link: netlink.Link | None, data: Path, repeats: int, baseline: str, code: Path = ROOT
+) -> dict[str, Any]:
     times: dict[str, list[float]] = {op: [] for op in ROUND}
     rss: dict[str, list[float]] = {op: [] for op in ROUND}
     with ExitStack() as stack, tempfile.TemporaryDirectory(prefix="nsbench-") as scratch:
@@ -103,22 +129,26 @@ def bench_link(label: str, link: netlink.Link | None, data: Path, repeats: int, 
         else:
             stack.enter_context(netlink.ShapedLink(link))
             server_ns, client_ns, host = link.server, link.client, netlink.SERVER_ADDRESS
-        env = _environment(f"http://{host}:{PORT}", Path(scratch) / "home")
+        env = _environment(f"http://{host}:{PORT}", Path(scratch) / "home", code)
         server = _start_server(server_ns, host, env)
         stack.callback(server.wait)
         stack.callback(server.terminate)
         if link is None:
-            _seed_bucket(env, data)
+            uploaded = _seed_bucket(env, data)
         else:  # the bucket is filled from the server's side, so seeding costs no shaped transfer
             seeding = (
                 f"import sys; sys.path.insert(0, {str(ROOT / 'benchmarks')!r}); import transfer; "
-                f"transfer._seed_bucket({{'AWS_ENDPOINT_URL': 'http://{host}:{PORT}'}}, transfer.Path({str(data)!r}))"
+                f"print(transfer._seed_bucket({{'AWS_ENDPOINT_URL': 'http://{host}:{PORT}'}}, "
+                f"transfer.Path({str(data)!r})))"
             )
             seed = [*_namespace(server_ns), sys.executable, "-c", seeding]
-            subprocess.run(seed, check=True, env=env)
+            uploaded = subprocess.run(seed, check=True, env=env, capture_output=True, text=True).stdout.split()[-1]
+        env["BENCH_INPUT_VERSION"] = uploaded  # as pull reads it from the run record
         for repeat in range(repeats):
+            # Each tool pulls into its own copy of the build folder, as `nextstrain build` downloads into it.
             pulled_ns, pulled_ours = Path(scratch) / f"ns-{repeat}", Path(scratch) / f"ours-{repeat}"
-            pulled_ns.mkdir()
+            shutil.copytree(data / "build", pulled_ns)
+            shutil.copytree(data / "build", pulled_ours)
             plan = {
                 "ns-upload": (baseline, data / "build"),
                 "push": (sys.executable, data / "build"),
@@ -147,7 +177,7 @@ def bench_link(label: str, link: netlink.Link | None, data: Path, repeats: int, 
     }
 
 
-def prepare_data(directory: Path, size_mb: int) -> Path:
+def prepare_data(directory: Path, size_mb: int, compressed: bool = False) -> Path:
     from nsclient.workdir import upload_members
     from nsclient.zipstream import zip_stream
 
@@ -155,7 +185,7 @@ def prepare_data(directory: Path, size_mb: int) -> Path:
     if not marker.exists():
         shutil.rmtree(directory, ignore_errors=True)
         directory.mkdir(parents=True)
-        make_build(directory / "build", size_mb)
+        (make_compressed_build if compressed else make_build)(directory / "build", size_mb)
         make_results(directory / "build", directory / "results.zip")
         with (directory / "upload.zip").open("wb") as handle:
             zip_stream(upload_members(directory / "build"), handle.write)
@@ -181,7 +211,8 @@ def table(results: dict[str, dict[str, Any]]) -> str:
     return "\n".join("| " + " | ".join(row) + " |" for row in [rows[0], tuple("---" for _ in header), *rows[1:]])
 
 
-def flat(results: dict[str, dict[str, Any]]) -> dict[str, Any]:
+def flat(results: dict[str, dict[str, Any]], data_set: str = "") -> dict[str, Any]:
+    """The figures as flat keys, each ending in `data_set` (`_compressed` for the compressed data set)."""
     report: dict[str, Any] = {}
     for label, result in results.items():
         s = result["seconds"]
@@ -202,7 +233,7 @@ def flat(results: dict[str, dict[str, Any]]) -> dict[str, Any]:
     report["nextstrain_cli_upload_peak_rss_mb"] = max(r["peak_rss_mb"]["ns-upload"] for r in results.values())
     report["nextstrain_cli_download_peak_rss_mb"] = max(r["peak_rss_mb"]["ns-download"] for r in results.values())
     report["repeats"] = len(first["runs"]["push"])
-    return report
+    return {f"{key}{data_set}": value for key, value in report.items()}
 
 
 def main() -> None:
@@ -212,10 +243,15 @@ def main() -> None:
     parser.add_argument("--links", default="20,100,loopback")
     parser.add_argument("--data", type=Path, default=Path(tempfile.gettempdir()) / "nsclient-bench-data")
     parser.add_argument("--baseline-python", default="/work/bench-venv/bin/python")
-    parser.add_argument("--output", type=Path, default=ROOT / "benchmarks" / "results" / "transfer.json")
+    parser.add_argument("--compressed", action="store_true", help="the build whose large inputs are compressed")
+    parser.add_argument("--code", type=Path, default=ROOT, help="the checkout whose nsclient is timed")
+    parser.add_argument("--output", type=Path, help="default benchmarks/results/transfer[-compressed].json")
     options = parser.parse_args()
+    name = "transfer-compressed" if options.compressed else "transfer"
+    options.output = options.output or ROOT / "benchmarks" / "results" / f"{name}.json"
     sys.path[:0] = [str(ROOT / "client"), str(ROOT / "functions" / "common")]
-    data = prepare_data(options.data / str(options.size_mb), options.size_mb)
+    folder = f"{options.size_mb}-compressed" if options.compressed else str(options.size_mb)
+    data = prepare_data(options.data / folder, options.size_mb, options.compressed)
     files = sum(1 for p in (data / "build").rglob("*") if p.is_file())
     size = sum(p.stat().st_size for p in (data / "build").rglob("*") if p.is_file())
     upload_mb, results_mb = ((data / name).stat().st_size / 1e6 for name in ("upload.zip", "results.zip"))
@@ -229,19 +265,23 @@ def main() -> None:
         if link is not None and skipped:
             print(f"skipping the {label} Mbit/s link: {skipped}")
             continue
-        results[label] = bench_link(label, link, data, options.repeats, options.baseline_python)
+        try:
+            results[label] = bench_link(label, link, data, options.repeats, options.baseline_python, options.code)
+        except RuntimeError as error:  # one link's failure (a server error) keeps the others' figures
+            print(f"the {label} link failed: {str(error)[-300:]}")
     print(table(results))
-    logs = _run_op(sys.executable, None, _environment("http://unused", options.data), "logs", options.data, "1000000")
-    print(f"log archive, 1,000,000 lines: {logs['seconds']:.1f} s, {logs['peak_rss_mb']:.0f} MB peak RSS")
-    report = {
-        **flat(results),
-        "logs_1m_seconds": logs["seconds"],
-        "logs_1m_peak_rss_mb": logs["peak_rss_mb"],
-        "size_mb": options.size_mb,
-        "files": files,
-        "links": list(results),
-        "time": time.time(),
-    }
+    suffix = "_compressed" if options.compressed else ""
+    report = {**flat(results, suffix), f"links{suffix}": list(results), "time": time.time()}
+    if not options.compressed:
+        environment = _environment("http://unused", options.data, options.code)
+        logs = _run_op(sys.executable, None, environment, "logs", options.data, "1000000")
+        print(f"log archive, 1,000,000 lines: {logs['seconds']:.1f} s, {logs['peak_rss_mb']:.0f} MB peak RSS")
+        report |= {
+            "logs_1m_seconds": logs["seconds"],
+            "logs_1m_peak_rss_mb": logs["peak_rss_mb"],
+            "size_mb": options.size_mb,
+            "files": files,
+        }
     options.output.parent.mkdir(parents=True, exist_ok=True)
     options.output.write_text(json.dumps(report, indent=2, sort_keys=True))
     print(f"wrote {options.output}")

@@ -2,12 +2,14 @@
 
 Runs under the project's Python (nsclient operations) or the baseline venv's (the Nextstrain CLI's
 upload_workdir / download_workdir). The S3 endpoint comes from AWS_ENDPOINT_URL. Prints
-{"seconds": ...}: the transfer alone, without interpreter start-up or imports.
+{"seconds": ..., "peak_rss_mb": ...}: the transfer alone, without interpreter start-up or imports, and
+this process's own peak RSS (VmHWM: exec started it afresh, so nothing of the parent's is in it).
 """
 
 from __future__ import annotations
 
 import contextlib
+import inspect
 import json
 import os
 import sys
@@ -50,8 +52,10 @@ def nsclient(operation: str, path: Path, name: str) -> float:
         with StreamingUpload(s3, BUCKET, f"raw/{name}.zip", {}) as upload, path.open("rb") as handle:
             while chunk := handle.read(1024 * 1024):
                 upload.write(chunk)
-    else:  # pull, repull
-        pull_workdir(s3, BUCKET, RESULTS_KEY, path, [], [], quiet=True)
+    else:  # pull, repull: given the upload's version as the run record names it, where pull takes it
+        named = {"input_version": os.environ["BENCH_INPUT_VERSION"]}
+        takes_version = "input_version" in inspect.signature(pull_workdir).parameters
+        pull_workdir(s3, BUCKET, RESULTS_KEY, path, [], [], quiet=True, **(named if takes_version else {}))
     return time.perf_counter() - started
 
 
@@ -68,13 +72,22 @@ def archive_log(lines: int) -> float:
     return time.perf_counter() - started
 
 
+def peak_rss_mb() -> float:
+    """This process's peak resident set (VmHWM), in MiB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmHWM in /proc/self/status")
+
+
 def main() -> None:
     operation, path, name = sys.argv[1], Path(sys.argv[2]), sys.argv[3]
     if operation == "logs":
-        print(json.dumps({"seconds": archive_log(int(name))}))
-        return
-    run = nextstrain_cli if operation.startswith("ns-") else nsclient
-    print(json.dumps({"seconds": run(operation, path, name)}))
+        seconds = archive_log(int(name))
+    else:
+        run = nextstrain_cli if operation.startswith("ns-") else nsclient
+        seconds = run(operation, path, name)
+    print(json.dumps({"seconds": seconds, "peak_rss_mb": peak_rss_mb()}))
 
 
 if __name__ == "__main__":

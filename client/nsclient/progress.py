@@ -56,6 +56,19 @@ class Progress:
         # Plain lines at every quarter only for transfers long enough to want them.
         self._next_plain_step = 25 if self.total >= PLAIN_STEPS_FROM_BYTES else 101
 
+    def expect(self, amount: int) -> None:
+        """More bytes to move than counted so far (the total is still being counted, as a walk goes on)."""
+        with self._lock:
+            self.total += amount
+            if self._bar is not None:
+                self._bar.update(self._task, total=self.total)
+
+    def counted(self) -> None:
+        """The total is complete: plain lines at each quarter, if it is large enough to want them."""
+        with self._lock:
+            if self._bar is None and not self.quiet and self._next_plain_step == 101:
+                self._next_plain_step = 25 if self.total >= PLAIN_STEPS_FROM_BYTES else 101
+
     def update(self, amount: int) -> None:
         with self._lock:
             self.done += amount

@@ -239,6 +239,8 @@ def prepare(
         workdir,
         ExtraArgs={"ContentType": "application/zip", "MetadataDirective": "REPLACE"},
     )
+    # The copy's version is the inputs' for good: the job's results go up as a later version of the key.
+    input_version = s3.head_object(Bucket=settings.bucket, Key=workdir).get("VersionId")
     envd_url = None
     if request.envd_version:
         try:
@@ -247,7 +249,9 @@ def prepare(
         except EnvdMissing as error:
             return reject(event, str(error), request.model_copy(update={"envd_version": None}), settings, s3)
     wait_until_usable(role)  # a person's first run: until IAM has made the new role known to ECS
-    record = _new_record(event, request, RunStatus.SUBMITTED, settings)
+    record = _new_record(event, request, RunStatus.SUBMITTED, settings).model_copy(
+        update={"input_version": input_version}
+    )
     if existing is not None:
         record = record.model_copy(update={"submitted_at": existing.submitted_at})
     write_record(s3, settings.bucket, record)

@@ -25,6 +25,7 @@ import pytest
 from nsclient_common.layout import log_key, record_key, workdir_key
 from nsclient_common.record import RunRecord, RunStatus
 from nsclient_common.runid import is_run_id, run_id_for_upload
+from nsclient_common.runstore import write_record
 from tests.client import helpers
 from tests.client.helpers import (
     SNAKEFILE_HELD,
@@ -680,6 +681,48 @@ def test_list_since_and_all_choose_the_window(quiet_cli: Cli, local_backend: Bac
     assert bad.code == 1
     assert bad.error_lines == ["Error: --since takes a number and a unit (m, h, d, w), such as 7d or 12h, not '7x'."]
     assert quiet_cli("list", "--since", "1h", "--all").code == 2
+
+
+def test_list_reads_each_run_from_the_run_index_as_the_backend_writes_it(
+    quiet_cli: Cli, local_backend: Backend, quiet_bucket: str
+) -> None:
+    """Runs recorded by the backend (record and index summary, write_record) are listed from the listing of
+    the folder alone; a run recorded before the index, from its record; a run recorded twice, at its latest."""
+    s3 = local_backend.client("s3")
+    owner = local_backend.client("sts").get_caller_identity()["UserId"]
+    tag = uuid.uuid4().hex[:6]
+    ids = {name: f"20260101T000000Z-index-{name}-{tag}-0123456789" for name in ("done", "failed", "legacy", "again")}
+    base = {"owner": owner, "submitted_at": stamp(timedelta(hours=2)), "started_at": stamp(timedelta(hours=1))}
+    done = RunRecord(
+        run_id=ids["done"], status="SUCCEEDED", cpus=4, memory_mib=8192, submitter="Ada", **base
+    ).model_copy(update={"finished_at": stamp(timedelta(minutes=30))})
+    failed = RunRecord(run_id=ids["failed"], status="FAILED", failure_class="out-of-memory", **base)
+    for record in (done, failed):
+        write_record(s3, quiet_bucket, record)
+    put_run(local_backend, quiet_bucket, RunRecord(run_id=ids["legacy"], status="CANCELLED", **base))
+    write_record(s3, quiet_bucket, RunRecord(run_id=ids["again"], status="SUBMITTED", **base))
+    write_record(s3, quiet_bucket, RunRecord(run_id=ids["again"], status="SUCCEEDED", **base))
+
+    def rows() -> dict[str, list[str]]:
+        result = quiet_cli("list", "--all")
+        assert result.code == 0, result.err
+        return {row.split()[0]: row.split() for row in result.out.splitlines() if tag in row}
+
+    listed = rows()
+    assert listed[ids["done"]][1:7] == ["SUCCEEDED", "-", "30m00s", "4", "cpu,", "8192"]
+    assert listed[ids["done"]][-1] == "Ada"
+    assert listed[ids["failed"]][1:3] == ["FAILED", "out-of-memory"]
+    assert listed[ids["legacy"]][1] == "CANCELLED"
+    assert listed[ids["again"]][1] == "SUCCEEDED"
+    assert list(listed) == sorted(listed, reverse=True)  # newest first (one second), then by run id
+
+    # The table is the index's: with its record gone, the run is still listed from its summary;
+    # --json prints whole records, so it reads them.
+    s3.put_object(Bucket=quiet_bucket, Key=workdir_key(ids["done"], owner), Body=b"results")
+    s3.delete_object(Bucket=quiet_bucket, Key=record_key(ids["done"], owner))
+    assert rows()[ids["done"]][1] == "SUCCEEDED"
+    as_json = quiet_cli("list", "--all", "--json").json()
+    assert {r["run_id"] for r in as_json if tag in r["run_id"]} == {ids["failed"], ids["legacy"], ids["again"]}
 
 
 # --- the aws backend kind -------------------------------------------------------------------------

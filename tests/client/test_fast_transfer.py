@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import io
+import itertools
 import os
 import random
 import shutil
 import subprocess
 import zipfile
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -116,6 +118,13 @@ def test_streamed_zip_holds_what_zipfile_would(tmp_path: Path, monkeypatch: pyte
         assert os.access(unpacked / "run.sh", os.X_OK)
 
 
+class LinkBound(zipstream.Pace):
+    """Dense compression always pays (as behind a slow uplink)."""
+
+    def dense_pays(self) -> bool:
+        return True
+
+
 def test_chunks_compressed_densely_while_the_link_lags_make_the_same_smaller_zip(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -129,7 +138,7 @@ def test_chunks_compressed_densely_while_the_link_lags_make_the_same_smaller_zip
     }
     for label, backlog in zips.items():
         with (tmp_path / f"{label}.zip").open("wb") as handle:
-            zip_stream(upload_members(root), handle.write, backlog=backlog)
+            zip_stream(upload_members(root), handle.write, backlog=backlog, pace=LinkBound())
     for label in zips:
         with zipfile.ZipFile(tmp_path / f"{label}.zip") as archive:
             assert archive.testzip() is None
@@ -309,3 +318,150 @@ def test_repull_of_results_the_folder_still_holds_reads_only_their_head(
     (destination / "data" / "sample0001.tsv").unlink()
     plan, written = pull_workdir(s3, BUCKET, "runs/r/workdir.zip", destination, ["data/*.tsv"], [], quiet=True)
     assert written == [destination / "data" / "sample0001.tsv"]
+
+
+def test_pull_tells_the_upload_from_results_stored_within_the_same_second(
+    tmp_path: Path, s3: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """S3 gives LastModified in whole seconds: a quick run's results can share the upload's second. The
+    upload is the version S3 lists last, so pull still writes what the run produced, and only that."""
+    import moto.s3.models
+
+    ticks = itertools.count(1)  # a millisecond apart, all within one second
+    monkeypatch.setattr(
+        moto.s3.models, "utcnow", lambda: datetime(2026, 12, 5, 3) + timedelta(milliseconds=next(ticks))
+    )
+    monkeypatch.setenv("NEXTSTRAIN_HOME", str(tmp_path / "home"))
+    root = make_build(tmp_path / "build", files=10)
+    upload = tmp_path / "upload.zip"
+    with upload.open("wb") as handle:
+        zip_stream(upload_members(root), handle.write)
+    s3.upload_file(str(upload), BUCKET, "runs/r/workdir.zip")
+    put_results(s3, root, tmp_path)
+    listed = s3.list_object_versions(Bucket=BUCKET, Prefix="runs/r/workdir.zip")["Versions"]
+    assert len({v["LastModified"] for v in listed}) == 1  # the tie S3 can show
+
+    destination = tmp_path / "pulled"
+    plan, written = pull_workdir(s3, BUCKET, "runs/r/workdir.zip", destination, [], [], quiet=True)
+    produced = {p.relative_to(destination).as_posix() for p in written}
+    assert produced == {"results/empty.txt", "results/stored.bin"} | {f"data/sample{i:04d}.json" for i in range(10)}
+    assert set(tree(destination)) == produced
+
+
+def test_data_that_does_not_shrink_is_stored_as_it_is(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Already compressed inputs (told from their bytes, whatever their names) are stored, not deflated
+    again; a file that stops shrinking part way costs only deflate's stored-block framing there."""
+    import lzma
+
+    monkeypatch.setattr(zipstream, "CHUNK_SIZE", 256 * 1024)
+    rng = random.Random(8)
+    root = tmp_path / "build"
+    (root / "data").mkdir(parents=True)
+    (root / "Snakefile").write_text("rule all:\n    input: []\n")
+    diverse = bytes(rng.choice(b"ACGT") for _ in range(3_000_000))
+    (root / "data" / "sequences.fasta.xz").write_bytes(lzma.compress(b">s\n" + diverse, preset=0))
+    (root / "data" / "reads.bin").write_bytes(rng.randbytes(700_000))  # no telling name
+    text = "".join(f"s{i}\t2026-01-{i % 28 + 1:02d}\tcountry{i % 60}\n" for i in range(40_000)).encode()
+    (root / "data" / "mixed.tsv").write_bytes(text[:300_000] + rng.randbytes(600_000))
+    (root / "data" / "metadata.tsv").write_bytes(text)
+    path = tmp_path / "build.zip"
+    with path.open("wb") as handle:
+        zip_stream(upload_members(root), handle.write)
+
+    with zipfile.ZipFile(path) as archive:
+        assert archive.testzip() is None
+        members = {m.filename: m for m in archive.infolist()}
+        assert {name: archive.read(m) for name, m in members.items()} == {
+            name: (root / name).read_bytes() for _, name in upload_members(root)
+        }
+    for name in ("data/sequences.fasta.xz", "data/reads.bin"):
+        assert members[name].compress_type == zipfile.ZIP_STORED
+        assert members[name].compress_size == members[name].file_size
+    mixed = members["data/mixed.tsv"]
+    assert mixed.compress_type == zipfile.ZIP_DEFLATED
+    random_tail = 600_000
+    assert mixed.compress_size < 100_000 + random_tail * 1.001  # the random part as is, plus framing
+    assert members["data/metadata.tsv"].compress_size < members["data/metadata.tsv"].file_size / 3
+    if shutil.which("unzip"):
+        checked = subprocess.run(["unzip", "-t", str(path)], capture_output=True, text=True)
+        assert checked.returncode == 0, checked.stdout
+
+
+def test_the_pace_calls_for_dense_compression_only_when_it_moves_more_of_the_build() -> None:
+    mib = 1024 * 1024
+    now = [0.0]
+
+    def paced(link_mib_per_second: float) -> zipstream.Pace:
+        """Two workers, fast chunks at 100 MiB/s each to a third, dense ones at 10 MiB/s to a twentieth."""
+        pace = zipstream.Pace(workers=2, clock=lambda: now[0])
+        assert pace.dense_pays()  # nothing measured yet: the backlog alone decides
+        for _ in range(4):
+            pace.compressed(False, mib, mib // 3, 0.01)
+            pace.compressed(True, mib, mib // 20, 0.1)
+        for _ in range(10):  # what the link took over the last seconds
+            now[0] += 0.5
+            pace.sent(int(link_mib_per_second * mib * 0.5))
+        return pace
+
+    # A slow link: fast chunks wait to be sent (7.5 MiB/s of the build) where dense would not (20).
+    assert paced(2.5).dense_pays()
+    # A fast link: the CPU is what is slow, and dense chunks would only make it slower.
+    assert not paced(60).dense_pays()
+    # Dense chunks that turn out larger than fast ones (data that defeats the long search): fast it is.
+    pace = paced(2.5)
+    for _ in range(10):
+        pace.compressed(True, mib, mib // 2, 0.1)
+    assert not pace.dense_pays()
+    # What the link did long ago does not count: it has since sped up.
+    pace = paced(2.5)
+    now[0] += 60
+    pace.sent(60 * mib)
+    assert not pace.dense_pays()
+
+
+def test_push_walks_the_folder_while_compressing_it_and_counts_its_total_as_it_goes(tmp_path: Path) -> None:
+    from rich.console import Console
+
+    from nsclient.runs.transfer import counted
+
+    root = make_build(tmp_path / "build", files=20)
+    sizes = sum(path.stat().st_size for path, _ in upload_members(root))
+    assert sizes > 8_000_000  # large enough for plain quarter lines
+    shown = io.StringIO()
+    progress = Progress("Uploading build", 0, console=Console(file=shown, force_terminal=False, width=200))
+    members = counted(upload_members(root), progress)
+    first = next(members)
+    assert 0 < progress.total < sizes  # the first file is on its way before the walk is over
+
+    with (tmp_path / "build.zip").open("wb") as handle:
+        zip_stream(itertools.chain([first], members), handle.write, written=progress.update)
+    progress.finish()
+    assert progress.total == sizes
+    quarters = [line for line in shown.getvalue().splitlines() if "% of" in line]
+    assert [line.split(": ")[1].split("%")[0] for line in quarters] == ["25", "50", "75", "100"]
+
+
+@pytest.mark.parametrize("named", ["recorded", "expired"])
+def test_pull_reads_the_inputs_from_the_version_the_record_names(
+    tmp_path: Path, s3: Any, monkeypatch: pytest.MonkeyPatch, named: str
+) -> None:
+    """The record names the upload's version: pull reads it without listing versions. A version that is
+    gone (or wrong) is as a record that names none: the versions are listed."""
+    monkeypatch.setenv("NEXTSTRAIN_HOME", str(tmp_path / "home"))
+    root = make_build(tmp_path / "build", files=10)
+    upload = tmp_path / "upload.zip"
+    with upload.open("wb") as handle:
+        zip_stream(upload_members(root), handle.write)
+    uploaded = s3.put_object(Bucket=BUCKET, Key="runs/r/workdir.zip", Body=upload.read_bytes())["VersionId"]
+    put_results(s3, root, tmp_path)
+    calls: list[str] = []
+    s3.meta.events.register("before-call.s3", lambda event_name, **_: calls.append(event_name.rsplit(".", 1)[-1]))
+
+    version = uploaded if named == "recorded" else "3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY"
+    destination = tmp_path / "pulled"
+    _, written = pull_workdir(s3, BUCKET, "runs/r/workdir.zip", destination, [], [], True, input_version=version)
+    assert {p.relative_to(destination).as_posix() for p in written} == {
+        "results/empty.txt",
+        "results/stored.bin",
+    } | {f"data/sample{i:04d}.json" for i in range(10)}
+    assert ("ListObjectVersions" in calls) == (named == "expired")

@@ -54,9 +54,11 @@ def test_prepare_copies_the_upload_records_the_run_and_asks_for_its_job(stack: S
     output = handler("prepare_run").lambda_handler(state, LambdaContext("PrepareRunFunction"))
 
     assert output["accepted"] is True and output["reason"] is None
-    workdir = stack.s3.get_object(Bucket=stack.bucket, Key=workdir_key(RUN_ID, OWNER))["Body"].read()
-    assert workdir == build
+    workdir = stack.s3.get_object(Bucket=stack.bucket, Key=workdir_key(RUN_ID, OWNER))
+    assert workdir["Body"].read() == build
     record = read_record(stack.s3, stack.bucket, RUN_ID, OWNER)
+    # The record names the upload's version of workdir.zip, which the job's results will follow.
+    assert record.input_version == workdir["VersionId"]
     assert (record.status, record.owner, record.cpus, record.memory_mib) == (RunStatus.SUBMITTED, OWNER, 2, 2048)
     job = output["job"]
     assert (job["JobName"], job["JobQueue"]) == (RUN_ID, stack.job_queue)

@@ -83,9 +83,11 @@ RARE_PATHS = {
     ("NsclientUserPolicy", "cloudformation:DescribeStacks"): "nsclient setup; the local backend is no stack",
     ("PersonJobRole", "s3:AbortMultipartUpload"): "the job's upload of a results zip over 8 MiB that fails",
     ("PersonJobRole", "s3:ListBucket"): "the job's download of an upload gone missing: 404, not 403",
+    ("NsclientUserPolicy", "s3:ListBucketVersions"): "pull of a run whose record does not name its upload's version",
     ("NsclientAdminPolicy", "s3:AbortMultipartUpload"): "push of a build over 64 MiB interrupted (Ctrl-C) or failing",
     ("NsclientAdminPolicy", "s3:DeleteObject"): "push removing its variables when the build's own upload fails",
     ("NsclientAdminPolicy", "cloudformation:DescribeStacks"): "nsclient setup; the local backend is no stack",
+    ("NsclientAdminPolicy", "s3:ListBucketVersions"): "pull of a run whose record does not name its upload's version",
     ("NsclientAdminPolicy", "states:DescribeExecution"): "status of another's run whose record is not written yet",
     ("NsclientAdminPolicy", "logs:GetLogEvents"): "following another person's running build",
 }

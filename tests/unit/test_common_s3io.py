@@ -178,3 +178,28 @@ def test_multipart_writer_aborts_and_leaves_nothing_on_error(s3: Any) -> None:
     # Then there is no object and no open multipart upload costing storage
     assert s3.list_objects_v2(Bucket=BUCKET, Prefix="runs/r/").get("KeyCount") == 0
     assert s3.list_multipart_uploads(Bucket=BUCKET).get("Uploads", []) == []
+
+
+def test_a_zips_directory_read_through_a_tail_costs_one_get(s3: Any) -> None:
+    # Given a zip of 3,000 files behind 2 MiB of data that does not shrink
+    files: dict[str, str | bytes] = {"Snakefile": SNAKEFILE_OK, "data/random.bin": os.urandom(2 * 1024 * 1024)}
+    files |= {f"results/s{i:05d}.json": f'{{"i": {i}}}' for i in range(3000)}
+    body = zip_bytes(files)
+    s3.put_object(Bucket=BUCKET, Key="runs/r/workdir.zip", Body=body)
+
+    # When zipfile reads its directory, with and without the last 1 MiB fetched at once
+    counts = {}
+    for tail in (0, 1024 * 1024):
+        counting = CountingS3(s3)
+        with open_s3_object(counting, BUCKET, "runs/r/workdir.zip", size=len(body), tail=tail) as raw:
+            with zipfile.ZipFile(raw) as archive:
+                assert {m.filename: m.CRC for m in archive.infolist()} == {
+                    m.filename: m.CRC for m in zipfile.ZipFile(io.BytesIO(body)).infolist()
+                }
+                assert archive.read("results/s00007.json") == b'{"i": 7}'  # within the tail
+                assert archive.read("Snakefile") == SNAKEFILE_OK.encode()  # before it: a ranged read
+        counts[tail] = counting.gets
+
+    # Then the tail answers the directory in one GET where plain ranged reads take several
+    assert counts[1024 * 1024] == 2  # the tail, then the Snakefile
+    assert counts[0] > counts[1024 * 1024]

@@ -10,12 +10,9 @@ import json
 import sys
 from typing import TYPE_CHECKING, Any
 
-from rich.table import Table
-from rich.text import Text
-
 from nsclient.backend import connect
 from nsclient.command.common import add_parser
-from nsclient.console import make_console, print_table
+from nsclient.console import make_console, print_columns
 from nsclient.runs.jobs import current_records
 from nsclient.runs.records import list_records, parse_since
 from nsclient.show import duration, resources, status_style
@@ -50,7 +47,8 @@ def register_parser(subparsers: Any, parent: argparse.ArgumentParser) -> None:
 def run(opts: argparse.Namespace) -> int:
     since = None if opts.all else parse_since(opts.since)
     backend = connect(opts.backend)
-    records = current_records(backend, list_records(backend, since, everyone=opts.everyone))
+    # The table needs only what the run index holds; --json prints whole records.
+    records = current_records(backend, list_records(backend, since, everyone=opts.everyone, full=opts.json))
     if opts.json:
         print(json.dumps([r.model_dump(mode="json") for r in records], indent=2))
         return 0
@@ -58,19 +56,18 @@ def run(opts: argparse.Namespace) -> int:
         print("No runs" + ("." if opts.all else f" in the last {opts.since} (try --all)."), file=sys.stderr)
         return 0
     header = ["RUN", "STATUS", "FAILURE", "DURATION", "RESOURCES", "SUBMITTED", "SUBMITTER"]
-    table = Table(box=None, pad_edge=False, header_style="bold", show_edge=False)
-    for name in header + (["OWNER"] if opts.everyone else []):
-        table.add_column(name, no_wrap=True)
-    for r in records:
-        row: list[str | Text] = [
-            r.run_id,
-            Text(r.status.value, style=status_style(r.status)),
-            r.failure_class.value if r.failure_class else "-",
-            duration(r),
-            resources(r),
-            r.submitted_at,
-            r.submitter or "-",
+    rows = [
+        [
+            (r.run_id, None),
+            (r.status.value, status_style(r.status)),
+            (r.failure_class.value if r.failure_class else "-", None),
+            (duration(r), None),
+            (resources(r), None),
+            (r.submitted_at, None),
+            (r.submitter or "-", None),
+            *([(r.owner or "(no owner: made before per-person folders)", None)] if opts.everyone else []),
         ]
-        table.add_row(*row, *([r.owner or "(no owner: made before per-person folders)"] if opts.everyone else []))
-    print_table(make_console(stderr=False), table)
+        for r in records
+    ]
+    print_columns(make_console(stderr=False), header + (["OWNER"] if opts.everyone else []), rows)
     return 0

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
 from nsclient.errors import UserError
 from nsclient.pushes import pushed_directory
 from nsclient_common import runstore
-from nsclient_common.layout import RUNS_PREFIX, record_location, runs_prefix
+from nsclient_common.layout import RUNS_PREFIX, runs_prefix
 from nsclient_common.record import RunRecord, parse_iso
 from nsclient_common.runid import is_run_id
+from nsclient_common.runindex import Summary, latest, parse_summary_key
 
 if TYPE_CHECKING:
     from nsclient.backend import Backend
@@ -86,29 +88,79 @@ def parse_since(text: str) -> timedelta:
     return timedelta(seconds=int(text[:-1]) * units[text[-1]])
 
 
-def list_records(backend: Backend, since: timedelta | None, everyone: bool = False) -> list[RunRecord]:
-    """The caller's run records (newest first), or with everyone every run's in the bucket (for admins)."""
+@dataclass
+class _Folder:
+    """One folder's listing (with the delimiter): its run folders, the index's summaries, the other folders."""
+
+    runs: list[str] = field(default_factory=list)
+    summaries: dict[str, list[Summary]] = field(default_factory=dict)
+    record_here: bool = False  # a run.json directly inside: the folder is itself a run made before owners
+
+
+def _list_folder(s3: Any, bucket: str, owner: str | None) -> _Folder:
+    prefix = runs_prefix(owner)
+    folder = _Folder()
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix, Delimiter="/"):
+        folder.runs += [p["Prefix"][len(prefix) : -1] for p in page.get("CommonPrefixes", [])]
+        for entry in page.get("Contents", []):
+            if entry["Key"] == prefix + "run.json":
+                folder.record_here = True
+            elif parsed := parse_summary_key(entry["Key"], owner):
+                folder.summaries.setdefault(parsed[0], []).append(parsed[1])
+    return folder
+
+
+def _everyones_runs(s3: Any, bucket: str) -> list[tuple[str | None, str, RunRecord | None]]:
+    """Every run in the bucket: the ownerless ones under runs/ (made before per-person folders), then each
+    person's folder."""
+    top = _list_folder(s3, bucket, None)
+    runs: list[tuple[str | None, str, RunRecord | None]] = []
+    with ThreadPoolExecutor(8) as pool:
+        for name, folder in zip(top.runs, pool.map(lambda name: _list_folder(s3, bucket, name), top.runs), strict=True):
+            if folder.record_here or name in top.summaries:
+                runs.append((None, name, latest(top.summaries.get(name, []))))
+            else:
+                runs += [(name, run_id, latest(folder.summaries.get(run_id, []))) for run_id in folder.runs]
+    return runs
+
+
+def list_records(
+    backend: Backend, since: timedelta | None, everyone: bool = False, full: bool = False
+) -> list[RunRecord]:
+    """The caller's runs (newest first), or with everyone every run in the bucket (for admins).
+
+    Each run is listed from its summary in the run index (runindex): a listing of the folder, no GET per
+    run. A run without one (recorded before the index), a run still going, and every run with `full`,
+    is read from its record.
+    """
     s3 = backend.client("s3")
-    locations: list[tuple[str | None, str]] = []  # (owner, run id)
     cutoff = datetime.now(UTC) - since if since else None
-    prefix = RUNS_PREFIX if everyone else runs_prefix(backend.caller_id())
     try:
-        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=backend.bucket, Prefix=prefix):
-            for entry in page.get("Contents", []):
-                location = record_location(entry["Key"])
-                if location and (cutoff is None or entry["LastModified"] >= cutoff):
-                    locations.append(location)
+        if everyone:
+            runs = _everyones_runs(s3, backend.bucket)
+        else:
+            owner = backend.caller_id()
+            folder = _list_folder(s3, backend.bucket, owner)
+            runs = [(owner, run_id, latest(folder.summaries.get(run_id, []))) for run_id in folder.runs]
     except ClientError as error:
         if everyone and is_denied(error):
             raise UserError("Listing everyone's runs needs the stack's admin policy (NsclientAdminPolicy).") from None
         raise
 
-    def fetch(location: tuple[str | None, str]) -> RunRecord:
+    # A run still going is read whole: its record names the queues where its live job is looked for.
+    def enough(summary: RunRecord | None) -> bool:
+        return summary is not None and summary.status.is_final and not full
+
+    # The cutoff is on the record's own submission time; a run whose summary is older needs no reading.
+    runs = [r for r in runs if r[2] is None or cutoff is None or parse_iso(r[2].submitted_at) >= cutoff]
+    listed = [summary for _, _, summary in runs if summary is not None and enough(summary)]
+    to_read = [(owner, run_id) for owner, run_id, summary in runs if not enough(summary)]
+
+    def fetch(location: tuple[str | None, str]) -> RunRecord | None:
         owner, run_id = location
-        return runstore.read_record(s3, backend.bucket, run_id, owner)
+        return _record_at(backend, run_id, owner)
 
     with ThreadPoolExecutor(8) as pool:
-        records = list(pool.map(fetch, locations))
-    if cutoff is not None:
-        records = [r for r in records if parse_iso(r.submitted_at) >= cutoff]
+        read = [r for r in pool.map(fetch, to_read) if r is not None]
+    records = listed + [r for r in read if cutoff is None or parse_iso(r.submitted_at) >= cutoff]
     return sorted(records, key=lambda r: (r.submitted_at, r.run_id), reverse=True)

@@ -18,7 +18,6 @@ from nsclient.rangedpull import fetch_members, fetch_size, plan_ranges
 from nsclient.runs.jobs import status
 from nsclient.runs.records import is_missing
 from nsclient.transfer import StreamingUpload
-from nsclient.wording import count
 from nsclient.workdir import PullPlan, has_snakefile, member_crcs, plan_pull, upload_members
 from nsclient.zipstream import zip_stream
 from nsclient_common.envdir import Env, to_archive
@@ -30,6 +29,7 @@ from nsclient_common.s3io import open_s3_object
 from nsclient_common.settings import Limits
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator
     from pathlib import Path
 
     from nsclient.backend import Backend
@@ -44,6 +44,10 @@ def check_request(request: BuildRequest) -> dict[str, str]:
         raise UserError(str(error)) from None
     return metadata
 
+
+# An archive's last bytes fetched at once when its central directory is read: a build of 10,000 files
+# has a directory of about 1 MB, which then costs one GET (more files, and the rest is read by range).
+DIRECTORY_TAIL = 2 * 1024 * 1024
 
 # Room kept in the metadata for the env.d's version id, which is known only once it is uploaded.
 _VERSION_ID_ROOM = "v" * 64
@@ -72,17 +76,18 @@ def push(
     owner = backend.caller_id()
     key = inbox_key(name, owner)
     s3 = backend.client("s3")
-    members = list(upload_members(directory, exclude))
-    total = sum(path.stat().st_size for path, _ in members)
     # The variables go first, beside the build and under a name that starts no run; the build's
     # metadata names their version, and the backend moves them into the run's folder.
     envd_key = inbox_envd_key(name, owner)
     if envd is not None:
         sent = s3.put_object(Bucket=backend.bucket, Key=envd_key, Body=envd, ContentType="application/zip")
         metadata = check_request(request.model_copy(update={"envd_version": sent.get("VersionId") or "null"}))
-    progress = Progress(f"Uploading {count(len(members), 'file')}", total, quiet=quiet)
+    # The folder is walked as it is compressed: the total grows until the walk is done.
+    progress = Progress(f"Uploading {directory.name}", 0, quiet=quiet)
     try:
-        version = upload_build(s3, backend.bucket, key, members, metadata, progress)
+        version = upload_build(
+            s3, backend.bucket, key, counted(upload_members(directory, exclude), progress), metadata, progress
+        )
     except BaseException:
         if envd is not None:  # no run will read them
             s3.delete_object(Bucket=backend.bucket, Key=envd_key)
@@ -93,8 +98,16 @@ def push(
     return run_id
 
 
+def counted(members: Iterable[tuple[Path, str]], progress: Progress) -> Iterator[tuple[Path, str]]:
+    """The members as they come, each file's size added to the progress's total."""
+    for path, name in members:
+        progress.expect(path.stat().st_size)
+        yield path, name
+    progress.counted()
+
+
 def upload_build(
-    s3: Any, bucket: str, key: str, members: list[tuple[Path, str]], metadata: dict[str, str], progress: Progress
+    s3: Any, bucket: str, key: str, members: Iterable[tuple[Path, str]], metadata: dict[str, str], progress: Progress
 ) -> str | None:
     """Zip the members while uploading them (parts go up as soon as they are compressed); the new VersionId."""
     with StreamingUpload(s3, bucket, key, metadata) as upload:
@@ -102,17 +115,28 @@ def upload_build(
     return upload.version
 
 
-def input_crcs(s3: Any, bucket: str, key: str) -> dict[str, int] | None:
-    """The CRCs of what was uploaded: the first version of workdir.zip (read from its central directory alone)."""
+def input_crcs(s3: Any, bucket: str, key: str, input_version: str | None = None) -> dict[str, int] | None:
+    """The CRCs of what was uploaded: the first version of workdir.zip (read from its central directory alone).
+
+    The run record names that version; for runs recorded before it did, the versions are listed. S3
+    lists a key's versions newest first, so the upload is the last one listed. LastModified cannot
+    order them: it has whole seconds, and a quick run's results can share the upload's second."""
+    if input_version:
+        try:
+            with open_s3_object(s3, bucket, key, input_version, tail=DIRECTORY_TAIL) as handle:
+                with zipfile.ZipFile(handle) as archive:
+                    return member_crcs(archive)
+        except ClientError:
+            pass  # gone (or never there): as for a run that does not name it
     try:
-        versions = s3.list_object_versions(Bucket=bucket, Prefix=key).get("Versions", [])
+        pages = s3.get_paginator("list_object_versions").paginate(Bucket=bucket, Prefix=key)
+        versions = [v for page in pages for v in page.get("Versions", []) if v["Key"] == key]
     except ClientError:
         return None
-    versions = [v for v in versions if v["Key"] == key]
     if len(versions) < 2:
         return None
-    first = min(versions, key=lambda v: v["LastModified"])
-    with open_s3_object(s3, bucket, key, first["VersionId"], first["Size"]) as handle:
+    first = versions[-1]
+    with open_s3_object(s3, bucket, key, first["VersionId"], first["Size"], tail=DIRECTORY_TAIL) as handle:
         with zipfile.ZipFile(handle) as archive:
             return member_crcs(archive)
 
@@ -134,6 +158,7 @@ def pull(
             downloads,
             exclusions,
             quiet,
+            input_version=record.input_version,
         )
     except ClientError as error:
         if is_missing(error):
@@ -142,9 +167,17 @@ def pull(
 
 
 def pull_workdir(
-    s3: Any, bucket: str, key: str, destination: Path, downloads: list[str], exclusions: list[str], quiet: bool
+    s3: Any,
+    bucket: str,
+    key: str,
+    destination: Path,
+    downloads: list[str],
+    exclusions: list[str],
+    quiet: bool,
+    input_version: str | None = None,
 ) -> tuple[PullPlan, list[Path]]:
-    """Write what the results zip at `key` holds that the run produced and differs locally."""
+    """Write what the results zip at `key` holds that the run produced and differs locally; `input_version`
+    is the upload's version of the key, when the run record names it."""
     destination.mkdir(parents=True, exist_ok=True)
     head = s3.head_object(Bucket=bucket, Key=key)
     version = head.get("VersionId")
@@ -156,9 +189,11 @@ def pull_workdir(
         return plan, []
     pullstate.forget(bucket, key, destination)  # the folder is about to change: a failed pull leaves no state
     with ThreadPoolExecutor(1) as pool:
-        inputs_read = pool.submit(input_crcs, s3, bucket, key)  # read alongside the results' own directory
+        inputs_read = pool.submit(
+            input_crcs, s3, bucket, key, input_version
+        )  # read alongside the results' own directory
         # Only the central directory is read here; the members to write are fetched by range below.
-        with open_s3_object(s3, bucket, key, version, head["ContentLength"]) as handle:
+        with open_s3_object(s3, bucket, key, version, head["ContentLength"], tail=DIRECTORY_TAIL) as handle:
             with zipfile.ZipFile(handle) as results:
                 inputs = inputs_read.result()
                 plan = plan_pull(results, destination, inputs=inputs, downloads=downloads, exclusions=exclusions)

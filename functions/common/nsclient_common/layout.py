@@ -19,6 +19,8 @@ runs/<owner>/<run-id>/logs/build.log  archived job log
 runs/<owner>/<run-id>/notice.json   the notice sent (written once: guards against a second notice)
 runs/<owner>/<run-id>/report.json   the run report: timeline, use against request, advice
 runs/<owner>/<run-id>/report.html   the same, one self-contained page
+runs/<owner>/<run-id>.<stage>.<summary>  an empty object beside the run's folder whose name carries what
+                                    a listing shows (runindex): listings read no record
 
 An upload directly under inbox/ (by an administrator or a tool with bucket-wide access), and every run
 made before owners had folders, has no owner: its folder is runs/<run-id>/, which only admins read.

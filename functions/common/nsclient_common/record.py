@@ -106,6 +106,9 @@ class RunRecord(BaseModel):
     on_demand_job_queue: str | None = None
     attempts: int = 0
     upload: UploadSource | None = None
+    # The version of workdir.zip that is the upload (the job writes its results as a later one): pull
+    # reads the inputs' CRCs from it without listing the object's versions.
+    input_version: str | None = None
     updated_at: str | None = None
     # Whose run it is: the uploader's IAM unique id, from the folder IAM let them upload into (never
     # from metadata, which anyone can write). None for a run outside any person's folder.

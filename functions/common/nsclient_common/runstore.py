@@ -9,6 +9,7 @@ from botocore.exceptions import ClientError
 
 from nsclient_common.layout import notice_key, record_key
 from nsclient_common.record import RunRecord
+from nsclient_common.runindex import summary_key
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -40,12 +41,14 @@ def find_record(s3: Any, bucket: str, run_id: str, owner: str | None) -> RunReco
 
 
 def write_record(s3: Any, bucket: str, record: RunRecord) -> None:
+    """The record, then its summary in the run index (runindex), which listings read instead of records."""
     s3.put_object(
         Bucket=bucket,
         Key=record_key(record.run_id, record.owner),
         Body=record.to_json(),
         ContentType="application/json",
     )
+    s3.put_object(Bucket=bucket, Key=summary_key(record), Body=b"")
 
 
 def create_record(s3: Any, bucket: str, record: RunRecord) -> bool:

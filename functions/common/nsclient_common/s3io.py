@@ -13,9 +13,14 @@ PART_SIZE = 8 * 1024 * 1024  # S3 needs >= 5 MiB for every part but the last
 
 
 class S3RangeReader(io.RawIOBase):
-    """A seekable, read-only file over one S3 object version, fetched by byte range on demand."""
+    """A seekable, read-only file over one S3 object version, fetched by byte range on demand.
 
-    def __init__(self, s3: Any, bucket: str, key: str, version_id: str | None = None, size: int | None = None):
+    With `tail`, the object's last `tail` bytes are fetched in one GET the first time a read reaches
+    them: a zip's end records and central directory, which zipfile otherwise reads in several."""
+
+    def __init__(
+        self, s3: Any, bucket: str, key: str, version_id: str | None = None, size: int | None = None, tail: int = 0
+    ):
         self._s3, self._bucket, self._key = s3, bucket, key
         self._version = {"VersionId": version_id} if version_id and version_id != "null" else {}
         if size is None:
@@ -23,6 +28,8 @@ class S3RangeReader(io.RawIOBase):
         self.size: int = size
         self._pos = 0
         self.requests = 0
+        self._tail_start = max(0, size - tail) if tail else size
+        self._tail: bytes | None = None
 
     def readable(self) -> bool:
         return True
@@ -38,23 +45,34 @@ class S3RangeReader(io.RawIOBase):
         self._pos = max(0, base + offset)
         return self._pos
 
+    def _get(self, start: int, end: int) -> bytes:
+        """Bytes start..end, inclusive."""
+        self.requests += 1
+        return bytes(
+            self._s3.get_object(Bucket=self._bucket, Key=self._key, Range=f"bytes={start}-{end}", **self._version)[
+                "Body"
+            ].read()
+        )
+
     def readinto(self, buffer: Any) -> int:
         if self._pos >= self.size or len(buffer) == 0:
             return 0
         end = min(self.size, self._pos + len(buffer)) - 1
-        body = self._s3.get_object(
-            Bucket=self._bucket, Key=self._key, Range=f"bytes={self._pos}-{end}", **self._version
-        )["Body"].read()
-        self.requests += 1
+        if self._pos >= self._tail_start:
+            if self._tail is None:
+                self._tail = self._get(self._tail_start, self.size - 1)
+            body = self._tail[self._pos - self._tail_start : end + 1 - self._tail_start]
+        else:
+            body = self._get(self._pos, end)
         buffer[: len(body)] = body
         self._pos += len(body)
         return len(body)
 
 
 def open_s3_object(
-    s3: Any, bucket: str, key: str, version_id: str | None = None, size: int | None = None
+    s3: Any, bucket: str, key: str, version_id: str | None = None, size: int | None = None, tail: int = 0
 ) -> io.BufferedReader:
-    return io.BufferedReader(S3RangeReader(s3, bucket, key, version_id, size), buffer_size=256 * 1024)
+    return io.BufferedReader(S3RangeReader(s3, bucket, key, version_id, size, tail), buffer_size=256 * 1024)
 
 
 class MultipartWriter:
