@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from tests.faults import JobFaults
+from tests.moto_accounts import own_account
 from tests.support import NOTIFY_FROM, ON_DEMAND_QUEUE, Backend
 
 if TYPE_CHECKING:
@@ -35,6 +36,16 @@ def aws_credentials() -> None:
             "POWERTOOLS_TRACE_DISABLED": "true",
         }
     )
+
+
+@pytest.fixture
+def moto_account(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """moto in this process for this test, in a fresh AWS account of its own (the id): clients made with
+    boto3 as usual, without an endpoint, reach it. Never `with mock_aws()`: that resets every moto backend
+    of the process, the local backend's included."""
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)  # a local backend started earlier points clients at it
+    with own_account() as account:
+        yield account
 
 
 @pytest.fixture(scope="session")

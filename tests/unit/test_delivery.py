@@ -11,7 +11,6 @@ from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from nsclient_common.delivery import NoticeBusy, deliver_notice
 from nsclient_common.layout import notice_key
@@ -32,17 +31,16 @@ NOTICE = Notice(
 
 
 @pytest.fixture
-def aws() -> Iterator[dict[str, Any]]:
-    with mock_aws():
-        region = "us-east-1"
-        factory: Any = boto3.client
-        s3, sns, ses, sqs = (factory(name, region_name=region) for name in ("s3", "sns", "ses", "sqs"))
-        s3.create_bucket(Bucket=BUCKET)
-        topic = sns.create_topic(Name="notices")["TopicArn"]
-        queue = sqs.create_queue(QueueName="subscriber")["QueueUrl"]
-        queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
-        yield {"s3": s3, "sns": sns, "ses": ses, "sqs": sqs, "topic": topic, "queue": queue}
+def aws(moto_account: str) -> Iterator[dict[str, Any]]:
+    region = "us-east-1"
+    factory: Any = boto3.client
+    s3, sns, ses, sqs = (factory(name, region_name=region) for name in ("s3", "sns", "ses", "sqs"))
+    s3.create_bucket(Bucket=BUCKET)
+    topic = sns.create_topic(Name="notices")["TopicArn"]
+    queue = sqs.create_queue(QueueName="subscriber")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
+    yield {"s3": s3, "sns": sns, "ses": ses, "sqs": sqs, "topic": topic, "queue": queue}
 
 
 def settings(aws: dict[str, Any]) -> Settings:

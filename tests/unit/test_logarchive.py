@@ -8,13 +8,11 @@ import json
 import subprocess
 import sys
 import tracemalloc
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from nsclient_common import s3io
 from nsclient_common.logarchive import TAIL_LINES, LogSource, archive_log, iter_log_messages, read_log_tail
@@ -211,22 +209,11 @@ BUCKET = "nsclient-unit-logarchive"
 
 
 @pytest.fixture
-def s3() -> Iterator[Any]:
-    """moto in this process, without resetting it (that would wipe the session's local backend, a moto
-    server in this same process), and without the local backend's endpoint."""
-    mock = mock_aws()
-    with pytest.MonkeyPatch.context() as patch:
-        patch.delenv("AWS_ENDPOINT_URL", raising=False)
-        mock.start(reset=False)
-        try:
-            client = boto3.client("s3", region_name="us-east-1")
-            client.create_bucket(Bucket=BUCKET)
-            yield client
-            for entry in client.list_objects_v2(Bucket=BUCKET).get("Contents", []):
-                client.delete_object(Bucket=BUCKET, Key=entry["Key"])
-            client.delete_bucket(Bucket=BUCKET)
-        finally:
-            mock.stop(remove_data=False)
+def s3(moto_account: str) -> Any:
+    """A client and a bucket in the test's own moto account."""
+    client = boto3.client("s3", region_name="us-east-1")
+    client.create_bucket(Bucket=BUCKET)
+    return client
 
 
 def test_read_log_tail(s3: Any) -> None:

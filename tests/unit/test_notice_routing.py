@@ -11,7 +11,6 @@ from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from nsclient.backend import Backend
 from nsclient.errors import UserError
@@ -36,13 +35,12 @@ def notice(run_id: str, to: str | None) -> Notice:
 
 
 @pytest.fixture
-def aws() -> Iterator[dict[str, Any]]:
-    with mock_aws():
-        factory: Any = boto3.client
-        s3, sns, ses, sqs = (factory(name, region_name=REGION) for name in ("s3", "sns", "ses", "sqs"))
-        s3.create_bucket(Bucket=BUCKET)
-        topic = sns.create_topic(Name="notices")["TopicArn"]
-        yield {"s3": s3, "sns": sns, "ses": ses, "sqs": sqs, "topic": topic}
+def aws(moto_account: str) -> Iterator[dict[str, Any]]:
+    factory: Any = boto3.client
+    s3, sns, ses, sqs = (factory(name, region_name=REGION) for name in ("s3", "sns", "ses", "sqs"))
+    s3.create_bucket(Bucket=BUCKET)
+    topic = sns.create_topic(Name="notices")["TopicArn"]
+    yield {"s3": s3, "sns": sns, "ses": ses, "sqs": sqs, "topic": topic}
 
 
 def subscriber(aws: dict[str, Any], name: str, filter_policy: str | None) -> str:

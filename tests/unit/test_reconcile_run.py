@@ -16,7 +16,6 @@ from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from nsclient_common.layout import notice_key, record_key
 from nsclient_common.record import FailureClass, RunRecord, RunStatus
@@ -77,23 +76,22 @@ class Context:
 
 
 @pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
-    with mock_aws():
-        factory: Any = boto3.client
-        s3, sns, logs = (factory(name, region_name="us-east-1") for name in ("s3", "sns", "logs"))
-        s3.create_bucket(Bucket=BUCKET)
-        topic = sns.create_topic(Name="notices")["TopicArn"]
-        logs.create_log_group(logGroupName="/aws/batch/job")
-        logs.create_log_stream(logGroupName="/aws/batch/job", logStreamName=STREAM)
-        logs.put_log_events(
-            logGroupName="/aws/batch/job",
-            logStreamName=STREAM,
-            logEvents=[{"timestamp": int(time.time() * 1000), "message": "slow build started"}],
-        )
-        monkeypatch.setenv("BUCKET_NAME", BUCKET)
-        monkeypatch.setenv("TOPIC_ARN", topic)
-        monkeypatch.delenv("NOTIFY_FROM", raising=False)
-        yield {"s3": s3, "sns": sns, "logs": logs, "batch": JobThatNeverStops()}
+def aws(moto_account: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
+    factory: Any = boto3.client
+    s3, sns, logs = (factory(name, region_name="us-east-1") for name in ("s3", "sns", "logs"))
+    s3.create_bucket(Bucket=BUCKET)
+    topic = sns.create_topic(Name="notices")["TopicArn"]
+    logs.create_log_group(logGroupName="/aws/batch/job")
+    logs.create_log_stream(logGroupName="/aws/batch/job", logStreamName=STREAM)
+    logs.put_log_events(
+        logGroupName="/aws/batch/job",
+        logStreamName=STREAM,
+        logEvents=[{"timestamp": int(time.time() * 1000), "message": "slow build started"}],
+    )
+    monkeypatch.setenv("BUCKET_NAME", BUCKET)
+    monkeypatch.setenv("TOPIC_ARN", topic)
+    monkeypatch.delenv("NOTIFY_FROM", raising=False)
+    yield {"s3": s3, "sns": sns, "logs": logs, "batch": JobThatNeverStops()}
 
 
 def test_wait_for_a_job_to_stop_ends_with_the_invocations_time(
