@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
 import struct
 import time
@@ -14,7 +15,7 @@ from dataclasses import dataclass, field
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
-from typing import Any
+from typing import IO, Any, Literal, TypeVar
 
 import boto3
 
@@ -29,6 +30,31 @@ from nsclient_common.runid import run_id_for_upload
 # Runs use it only after a Spot reclaim, which only the fault tests inject.
 ON_DEMAND_QUEUE = "nsclient-local-on-demand"
 NOTIFY_FROM = "nsclient@example.org"
+
+T = TypeVar("T")
+
+
+def wait_until(
+    condition: Callable[[], T | None | Literal[False]], *, timeout: float, what: str, interval: float = 0.2
+) -> T:
+    """The first truthy value `condition` returns, asked again every `interval` seconds. After `timeout`
+    seconds it raises TimeoutError saying `what` never happened (the tests' one way to wait)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise TimeoutError(f"{what}: not within {timeout:g} s")
+        time.sleep(interval)
+
+
+def written_so_far(file: IO[str]) -> str:
+    """What a process has written so far to a file it was given as stdout or stderr (the file's position,
+    shared with the writer, is left alone)."""
+    descriptor = file.fileno()
+    return os.pread(descriptor, os.fstat(descriptor).st_size, 0).decode(errors="replace")
+
 
 SNAKEFILE_OK = """\
 rule all:
@@ -155,26 +181,26 @@ class Backend:
 
     def wait_for_execution(self, run_id: str, timeout: float = 120) -> dict[str, Any]:
         sfn = self.client("stepfunctions")
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+
+        def finished() -> dict[str, Any] | None:
             try:
                 described: dict[str, Any] = sfn.describe_execution(executionArn=self.execution_arn(run_id))
             except sfn.exceptions.ExecutionDoesNotExist:
-                described = {"status": "NOT_STARTED"}
-            if described["status"] not in ("RUNNING", "NOT_STARTED"):
-                return described
-            time.sleep(0.2)
-        raise TimeoutError(f"execution {run_id} did not finish in {timeout} s")
+                return None
+            return described if described["status"] != "RUNNING" else None
+
+        return wait_until(finished, timeout=timeout, what=f"execution {run_id} finished")
 
     def wait_for_record(self, run_id: str, timeout: float = 120) -> RunRecord:
         """The run's record once final and its notice sent (by the state machine or the backstop)."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+
+        def final() -> RunRecord | None:
             record = self.record(run_id)
             if record is not None and record.status.is_final and self.notice(run_id).get("state") == "sent":
                 return record
-            time.sleep(0.2)
-        raise TimeoutError(f"run {run_id} did not end with a record and a notice in {timeout} s")
+            return None
+
+        return wait_until(final, timeout=timeout, what=f"run {run_id} ended with a record and a notice")
 
     def owner_of(self, run_id: str) -> str | None:
         """The folder a run is in (its owner's id; None for a run outside any person's folder)."""

@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 import shutil
 import tempfile
-import time
 from typing import TYPE_CHECKING
 
 import pytest
@@ -19,6 +18,7 @@ import pytest
 from nsclient.command.demo import EXAMPLE
 from nsclient_common.record import RunStatus
 from tests.client.helpers import SNAKEFILE_HELD, Cli, Result, build_folder, wait_for_status
+from tests.support import wait_until, written_so_far
 
 if TYPE_CHECKING:
     import subprocess
@@ -69,6 +69,9 @@ class Background:
         self._err = tempfile.TemporaryFile("w+")
         self.process: subprocess.Popen[str] = cli.popen(*args, env=env, stdout=self._out, stderr=self._err)
 
+    def out_so_far(self) -> str:
+        return written_so_far(self._out)
+
     def result(self, timeout: float = BUILD_TIMEOUT) -> Result:
         try:
             code = self.process.wait(timeout)
@@ -82,10 +85,12 @@ class Background:
 
 def status_when(machine: Cli, run_id: str, wanted: str, timeout: float = 60) -> str:
     """`nsclient status RUN` once it says `wanted` (the log the job writes reaches CloudWatch Logs a moment later)."""
-    deadline = time.monotonic() + timeout
-    while wanted not in (shown := machine("status", run_id).out) and time.monotonic() < deadline:
-        time.sleep(0.5)
-    return shown
+
+    def shown() -> str:
+        out = machine("status", run_id).out
+        return out if wanted in out else ""
+
+    return wait_until(shown, timeout=timeout, what=f"status of {run_id} says {wanted!r}", interval=0.5)
 
 
 @pytest.fixture(scope="module")
@@ -143,7 +148,8 @@ def test_a_running_run_is_running_in_list_and_status_and_logs_follow_ends_with_t
         assert re.fullmatch(r"\d+m\d\ds", cells[3]), row  # its duration so far
         assert "Progress:    0 of 2 steps done, running hold" in status_when(machine, run_id, "running hold")
         following = Background(machine, "logs", "--follow", run_id)
-        time.sleep(2)
+        # Released only once the follower shows the held job's first line: it follows a running run
+        wait_until(lambda: "holding" in following.out_so_far(), timeout=BUILD_TIMEOUT, what="logs --follow showed it")
     finally:
         barrier.touch()
     result = following.result()

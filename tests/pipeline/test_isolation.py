@@ -7,7 +7,6 @@ listed in the README (the queue's job states and the running jobs' log streams).
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +22,7 @@ from nsclient_common.layout import cancel_request_key, inbox_key, record_key, wo
 from nsclient_common.record import RunStatus
 from nsclient_common.runid import run_id_for_upload
 from tests.client.helpers import SNAKEFILE_HELD, Cli, aws_machine, build_folder, wait_for_status
-from tests.support import SNAKEFILE_OK, zip_bytes
+from tests.support import SNAKEFILE_OK, wait_until, zip_bytes
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -96,14 +95,13 @@ def wait_for_cancel_run_to_look_at(execution_arn: str, timeout: float = 30) -> N
     """Until CancelRunFunction has read the execution a request names (strict IAM records its every call)."""
     enforcement = strict_iam.ENFORCEMENT
     assert enforcement is not None
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if any(
+    wait_until(
+        lambda: any(
             "CancelRunFunctionRole/" in d.principal and d.resource == execution_arn for d in list(enforcement.decisions)
-        ):
-            return
-        time.sleep(0.2)
-    raise TimeoutError(f"CancelRunFunction never looked at {execution_arn}")
+        ),
+        timeout=timeout,
+        what=f"CancelRunFunction looked at {execution_arn}",
+    )
 
 
 def invoke_cancel_run(backend: Backend, key: str, version_id: str) -> dict[str, Any]:

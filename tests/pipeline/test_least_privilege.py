@@ -16,7 +16,6 @@ on-demand queue; an emailed notice), then checks strict IAM's record of the whol
 from __future__ import annotations
 
 import json
-import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -27,7 +26,7 @@ from nsclient.local.principals import ADMINS_GROUP, LOCAL_USER
 from nsclient.local.stack import STACK_NAME
 from tests.client.helpers import SNAKEFILE_HELD, Cli, aws_machine, build_folder, wait_for_status
 from tests.faults import JobFault, JobFaults
-from tests.support import ON_DEMAND_QUEUE, SNAKEFILE_FAILS, SNAKEFILE_OK, zip_bytes
+from tests.support import ON_DEMAND_QUEUE, SNAKEFILE_FAILS, SNAKEFILE_OK, wait_until, zip_bytes
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -273,13 +272,11 @@ def exercised(
 
 
 def _live_log(person: Cli, run_id: str) -> str:
-    deadline = time.monotonic() + TIMEOUT
-    while time.monotonic() < deadline:
+    def log_once_holding() -> str:
         log = person("logs", run_id).out
-        if "holding" in log:
-            return log
-        time.sleep(0.5)
-    return ""
+        return log if "holding" in log else ""
+
+    return wait_until(log_once_holding, timeout=TIMEOUT, what=f"the running job's first line in {run_id}'s log")
 
 
 # --- the checks -----------------------------------------------------------------------------------------
