@@ -24,6 +24,13 @@ if TYPE_CHECKING:
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test on the local backend is `slow`, whether or not it says so."""
+    for item in items:
+        if "local_server" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture(autouse=True, scope="session")
 def aws_credentials() -> None:
     os.environ.update(
