@@ -24,11 +24,23 @@ if TYPE_CHECKING:
 ROOT = Path(__file__).resolve().parents[1]
 
 
+# What a test's fixtures shared with the rest of its module (or class) hold: a module's builds launched side
+# by side, a machine its tests take turns on.
+SHARED_SCOPES = ("module", "class", "package")
+
+
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Every test on the local backend is `slow`, whether or not it says so."""
+    """Every test on the local backend is `slow`, whether or not it says so. Under pytest-xdist
+    (--dist loadgroup), a module whose tests share a module-scoped fixture runs on one worker, which sets
+    the fixture up once; the other tests go to whichever worker is free."""
     for item in items:
         if "local_server" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.slow)
+        info = getattr(item, "_fixtureinfo", None)
+        definitions = [d for ds in info.name2fixturedefs.values() for d in ds] if info is not None else []
+        if any(definition.scope in SHARED_SCOPES for definition in definitions):
+            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::", 1)[0]))
 
 
 @pytest.fixture(autouse=True, scope="session")
