@@ -47,7 +47,9 @@ install: $(STAMP) tools
 
 tools: $(SAM_STAMP) $(CHECKOV_STAMP)
 
+# A checkout to commit from: the pre-commit hook runs `make lint`'s checks on each commit.
 dev: install
+	$(BIN)/pre-commit install
 
 demo: $(STAMP)
 	$(BIN)/nsclient demo
