@@ -15,9 +15,11 @@ from dataclasses import dataclass, field
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
+from types import ModuleType, SimpleNamespace
 from typing import IO, Any, Literal, TypeVar
 
 import boto3
+import pytest
 
 from nsclient.local.principals import Credentials, create_user
 from nsclient.local.stack import STACK_NAME, StackInfo
@@ -47,6 +49,27 @@ def wait_until(
         if time.monotonic() >= deadline:
             raise TimeoutError(f"{what}: not within {timeout:g} s")
         time.sleep(interval)
+
+
+@dataclass
+class VirtualClock:
+    """`time.monotonic` and `time.sleep` for the code under test (`clock.install(module, monkeypatch)`):
+    a sleep moves the clock on at once, so a test checks a deadline by the clock's reading, not by how long
+    it took on a busy machine."""
+
+    now: float = 1000.0
+    slept: list[float] = field(default_factory=list)
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+    def install(self, module: ModuleType, monkeypatch: pytest.MonkeyPatch) -> None:
+        """The module's `time` becomes this clock (only its own: other modules keep the real one)."""
+        monkeypatch.setattr(module, "time", SimpleNamespace(monotonic=self.monotonic, sleep=self.sleep))
 
 
 def written_so_far(file: IO[str]) -> str:
