@@ -27,7 +27,6 @@ SUBMITTER = "submitter"
 # The S3 version of inbox/<name>.env.d, the build's environment variables, sent before the build
 # ("null" in a bucket without versioning).
 ENVD_VERSION = "env-d-version"
-METADATA_KEYS = (CPUS, MEMORY, SNAKEMAKE_ARGS, IMAGE, NOTIFY, SUBMITTER, ENVD_VERSION)
 
 # S3 caps user metadata at 2 KiB in all; leave room for the other keys.
 MAX_METADATA_BYTES = 2048

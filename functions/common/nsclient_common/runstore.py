@@ -48,23 +48,6 @@ def write_record(s3: Any, bucket: str, record: RunRecord) -> None:
     )
 
 
-def create_record(s3: Any, bucket: str, record: RunRecord) -> bool:
-    """Write a record only if none exists; False if another writer got there first."""
-    try:
-        s3.put_object(
-            Bucket=bucket,
-            Key=record_key(record.run_id, record.owner),
-            Body=record.to_json(),
-            ContentType="application/json",
-            IfNoneMatch="*",
-        )
-    except ClientError as error:
-        if _code(error) in ("PreconditionFailed", "ConditionalRequestConflict", "412"):
-            return False
-        raise
-    return True
-
-
 def claim_notice(s3: Any, bucket: str, run_id: str, owner: str | None, notice: dict[str, Any]) -> bool:
     """Record that the notice for a run is being sent; False if it already was.
 
