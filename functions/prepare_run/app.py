@@ -33,7 +33,7 @@ from nsclient_common.request import (
 )
 from nsclient_common.runstore import find_record, write_record
 from nsclient_common.s3io import open_s3_object
-from nsclient_common.settings import Limits, Settings, current_settings
+from nsclient_common.settings import UNLIMITED, Settings, current_settings
 from nsclient_common.zipcheck import UploadRejected, check_build_archive
 
 if TYPE_CHECKING:
@@ -193,7 +193,6 @@ _SALVAGED = (
     (CPUS, "cpus"),
     (MEMORY, "memory_mib"),
 )
-_UNCAPPED = Limits(max_cpus=2**31, max_memory_mib=2**53)
 
 
 def _salvage(metadata: dict[str, str]) -> BuildRequest:
@@ -203,7 +202,7 @@ def _salvage(metadata: dict[str, str]) -> BuildRequest:
     kept: dict[str, Any] = {}
     for field, attribute in _SALVAGED:
         try:
-            kept[attribute] = getattr(parse_request({field: metadata[field]}, _UNCAPPED), attribute)
+            kept[attribute] = getattr(parse_request({field: metadata[field]}, UNLIMITED), attribute)
         except (KeyError, InvalidRequest):
             continue
     return BuildRequest.model_validate(kept)
