@@ -1,6 +1,7 @@
 """The test suite's wall time, `make test` as CI runs it, in a checkout: one measurement per run, added to
 benchmarks/results/suite.json under a label, with the machine's load before and after (the suite shares the
-machine's cores with whatever else runs) and the random order's seed.
+machine's cores with whatever else runs) and the random order's seed. The run's whole output is kept beside it,
+in benchmarks/results/suite-LABEL.log (not committed).
 
 Usage: python benchmarks/suite_time.py LABEL [--checkout DIR] [-- MAKE ARGS...]
        e.g. python benchmarks/suite_time.py after      (this checkout, `make test`)
@@ -28,7 +29,7 @@ def load() -> list[float]:
     return [round(value, 2) for value in os.getloadavg()]
 
 
-def measure(checkout: Path, make_args: list[str]) -> dict[str, object]:
+def measure(checkout: Path, make_args: list[str], log: Path) -> dict[str, object]:
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=checkout, capture_output=True, text=True)
     command = ["make", "test", *make_args]
     before = load()
@@ -36,6 +37,7 @@ def measure(checkout: Path, make_args: list[str]) -> dict[str, object]:
     done = subprocess.run(command, cwd=checkout, capture_output=True, text=True, check=False)
     seconds = time.monotonic() - started
     output = done.stdout + done.stderr
+    log.write_text(output)
     seed = SEED.search(output)
     summaries = SUMMARY.findall(output)
     return {
@@ -59,10 +61,10 @@ def main() -> int:
     parser.add_argument("make_args", nargs="*")
     options = parser.parse_args()
 
-    result = measure(options.checkout, options.make_args)
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    result = measure(options.checkout, options.make_args, RESULTS.with_name(f"suite-{options.label}.log"))
     results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
     results[options.label] = result
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")
 
     print(f"{'label':<10} {'wall (s)':>9} {'exit':>5} {'load before':>18} {'load after':>18}  pytest")

@@ -19,6 +19,7 @@ from typing import Any
 from moto import mock_aws
 from moto.core.base_backend import BackendDict, backend_lock
 from moto.core.responses import BaseResponse
+from moto.s3.models import s3_backends
 
 _lock = threading.Lock()
 _account: str | None = None  # the running test's, while it runs
@@ -33,11 +34,15 @@ def _current_account(self: BaseResponse) -> str:
 
 
 def _forget(account: str) -> None:
-    """Drop what moto holds for the account (S3's global bucket names included: reset frees them)."""
+    """Drop what moto holds for the account, and free its bucket names (S3's are global). Not by the backends'
+    reset(): S3's closes every object moto holds, in every account, the local backend's too."""
     with backend_lock:
+        if dict.__contains__(s3_backends, account):
+            for backend in dict.values(s3_backends[account]):
+                for name in backend.buckets:
+                    s3_backends.bucket_accounts.pop(name, None)
         for backends in list(BackendDict._instances):  # type: ignore[misc]
             if dict.__contains__(backends, account):
-                backends[account].reset()
                 dict.__delitem__(backends, account)
 
 
