@@ -63,6 +63,7 @@ def people(local_backend: Backend, tmp_path_factory: pytest.TempPathFactory) -> 
 class Runs:
     a_done: str  # A's finished run
     a_held: str  # A's run held RUNNING until released
+    a_to_cancel: str  # another, which A cancels (a_held stays RUNNING whichever test runs first)
     b_done: str
     barrier: Path
 
@@ -75,6 +76,7 @@ def runs(local_backend: Backend, people: dict[str, Person], tmp_path_factory: py
     pushed = {
         "a_done": a.cli("push", str(build_folder(folders / "a-done", SNAKEFILE_OK))),
         "a_held": a.cli("push", str(build_folder(folders / "a-held", SNAKEFILE_HELD.format(barrier=barrier)))),
+        "a_to_cancel": a.cli("push", str(build_folder(folders / "a-cancel", SNAKEFILE_HELD.format(barrier=barrier)))),
         "b_done": b.cli("push", str(build_folder(folders / "b-done", SNAKEFILE_OK))),
     }
     for result in pushed.values():
@@ -83,6 +85,7 @@ def runs(local_backend: Backend, people: dict[str, Person], tmp_path_factory: py
     local_backend.wait_for_record(made.a_done, timeout=TIMEOUT)
     local_backend.wait_for_record(made.b_done, timeout=TIMEOUT)
     wait_for_status(a.cli, made.a_held, "RUNNING", timeout=TIMEOUT)
+    wait_for_status(a.cli, made.a_to_cancel, "RUNNING", timeout=TIMEOUT)
     yield made
     barrier.touch()
 
@@ -278,8 +281,8 @@ def test_an_admin_reads_a_run_made_before_per_person_folders(local_backend: Back
 def test_a_cancels_their_own_run_with_only_the_user_policy(
     local_backend: Backend, people: dict[str, Person], runs: Runs
 ) -> None:
-    result = people["a"].cli("cancel", runs.a_held)
+    result = people["a"].cli("cancel", runs.a_to_cancel)
     assert result.code == 0, result.err
     assert "asked the backend to stop it" in result.err
-    record = local_backend.wait_for_record(runs.a_held, timeout=TIMEOUT)
+    record = local_backend.wait_for_record(runs.a_to_cancel, timeout=TIMEOUT)
     assert record.status == RunStatus.CANCELLED
