@@ -58,8 +58,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("label")
     parser.add_argument("--checkout", type=Path, default=Path(__file__).resolve().parents[1])
-    parser.add_argument("make_args", nargs="*")
+    parser.add_argument("make_args", nargs=argparse.REMAINDER, help="after --: more arguments for make")
     options = parser.parse_args()
+    options.make_args = [arg for arg in options.make_args if arg != "--"]
 
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     result = measure(options.checkout, options.make_args, RESULTS.with_name(f"suite-{options.label}.log"))
