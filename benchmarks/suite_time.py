@@ -54,13 +54,19 @@ def measure(checkout: Path, make_args: list[str], log: Path) -> dict[str, object
     }
 
 
+def _split(arguments: list[str]) -> tuple[list[str], list[str]]:
+    at = arguments.index("--")
+    return arguments[:at], arguments[at + 1 :]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("label")
     parser.add_argument("--checkout", type=Path, default=Path(__file__).resolve().parents[1])
-    parser.add_argument("make_args", nargs=argparse.REMAINDER, help="after --: more arguments for make")
-    options = parser.parse_args()
-    options.make_args = [arg for arg in options.make_args if arg != "--"]
+    # What follows -- goes to make as it is (make's own options included).
+    ours, make_args = (sys.argv[1:], []) if "--" not in sys.argv else _split(sys.argv[1:])
+    options = parser.parse_args(ours)
+    options.make_args = make_args
 
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     result = measure(options.checkout, options.make_args, RESULTS.with_name(f"suite-{options.label}.log"))
