@@ -105,6 +105,11 @@ def test_every_function_points_at_existing_code():
         assert (ROOT / properties["CodeUri"] / "app.py").is_file(), f"{properties['CodeUri']}app.py is missing"
 
 
+def test_the_contract_lists_every_function():
+    rows = re.findall(r"^\| (\w+) +\| (\w+) +\|", CONTRACT.read_text(), re.MULTILINE)
+    assert {logical_id: directory for directory, logical_id in rows if directory != "dir"} == FUNCTIONS
+
+
 def test_common_layer_is_shared_by_all_functions():
     layer = RESOURCES["CommonLayer"]
     assert layer["Properties"]["ContentUri"] == "functions/common/"
