@@ -116,6 +116,12 @@ def zip_bytes(files: Mapping[str, str | bytes], *, symlinks: Mapping[str, str] |
     return buffer.getvalue()
 
 
+def envd_files(data: bytes) -> list[tuple[str, bytes]]:
+    """(name, contents) of each file in an env.d zip, as unzip would write them into a folder."""
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        return [(member.filename, archive.read(member)) for member in archive.infolist() if not member.is_dir()]
+
+
 def crafted_zip(blob: bytes, entries: list[tuple[str, int, int]]) -> bytes:
     """A zip whose central directory lists `entries` (name, compressed size, uncompressed size), every one
     pointing at the same stored data: the overlapping-member trick of zip bombs, which claims sizes that

@@ -15,7 +15,7 @@ import boto3
 import pytest
 
 from nsclient_common import s3io
-from nsclient_common.logarchive import TAIL_LINES, LogSource, archive_log, iter_log_messages, read_log_tail
+from nsclient_common.logarchive import TAIL_LINES, LogSource, archive_log, iter_log_pages, read_log_tail
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -84,9 +84,14 @@ def snakemake_line(i: int) -> str:
     return f"[{i:07d}] rule filter: input data/sequences.fasta, output results/filtered.fasta, threads 4 ok"
 
 
+def messages(logs: Any) -> list[str]:
+    """Every message of stream "s" of group "g", page after page."""
+    return [message for page in iter_log_pages(logs, "g", "s") for message in page]
+
+
 def test_paging_follows_forward_tokens_to_the_end() -> None:
     logs = FakeLogs({"s": (25, str)}, page_size=10)
-    assert list(iter_log_messages(logs, "g", "s")) == [str(i) for i in range(25)]
+    assert messages(logs) == [str(i) for i in range(25)]
     assert logs.calls == 4  # three pages, then the page that returns the token it was given
 
 
@@ -109,7 +114,7 @@ class ScriptedLogs:
 
 def test_paging_reads_past_empty_pages_until_the_token_stops_changing() -> None:
     logs = ScriptedLogs([[], ["first"], [], [], ["second", "third"], [], ["last"]])
-    assert list(iter_log_messages(logs, "g", "s")) == ["first", "second", "third", "last"]
+    assert messages(logs) == ["first", "second", "third", "last"]
 
 
 def test_archive_keeps_the_lines_after_an_empty_page() -> None:

@@ -95,12 +95,6 @@ def iter_log_pages(logs: Any, group: str, stream: str) -> Iterator[list[str]]:
         token = next_token
 
 
-def iter_log_messages(logs: Any, group: str, stream: str) -> Iterator[str]:
-    """Yield every message of a stream from the start."""
-    for page in iter_log_pages(logs, group, stream):
-        yield from page
-
-
 def archive_log(
     logs: Any,
     s3: Any,
