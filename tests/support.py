@@ -25,7 +25,7 @@ from nsclient.local.principals import Credentials, create_user
 from nsclient.local.stack import STACK_NAME, StackInfo
 from nsclient_common.layout import RUNS_PREFIX, inbox_key, log_key, notice_key, record_key, record_location
 from nsclient_common.record import RunRecord
-from nsclient_common.runid import run_id_for_upload
+from nsclient_common.runid import execution_arn, run_id_for_upload
 
 # The SES sender the pipeline tests' backend is deployed with (its NotifyFrom parameter).
 # The team's on-demand queue, named in the stack's OnDemandJobQueue parameter (so its grants cover it).
@@ -206,7 +206,7 @@ class Backend:
         return run_id_for_upload(key, response.get("VersionId"))
 
     def execution_arn(self, run_id: str) -> str:
-        return self.info.state_machine_arn.replace(":stateMachine:", ":execution:") + f":{run_id}"
+        return execution_arn(self.info.state_machine_arn, run_id)
 
     def wait_for_execution(self, run_id: str, timeout: float = 120) -> dict[str, Any]:
         sfn = self.client("stepfunctions")

@@ -181,6 +181,8 @@ def test_colour_only_on_a_terminal_and_never_with_no_color(machine: Cli, tmp_pat
     run_id = machine("push", str(build_folder(tmp_path / "colour", SNAKEFILE_STEPS))).out.strip()
     colour = re.compile(r"\x1b\[(?:\d+;)*3[0-7]m")  # a foreground colour
     terminal = {"TTY_COMPATIBLE": "1"}
+    # Listed once its record is written (by the backend, a moment after the push)
+    wait_until(lambda: run_id in machine("list").out, timeout=BUILD_TIMEOUT, what=f"{run_id} listed")
 
     on_a_terminal = machine.process("list", env=terminal)
     no_color = machine.process("list", env={**terminal, "NO_COLOR": "1"})
