@@ -140,7 +140,8 @@ def crash(
 
 
 def inject(monkeypatch: pytest.MonkeyPatch, job_faults: JobFaults, *faults: JobFault) -> None:
-    monkeypatch.setattr(job_faults, "faults", list(faults))
+    # Added to those in force, not in their place: the module's launched runs may not have started their jobs
+    monkeypatch.setattr(job_faults, "faults", [*job_faults.faults, *faults])
 
 
 @dataclass
