@@ -23,7 +23,7 @@ BUILD_DIR ?= .aws-sam/build
 CHECKOV_DIR := .aws-sam/checkov
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: install dev tools evaluator demo test quick unit lint format validate build deploy benchmark pr clean
+.PHONY: install dev tools evaluator demo test quick unit lint format validate build deploy benchmark suite-time pr clean
 
 # pip shows each package as it goes: the first install takes a few minutes.
 $(STAMP): pyproject.toml
@@ -56,7 +56,9 @@ install: $(STAMP) tools
 
 tools: $(SAM_STAMP) $(CHECKOV_STAMP) $(AWSCLI_STAMP)
 
+# A checkout to commit from: the pre-commit hook runs `make lint`'s checks on each commit.
 dev: install
+	$(BIN)/pre-commit install
 
 # Rebuilds the committed evaluator.bundle.mjs after a change to evaluate.mjs or package-lock.json: npm ci
 # (iam-simulate and esbuild) and build.mjs, with the npm and Node.js of .venv. Not needed to install.
@@ -70,8 +72,14 @@ demo: $(STAMP)
 
 test: lint validate unit
 
-unit: $(STAMP) $(AWSCLI_STAMP)
-	$(BIN)/python -m pytest
+# The whole suite, in a new random order each time (pytest-randomly prints its seed; PYTEST_ARGS=
+# "--randomly-seed=N" replays it, "-p no:randomly" keeps file order). TEST_WORKERS processes
+# (pytest-xdist), each with its own local backend; tests sharing a module's fixtures stay on one worker.
+# The Lambda artifacts are built first, by their own step: tests/artifacts imports from them.
+TEST_WORKERS ?= 3
+PYTEST_ARGS ?=
+unit: $(STAMP) $(AWSCLI_STAMP) build
+	NSCLIENT_BUILD_DIR=$(abspath $(BUILD_DIR)) $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 # The fast loop (under a minute idle): unit tests, static checks of the template and state machine, and each
 # handler called with a sample event under moto in this process. No builds, no local backend.
@@ -113,6 +121,12 @@ benchmark: $(STAMP) $(BENCH_VENV)/.installed-$(NEXTSTRAIN_CLI_VERSION)
 	$(BIN)/python benchmarks/list_runs.py
 	$(BIN)/python benchmarks/scale.py
 	$(BIN)/python benchmarks/summary.py
+
+# The whole suite's wall time, `make test` as CI runs it, with the machine's load before and after, added to
+# benchmarks/results/suite.json under LABEL.
+LABEL ?= after
+suite-time: $(STAMP)
+	$(BIN)/python benchmarks/suite_time.py $(LABEL)
 
 # The Lambda artifacts, without a container: SAM's pip builder needs a real python3.12 (the functions'
 # runtime) first on PATH. tests/artifacts imports every handler from them.

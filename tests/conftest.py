@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from tests.faults import JobFaults
+from tests.moto_accounts import own_account
 from tests.support import NOTIFY_ALLOWED, NOTIFY_FROM, ON_DEMAND_QUEUE, Backend
 
 if TYPE_CHECKING:
@@ -21,6 +22,25 @@ if TYPE_CHECKING:
     from nsclient.local.runtime import LocalRuntime
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+# What a test's fixtures shared with the rest of its module (or class) hold: a module's builds launched side
+# by side, a machine its tests take turns on.
+SHARED_SCOPES = ("module", "class", "package")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test on the local backend is `slow`, whether or not it says so. Under pytest-xdist
+    (--dist loadgroup), a module whose tests share a module-scoped fixture runs on one worker, which sets
+    the fixture up once; the other tests go to whichever worker is free."""
+    for item in items:
+        if "local_server" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)
+        info = getattr(item, "_fixtureinfo", None)
+        definitions = [d for ds in info.name2fixturedefs.values() for d in ds] if info is not None else []
+        if any(definition.scope in SHARED_SCOPES for definition in definitions):
+            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::", 1)[0]))
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -35,6 +55,16 @@ def aws_credentials() -> None:
             "POWERTOOLS_TRACE_DISABLED": "true",
         }
     )
+
+
+@pytest.fixture
+def moto_account(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """moto in this process for this test, in a fresh AWS account of its own (the id): clients made with
+    boto3 as usual, without an endpoint, reach it. Never `with mock_aws()`: that resets every moto backend
+    of the process, the local backend's included."""
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)  # a local backend started earlier points clients at it
+    with own_account() as account:
+        yield account
 
 
 @pytest.fixture(scope="session")

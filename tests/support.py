@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
 import struct
 import time
@@ -14,15 +15,17 @@ from dataclasses import dataclass, field
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
-from typing import Any
+from types import ModuleType, SimpleNamespace
+from typing import IO, Any, Literal, TypeVar
 
 import boto3
+import pytest
 
 from nsclient.local.principals import Credentials, create_user
 from nsclient.local.stack import STACK_NAME, StackInfo
 from nsclient_common.layout import RUNS_PREFIX, inbox_key, log_key, notice_key, record_key, record_location
 from nsclient_common.record import RunRecord
-from nsclient_common.runid import run_id_for_upload
+from nsclient_common.runid import execution_arn, run_id_for_upload
 
 # The SES sender the pipeline tests' backend is deployed with (its NotifyFrom parameter).
 # The team's on-demand queue, named in the stack's OnDemandJobQueue parameter (so its grants cover it).
@@ -30,6 +33,52 @@ from nsclient_common.runid import run_id_for_upload
 ON_DEMAND_QUEUE = "nsclient-local-on-demand"
 NOTIFY_FROM = "nsclient@example.org"
 NOTIFY_ALLOWED = "example.org"  # the test deployment's NotifyAllowed: its notices are emailed only there
+
+T = TypeVar("T")
+
+
+def wait_until(
+    condition: Callable[[], T | None | Literal[False]], *, timeout: float, what: str, interval: float = 0.2
+) -> T:
+    """The first truthy value `condition` returns, asked again every `interval` seconds. After `timeout`
+    seconds it raises TimeoutError saying `what` never happened (the tests' one way to wait)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise TimeoutError(f"{what}: not within {timeout:g} s")
+        time.sleep(interval)
+
+
+@dataclass
+class VirtualClock:
+    """`time.monotonic` and `time.sleep` for the code under test (`clock.install(module, monkeypatch)`):
+    a sleep moves the clock on at once, so a test checks a deadline by the clock's reading, not by how long
+    it took on a busy machine."""
+
+    now: float = 1000.0
+    slept: list[float] = field(default_factory=list)
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+    def install(self, module: ModuleType, monkeypatch: pytest.MonkeyPatch) -> None:
+        """The module's `time` becomes this clock (only its own: other modules keep the real one)."""
+        monkeypatch.setattr(module, "time", SimpleNamespace(monotonic=self.monotonic, sleep=self.sleep))
+
+
+def written_so_far(file: IO[str]) -> str:
+    """What a process has written so far to a file it was given as stdout or stderr (the file's position,
+    shared with the writer, is left alone)."""
+    descriptor = file.fileno()
+    return os.pread(descriptor, os.fstat(descriptor).st_size, 0).decode(errors="replace")
+
 
 SNAKEFILE_OK = """\
 rule all:
@@ -66,6 +115,12 @@ def zip_bytes(files: Mapping[str, str | bytes], *, symlinks: Mapping[str, str] |
             info.external_attr = 0o120777 << 16
             archive.writestr(info, target)
     return buffer.getvalue()
+
+
+def envd_files(data: bytes) -> list[tuple[str, bytes]]:
+    """(name, contents) of each file in an env.d zip, as unzip would write them into a folder."""
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        return [(member.filename, archive.read(member)) for member in archive.infolist() if not member.is_dir()]
 
 
 def crafted_zip(blob: bytes, entries: list[tuple[str, int, int]]) -> bytes:
@@ -156,30 +211,30 @@ class Backend:
         return run_id_for_upload(key, response.get("VersionId"))
 
     def execution_arn(self, run_id: str) -> str:
-        return self.info.state_machine_arn.replace(":stateMachine:", ":execution:") + f":{run_id}"
+        return execution_arn(self.info.state_machine_arn, run_id)
 
     def wait_for_execution(self, run_id: str, timeout: float = 120) -> dict[str, Any]:
         sfn = self.client("stepfunctions")
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+
+        def finished() -> dict[str, Any] | None:
             try:
                 described: dict[str, Any] = sfn.describe_execution(executionArn=self.execution_arn(run_id))
             except sfn.exceptions.ExecutionDoesNotExist:
-                described = {"status": "NOT_STARTED"}
-            if described["status"] not in ("RUNNING", "NOT_STARTED"):
-                return described
-            time.sleep(0.2)
-        raise TimeoutError(f"execution {run_id} did not finish in {timeout} s")
+                return None
+            return described if described["status"] != "RUNNING" else None
+
+        return wait_until(finished, timeout=timeout, what=f"execution {run_id} finished")
 
     def wait_for_record(self, run_id: str, timeout: float = 120) -> RunRecord:
         """The run's record once final and its notice sent (by the state machine or the backstop)."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+
+        def final() -> RunRecord | None:
             record = self.record(run_id)
             if record is not None and record.status.is_final and self.notice(run_id).get("state") == "sent":
                 return record
-            time.sleep(0.2)
-        raise TimeoutError(f"run {run_id} did not end with a record and a notice in {timeout} s")
+            return None
+
+        return wait_until(final, timeout=timeout, what=f"run {run_id} ended with a record and a notice")
 
     def owner_of(self, run_id: str) -> str | None:
         """The folder a run is in (its owner's id; None for a run outside any person's folder)."""

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 from configupdater import ConfigUpdater
 
 from nsclient.paths import config_file
+from nsclient_common.settings import DEFAULT_JOB_DEFINITION, DEFAULT_JOB_QUEUE
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -34,8 +35,8 @@ OWN_SECTION = "nsclient"
 
 # The stack's own defaults for an existing Nextstrain Batch setup (template.yaml JobQueue, JobDefinition).
 DEFAULTS = {
-    (OWN_SECTION, "job"): "nextstrain-job",
-    (OWN_SECTION, "queue"): "nextstrain-job-queue",
+    (OWN_SECTION, "job"): DEFAULT_JOB_DEFINITION,
+    (OWN_SECTION, "queue"): DEFAULT_JOB_QUEUE,
 }
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from textwrap import dedent
 
 EXIT_USER_ERROR = 1
-EXIT_USAGE = 2
 EXIT_NOT_FOUND = 3
 EXIT_SOFTWARE = 70  # a bug in nsclient (sysexits EX_SOFTWARE)
 EXIT_INTERRUPTED = 130

@@ -41,8 +41,9 @@ from nsclient_common.request import (
     parse_request,
 )
 from nsclient_common.runstore import find_record, write_record
+from nsclient_common.s3errors import error_code, is_missing
 from nsclient_common.s3io import open_s3_object
-from nsclient_common.settings import Limits, Settings, current_settings
+from nsclient_common.settings import UNLIMITED, Settings, current_settings
 from nsclient_common.zipcheck import UploadRejected, check_build_archive
 
 if TYPE_CHECKING:
@@ -87,8 +88,7 @@ class EnvdMissing(Exception):
 
 def _missing(error: ClientError) -> bool:
     # InvalidArgument: a version id that can't be one, as anyone may set the metadata naming it.
-    code = error.response.get("Error", {}).get("Code")
-    return code in ("NoSuchKey", "NoSuchVersion", "404", "NotFound", "InvalidArgument")
+    return is_missing(error) or error_code(error) == "InvalidArgument"
 
 
 def move_envd(s3: S3Client, upload: Upload, version_id: str, bucket: str, target: str) -> str:
@@ -174,7 +174,6 @@ _SALVAGED = (
     (CPUS, "cpus"),
     (MEMORY, "memory_mib"),
 )
-_UNCAPPED = Limits(max_cpus=2**31, max_memory_mib=2**53)
 
 
 def _salvage(metadata: dict[str, str]) -> BuildRequest:
@@ -184,7 +183,7 @@ def _salvage(metadata: dict[str, str]) -> BuildRequest:
     kept: dict[str, Any] = {}
     for field, attribute in _SALVAGED:
         try:
-            kept[attribute] = getattr(parse_request({field: metadata[field]}, _UNCAPPED), attribute)
+            kept[attribute] = getattr(parse_request({field: metadata[field]}, UNLIMITED), attribute)
         except (KeyError, InvalidRequest):
             continue
     return BuildRequest.model_validate(kept)

@@ -32,6 +32,7 @@ from unittest import mock
 
 from nsclient.cli import run
 from nsclient.local import control
+from tests.support import wait_until
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping
@@ -295,13 +296,10 @@ def build_folder(path: Path, snakefile: str, files: dict[str, str] | None = None
 
 def wait_for_status(cli: Cli, run_id: str, wanted: str, timeout: float = 60) -> dict[str, Any]:
     """Poll `nsclient status --json` until the run is `wanted`."""
-    deadline = time.monotonic() + timeout
-    record: dict[str, Any] = {}
-    while time.monotonic() < deadline:
+
+    def record_once_wanted() -> dict[str, Any] | None:
         result = cli("status", run_id, "--json")
-        if result.code == 0:
-            record = result.json()
-            if record["status"] == wanted:
-                return record
-        time.sleep(0.5)
-    raise TimeoutError(f"run {run_id} did not become {wanted} in {timeout} s (last: {record.get('status')})")
+        record: dict[str, Any] | None = result.json() if result.code == 0 else None
+        return record if record is not None and record["status"] == wanted else None
+
+    return wait_until(record_once_wanted, timeout=timeout, what=f"run {run_id} became {wanted}", interval=0.5)

@@ -13,7 +13,6 @@ import signal
 import subprocess
 import tempfile
 import threading
-import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -35,7 +34,7 @@ from tests.client.helpers import (
     build_folder,
     wait_for_status,
 )
-from tests.support import SNAKEFILE_FAILS, SNAKEFILE_OK, zip_bytes
+from tests.support import SNAKEFILE_FAILS, SNAKEFILE_OK, wait_until, written_so_far, zip_bytes
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -252,12 +251,8 @@ def inbox_metadata(backend: Backend, run_id: str) -> dict[str, str]:
 
 
 def wait_for_log(backend: Backend, run_id: str, timeout: float = 60) -> str:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if backend.keys(backend.run_key(run_id, log_key)):
-            return backend.archived_log(run_id)
-        time.sleep(0.3)
-    raise TimeoutError(f"no archived log for {run_id}")
+    wait_until(lambda: backend.keys(backend.run_key(run_id, log_key)), timeout=timeout, what=f"{run_id}'s log archived")
+    return backend.archived_log(run_id)
 
 
 def stored_record(backend: Backend, run_id: str) -> dict[str, Any]:
@@ -366,14 +361,18 @@ def test_push_wait_json_prints_only_the_run_id_and_exits_zero(ok_run: Pushed, lo
 def test_logs_follow_prints_the_log_and_ends_when_the_run_ends(held_run: Held, machine: Cli) -> None:
     run_id = held_run.pushed.run_id
     assert wait_for_status(machine, run_id, "RUNNING", timeout=BUILD_TIMEOUT)
-    started = time.monotonic()
-    threading.Timer(3, held_run.barrier.touch).start()
+    out, err = tempfile.TemporaryFile("w+"), tempfile.TemporaryFile("w+")
 
-    result = machine("logs", "--follow", run_id)
+    try:
+        following = machine.popen("logs", "--follow", run_id, stdout=out, stderr=err)
+        # It shows the log of a run still running (held until now), not a finished log
+        wait_until(lambda: "holding" in written_so_far(out), timeout=BUILD_TIMEOUT, what="logs --follow showed it")
+    finally:
+        held_run.barrier.touch()
+    code = following.wait(BUILD_TIMEOUT)
 
-    assert time.monotonic() - started >= 3  # it followed the run, not a finished log
-    assert result.code == 0, result.err
-    lines = result.out.splitlines()
+    assert code == 0, written_so_far(err)
+    lines = written_so_far(out).splitlines()
     assert lines.count("holding") == 1
     assert lines.count("released") == 1
     assert lines.index("holding") < lines.index("released")

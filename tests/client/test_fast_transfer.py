@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from nsclient import rangedpull, zipstream
 from nsclient.progress import Progress
@@ -33,25 +32,12 @@ BUCKET = "nsclient-fast-transfer-tests"
 
 
 @pytest.fixture
-def s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    """moto in this process, its state kept (entering `with mock_aws()` would reset every moto backend of
-    the process, the session's local backend's too), with a bucket of this test's own."""
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)  # the local backend's server is not this mock
-    mock = mock_aws()
-    mock.start(reset=False)
-    try:
-        client = boto3.client("s3", region_name="us-east-1")
-        client.create_bucket(Bucket=BUCKET)
-        client.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
-        yield client
-        versions = client.list_object_versions(Bucket=BUCKET)
-        for entry in versions.get("Versions", []) + versions.get("DeleteMarkers", []):
-            client.delete_object(Bucket=BUCKET, Key=entry["Key"], VersionId=entry["VersionId"])
-        for upload in client.list_multipart_uploads(Bucket=BUCKET).get("Uploads", []):
-            client.abort_multipart_upload(Bucket=BUCKET, Key=upload["Key"], UploadId=upload["UploadId"])
-        client.delete_bucket(Bucket=BUCKET)
-    finally:
-        mock.stop(remove_data=False)
+def s3(moto_account: str) -> Any:
+    """A client and a versioned bucket in the test's own moto account."""
+    client = boto3.client("s3", region_name="us-east-1")
+    client.create_bucket(Bucket=BUCKET)
+    client.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
+    return client
 
 
 def make_build(root: Path, files: int = 300) -> Path:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 import tempfile
-import time
 from typing import TYPE_CHECKING
 
 import pytest
@@ -18,6 +17,7 @@ import pytest
 from nsclient.example import copy_example
 from nsclient_common.record import RunStatus
 from tests.client.helpers import SNAKEFILE_HELD, Cli, Result, build_folder, wait_for_status
+from tests.support import wait_until, written_so_far
 
 if TYPE_CHECKING:
     import subprocess
@@ -68,6 +68,9 @@ class Background:
         self._err = tempfile.TemporaryFile("w+")
         self.process: subprocess.Popen[str] = cli.popen(*args, env=env, stdout=self._out, stderr=self._err)
 
+    def out_so_far(self) -> str:
+        return written_so_far(self._out)
+
     def result(self, timeout: float = BUILD_TIMEOUT) -> Result:
         try:
             code = self.process.wait(timeout)
@@ -81,10 +84,12 @@ class Background:
 
 def status_when(machine: Cli, run_id: str, wanted: str, timeout: float = 60) -> str:
     """`nsclient status RUN` once it says `wanted` (the log the job writes reaches CloudWatch Logs a moment later)."""
-    deadline = time.monotonic() + timeout
-    while wanted not in (shown := machine("status", run_id).out) and time.monotonic() < deadline:
-        time.sleep(0.5)
-    return shown
+
+    def shown() -> str:
+        out = machine("status", run_id).out
+        return out if wanted in out else ""
+
+    return wait_until(shown, timeout=timeout, what=f"status of {run_id} says {wanted!r}", interval=0.5)
 
 
 @pytest.fixture(scope="module")
@@ -142,7 +147,8 @@ def test_a_running_run_is_running_in_list_and_status_and_logs_follow_ends_with_t
         assert re.fullmatch(r"\d+m\d\ds", cells[3]), row  # its duration so far
         assert "Progress:    0 of 2 steps done, running hold" in status_when(machine, run_id, "running hold")
         following = Background(machine, "logs", "--follow", run_id)
-        time.sleep(2)
+        # Released only once the follower shows the held job's first line: it follows a running run
+        wait_until(lambda: "holding" in following.out_so_far(), timeout=BUILD_TIMEOUT, what="logs --follow showed it")
     finally:
         barrier.touch()
     result = following.result()
@@ -174,6 +180,8 @@ def test_colour_only_on_a_terminal_and_never_with_no_color(machine: Cli, tmp_pat
     run_id = machine("push", str(build_folder(tmp_path / "colour", SNAKEFILE_STEPS))).out.strip()
     colour = re.compile(r"\x1b\[(?:\d+;)*3[0-7]m")  # a foreground colour
     terminal = {"TTY_COMPATIBLE": "1"}
+    # Listed once its record is written (by the backend, a moment after the push)
+    wait_until(lambda: run_id in machine("list").out, timeout=BUILD_TIMEOUT, what=f"{run_id} listed")
 
     on_a_terminal = machine.process("list", env=terminal)
     no_color = machine.process("list", env={**terminal, "NO_COLOR": "1"})

@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from nsclient_common.envdir import archive_items, decode_value
+from nsclient_common.envdir import decode_value
+from tests.support import envd_files
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -52,7 +53,7 @@ def test_push_sends_the_variables_beside_the_build_and_names_them_in_its_metadat
     assert sorted(inbox_keys(local_backend, quiet_bucket, folder)) == sorted([build_key, envd_key])
     s3 = local_backend.client("s3")
     envd = s3.get_object(Bucket=quiet_bucket, Key=envd_key)
-    values = {name: decode_value(contents) for name, contents in archive_items(envd["Body"].read())}
+    values = {name: decode_value(contents) for name, contents in envd_files(envd["Body"].read())}
     # (--env wins over --envdir, as in the Nextstrain CLI)
     assert values == {"FROM_DIR": "dir value", "OVERRIDDEN": "from the option", "TOKEN": "t0ken"}
     # And the build's metadata names that very version of them, and no value

@@ -4,7 +4,6 @@ sentence with the source of a bad setting spelled out, and counts in the singula
 from __future__ import annotations
 
 import subprocess
-import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,7 +13,7 @@ import pytest
 from nsclient_common.layout import record_key, workdir_key
 from nsclient_common.record import RunRecord
 from tests.client.helpers import Cli, aws_machine, build_folder
-from tests.support import SNAKEFILE_OK, Backend, zip_bytes
+from tests.support import SNAKEFILE_OK, Backend, wait_until, zip_bytes
 
 UNKNOWN_RUN = "20260101T000000Z-never-pushed-0123456789"
 
@@ -82,7 +81,11 @@ def test_pull_counts_one_file_and_one_input_in_the_singular(local_backend: Backe
     admin.put_object(Bucket=bucket, Key=record_key(run_id, owner), Body=record.to_json())
     # The upload (its first version) held the Snakefile; the results add one file.
     admin.put_object(Bucket=bucket, Key=workdir_key(run_id, owner), Body=zip_bytes({"Snakefile": SNAKEFILE_OK}))
-    time.sleep(1.1)  # S3 orders versions by LastModified, to the second
+    # S3 orders versions by LastModified, to the second: the results are put in a later second
+    uploaded = admin.head_object(Bucket=bucket, Key=workdir_key(run_id, owner))["LastModified"]
+    wait_until(
+        lambda: datetime.now(UTC).replace(microsecond=0) > uploaded, timeout=5, what="a second later", interval=0.05
+    )
     results = zip_bytes({"Snakefile": SNAKEFILE_OK, "results/out.txt": "built\n"})
     admin.put_object(Bucket=bucket, Key=workdir_key(run_id, owner), Body=results)
     destination = tmp_path / "results"

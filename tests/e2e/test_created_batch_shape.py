@@ -9,7 +9,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,7 +17,7 @@ import pytest
 from nsclient.local.daemon import DECISIONS_FILE, STATE_FILE
 from nsclient.local.strict_iam import STRICT_IAM_VARIABLE, read_decisions
 from tests.client.helpers import build_folder
-from tests.support import SNAKEFILE_OK
+from tests.support import SNAKEFILE_OK, wait_until
 
 START_TIMEOUT = 180
 
@@ -39,11 +38,12 @@ def created_shape(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Pa
             stderr=subprocess.STDOUT,
         )
     try:
-        deadline = time.monotonic() + START_TIMEOUT
-        while not (data_dir / STATE_FILE).exists():
+
+        def started() -> bool:
             assert daemon.poll() is None, (data_dir / "backend.log").read_text()[-3000:]
-            assert time.monotonic() < deadline, "the local backend did not start"
-            time.sleep(0.3)
+            return (data_dir / STATE_FILE).exists()
+
+        wait_until(started, timeout=START_TIMEOUT, what="the local backend started")
         user = {**env, "NEXTSTRAIN_HOME": str(data_dir / "home"), "NSCLIENT_LOCAL_DIR": str(data_dir)}
         yield data_dir, user
     finally:

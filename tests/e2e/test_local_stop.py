@@ -12,7 +12,6 @@ import os
 import re
 import subprocess
 import sys
-import time
 from email import message_from_bytes, policy
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,11 +21,13 @@ import pytest
 from nsclient.local.entrypoint import ROOT_VAR
 from nsclient.local.strict_iam import STRICT_IAM_VARIABLE
 from tests.client.helpers import SNAKEFILE_HELD, build_folder
+from tests.support import wait_until
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Iterator
 
 SCRATCH_GLOB = "nsclient-job-*"
+WAIT = 120  # seconds, for each step of a local backend run
 
 
 class Machine:
@@ -78,16 +79,6 @@ class Machine:
         return sorted(path.name for path in self.jobs_tmp.iterdir())
 
 
-def wait_until(condition: Callable[[], Any], what: str, timeout: float = 120) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.5)
-    raise TimeoutError(f"timed out waiting for {what}")
-
-
 def job_process_groups(jobs_tmp: Path) -> set[int]:
     """The process groups of the processes whose job's scratch folder is under jobs_tmp."""
     marker = f"{ROOT_VAR}={jobs_tmp}{os.sep}".encode()
@@ -132,8 +123,8 @@ def machine(tmp_path: Path) -> Iterator[Machine]:
 def test_stop_refuses_while_runs_are_in_progress_and_force_cancels_them_whole(machine: Machine) -> None:
     # Given a run whose job is running (its snakemake waiting on a barrier that never comes)
     run_id, _barrier = machine.push_held("held")
-    wait_until(lambda: "holding" in machine("logs", run_id).stdout, "the job's first line")
-    groups = wait_until(lambda: job_process_groups(machine.jobs_tmp), "the job's processes")
+    wait_until(lambda: "holding" in machine("logs", run_id).stdout, timeout=WAIT, what="the job's first line")
+    groups = wait_until(lambda: job_process_groups(machine.jobs_tmp), timeout=WAIT, what="the job's processes")
     assert len(machine.scratch_folders()) == 1
     outbox = Path(json.loads(machine.ok("local", "status", "--json"))["outbox"])
 
@@ -178,15 +169,21 @@ def test_every_jobs_scratch_folder_is_removed_after_its_run_cancelled_or_not(mac
     # Given two runs whose jobs are running, each with its scratch folder
     cancelled, _ = machine.push_held("cancelled")
     released, barrier = machine.push_held("released")
-    wait_until(lambda: len(machine.scratch_folders()) == 2, "both jobs' scratch folders")
-    groups = wait_until(lambda: len(found := job_process_groups(machine.jobs_tmp)) == 2 and found, "both jobs")
+    wait_until(lambda: len(machine.scratch_folders()) == 2, timeout=WAIT, what="both jobs' scratch folders")
+    groups = wait_until(
+        lambda: len(found := job_process_groups(machine.jobs_tmp)) == 2 and found, timeout=WAIT, what="both jobs"
+    )
 
     # When one is cancelled and the other finishes
     assert machine("cancel", cancelled).returncode == 0
     barrier.touch()
 
     # Then each ends as it should, and neither leaves a scratch folder or a process behind
-    wait_until(lambda: machine.status(cancelled).get("status") == "CANCELLED", "the cancelled run's end")
-    wait_until(lambda: machine.status(released).get("status") == "SUCCEEDED", "the released run's end")
+    wait_until(
+        lambda: machine.status(cancelled).get("status") == "CANCELLED", timeout=WAIT, what="the cancelled run's end"
+    )
+    wait_until(
+        lambda: machine.status(released).get("status") == "SUCCEEDED", timeout=WAIT, what="the released run's end"
+    )
     assert machine.left_in_tmp() == []
     assert {group: alive_in_group(group) for group in groups} == dict.fromkeys(groups, [])

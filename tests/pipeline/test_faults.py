@@ -36,7 +36,15 @@ from nsclient_common.layout import log_key, record_key, report_json_key
 from nsclient_common.record import FailureClass, RunRecord, parse_iso, status_label
 from nsclient_common.runid import run_id_for_upload
 from tests.faults import JobFault, JobFaults
-from tests.support import ON_DEMAND_QUEUE, SNAKEFILE_FAILS, SNAKEFILE_OK, Backend, notice_subject, zip_bytes
+from tests.support import (
+    ON_DEMAND_QUEUE,
+    SNAKEFILE_FAILS,
+    SNAKEFILE_OK,
+    Backend,
+    notice_subject,
+    wait_until,
+    zip_bytes,
+)
 
 EVENTS = Path(__file__).resolve().parents[1] / "events"
 
@@ -132,7 +140,8 @@ def crash(
 
 
 def inject(monkeypatch: pytest.MonkeyPatch, job_faults: JobFaults, *faults: JobFault) -> None:
-    monkeypatch.setattr(job_faults, "faults", list(faults))
+    # Added to those in force, not in their place: the module's launched runs may not have started their jobs
+    monkeypatch.setattr(job_faults, "faults", [*job_faults.faults, *faults])
 
 
 @dataclass
@@ -192,15 +201,6 @@ def visited_states(backend: Backend, run_id: str) -> list[str]:
 
 def upload(backend: Backend, name: str, snakefile: str = SNAKEFILE_OK, metadata: dict[str, str] | None = None) -> str:
     return backend.upload(zip_bytes({"Snakefile": snakefile}), name=name, metadata=metadata)
-
-
-def wait_until(condition: Callable[[], Any], timeout: float = 60, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if value := condition():
-            return value
-        time.sleep(0.1)
-    raise TimeoutError(f"timed out waiting for {what}")
 
 
 SPOT_QUEUE = "nextstrain-job-queue"  # the stack's JobQueue (the template's default)
@@ -414,7 +414,9 @@ def test_stuck_on_a_queue_without_time_limit_ends_with_the_execution(
     # and an execution limited to a few seconds (ExecutionTimeoutSeconds)
     inject(monkeypatch, job_faults, JobFault.too_large("fault-too-large-"))
     # None of them may start while the limit is lowered (their first step writes their record)
-    wait_until(lambda: all(local_backend.record(run) for run in launched.values()), what="the launched runs")
+    wait_until(
+        lambda: all(local_backend.record(run) for run in launched.values()), timeout=60, what="the launched runs"
+    )
     sfn = local_backend.client("stepfunctions")
     arn = local_backend.info.state_machine_arn
     definition = sfn.describe_state_machine(stateMachineArn=arn)["definition"]
@@ -424,7 +426,11 @@ def test_stuck_on_a_queue_without_time_limit_ends_with_the_execution(
     )
     try:
         run_id = upload(local_backend, "fault-too-large")
-        wait_until(lambda: jobs(local_backend, run_id), what=f"the job, within the {TOO_LARGE_EXECUTION_TIMEOUT} s")
+        wait_until(
+            lambda: jobs(local_backend, run_id),
+            timeout=60,
+            what=f"the job, within the {TOO_LARGE_EXECUTION_TIMEOUT} s",
+        )
     finally:  # an execution keeps the definition it started with
         sfn.update_state_machine(stateMachineArn=arn, definition=definition)
     # Then the execution times out, the backstop terminates the job and records why it never ran

@@ -7,7 +7,6 @@ listed in the README (the queue's job states and the running jobs' log streams).
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +22,7 @@ from nsclient_common.layout import cancel_request_key, inbox_key, record_key, wo
 from nsclient_common.record import RunStatus
 from nsclient_common.runid import run_id_for_upload
 from tests.client.helpers import SNAKEFILE_HELD, Cli, aws_machine, build_folder, wait_for_status
-from tests.support import SNAKEFILE_OK, zip_bytes
+from tests.support import SNAKEFILE_OK, wait_until, zip_bytes
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -64,6 +63,7 @@ def people(local_backend: Backend, tmp_path_factory: pytest.TempPathFactory) -> 
 class Runs:
     a_done: str  # A's finished run
     a_held: str  # A's run held RUNNING until released
+    a_to_cancel: str  # another, which A cancels (a_held stays RUNNING whichever test runs first)
     b_done: str
     barrier: Path
 
@@ -76,6 +76,7 @@ def runs(local_backend: Backend, people: dict[str, Person], tmp_path_factory: py
     pushed = {
         "a_done": a.cli("push", str(build_folder(folders / "a-done", SNAKEFILE_OK))),
         "a_held": a.cli("push", str(build_folder(folders / "a-held", SNAKEFILE_HELD.format(barrier=barrier)))),
+        "a_to_cancel": a.cli("push", str(build_folder(folders / "a-cancel", SNAKEFILE_HELD.format(barrier=barrier)))),
         "b_done": b.cli("push", str(build_folder(folders / "b-done", SNAKEFILE_OK))),
     }
     for result in pushed.values():
@@ -84,6 +85,7 @@ def runs(local_backend: Backend, people: dict[str, Person], tmp_path_factory: py
     local_backend.wait_for_record(made.a_done, timeout=TIMEOUT)
     local_backend.wait_for_record(made.b_done, timeout=TIMEOUT)
     wait_for_status(a.cli, made.a_held, "RUNNING", timeout=TIMEOUT)
+    wait_for_status(a.cli, made.a_to_cancel, "RUNNING", timeout=TIMEOUT)
     yield made
     barrier.touch()
 
@@ -96,14 +98,13 @@ def wait_for_cancel_run_to_look_at(execution_arn: str, timeout: float = 30) -> N
     """Until CancelRunFunction has read the execution a request names (strict IAM records its every call)."""
     enforcement = strict_iam.ENFORCEMENT
     assert enforcement is not None
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if any(
+    wait_until(
+        lambda: any(
             "CancelRunFunctionRole/" in d.principal and d.resource == execution_arn for d in list(enforcement.decisions)
-        ):
-            return
-        time.sleep(0.2)
-    raise TimeoutError(f"CancelRunFunction never looked at {execution_arn}")
+        ),
+        timeout=timeout,
+        what=f"CancelRunFunction looked at {execution_arn}",
+    )
 
 
 def invoke_cancel_run(backend: Backend, key: str, version_id: str) -> dict[str, Any]:
@@ -280,8 +281,8 @@ def test_an_admin_reads_a_run_made_before_per_person_folders(local_backend: Back
 def test_a_cancels_their_own_run_with_only_the_user_policy(
     local_backend: Backend, people: dict[str, Person], runs: Runs
 ) -> None:
-    result = people["a"].cli("cancel", runs.a_held)
+    result = people["a"].cli("cancel", runs.a_to_cancel)
     assert result.code == 0, result.err
     assert "asked the backend to stop it" in result.err
-    record = local_backend.wait_for_record(runs.a_held, timeout=TIMEOUT)
+    record = local_backend.wait_for_record(runs.a_to_cancel, timeout=TIMEOUT)
     assert record.status == RunStatus.CANCELLED

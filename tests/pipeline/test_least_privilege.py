@@ -16,7 +16,6 @@ on-demand queue; an emailed notice), then checks strict IAM's record of the whol
 from __future__ import annotations
 
 import json
-import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -28,7 +27,7 @@ from nsclient.local.stack import LOCAL_USER_ID, STACK_NAME
 from nsclient_common.jobrole import role_name
 from tests.client.helpers import SNAKEFILE_HELD, Cli, aws_machine, build_folder, wait_for_status
 from tests.faults import JobFault, JobFaults
-from tests.support import ON_DEMAND_QUEUE, SNAKEFILE_FAILS, SNAKEFILE_OK, zip_bytes
+from tests.support import ON_DEMAND_QUEUE, SNAKEFILE_FAILS, SNAKEFILE_OK, wait_until, zip_bytes
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -304,13 +303,11 @@ def exercised(
 
 
 def _live_log(person: Cli, run_id: str) -> str:
-    deadline = time.monotonic() + TIMEOUT
-    while time.monotonic() < deadline:
+    def log_once_holding() -> str:
         log = person("logs", run_id).out
-        if "holding" in log:
-            return log
-        time.sleep(0.5)
-    return ""
+        return log if "holding" in log else ""
+
+    return wait_until(log_once_holding, timeout=TIMEOUT, what=f"the running job's first line in {run_id}'s log")
 
 
 # --- the checks -----------------------------------------------------------------------------------------
@@ -361,6 +358,7 @@ def test_every_grant_is_used_by_a_call_it_alone_allows(local_backend: Backend, e
     assert unused == [], "\n".join(unused)
 
 
-def test_every_exception_names_a_grant_that_exists(local_backend: Backend) -> None:
+def test_every_exception_names_a_grant_that_exists(local_backend: Backend, admin: Cli) -> None:
+    # `admin` (unused but for its IAM user): the admin person's grants are among the principals' own
     granted = {(g.principal, g.action) for g in principals(local_backend)}
     assert sorted((set(USED_BY_AWS_ITSELF) | set(RARE_PATHS)) - granted) == []

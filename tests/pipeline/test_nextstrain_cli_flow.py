@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from nsclient.local import nextstrain_guide
 from nsclient.local.principals import create_user
 from nsclient_common.jobspec import BUILD_DIR, ENTRYPOINT, WORKDIR_URL_VAR
+from nsclient_common.settings import DEFAULT_JOB_DEFINITION, DEFAULT_JOB_QUEUE
 from tests.support import SNAKEFILE_OK, zip_bytes
 
 if TYPE_CHECKING:
@@ -33,8 +34,8 @@ def test_a_team_member_runs_a_build_as_the_nextstrain_cli_does(local_backend: Ba
     s3.put_object(Bucket=bucket, Key=workdir, Body=zip_bytes({"Snakefile": SNAKEFILE_OK}))
     job = batch.submit_job(
         jobName=run_id,
-        jobQueue=nextstrain_guide.JOB_QUEUE,
-        jobDefinition=nextstrain_guide.JOB_DEFINITION,
+        jobQueue=DEFAULT_JOB_QUEUE,
+        jobDefinition=DEFAULT_JOB_DEFINITION,
         containerOverrides={
             "command": [ENTRYPOINT, "env", "--chdir", BUILD_DIR, "--", "snakemake", "--cores", "1"],
             "environment": [{"name": WORKDIR_URL_VAR, "value": f"s3://{bucket}/{workdir}"}],

@@ -197,7 +197,8 @@ def test_the_report_measures_what_rules_that_sleep_and_allocate_used(local_backe
     # The job held 400 MiB (and snakemake itself), far from the 4 GiB asked for
     usage = report["usage"]
     assert 400 * MIB <= usage["peak_memory_bytes"] <= 1.5 * GIB
-    assert usage["cpu_seconds"] >= 0 and usage["wall_seconds"] >= 9
+    # At least hold's 3 s, then left's and right's 3 s side by side (more only as the machine is busy)
+    assert usage["cpu_seconds"] >= 0 and usage["wall_seconds"] >= 6
     # hold's benchmark file says what it alone used
     [hold] = report["rule_usage"]
     assert hold["rule"] == "hold" and 400 <= hold["peak_rss_mib"] <= 1024 and hold["longest_seconds"] >= 3

@@ -110,8 +110,9 @@ def test_people_cannot_list_subscribe_unfiltered_or_remove_subscriptions(
 ) -> None:
     # The team channel: an admin's unfiltered subscription, which carries every run's notice and the alarms.
     topic = local_backend.info.topic_arn
+    team_address = f"team-{uuid.uuid4().hex[:6]}@example.org"
     team = local_backend.client("sns").subscribe(
-        TopicArn=topic, Protocol="email", Endpoint="team@example.org", ReturnSubscriptionArn=True
+        TopicArn=topic, Protocol="email", Endpoint=team_address, ReturnSubscriptionArn=True
     )["SubscriptionArn"]
     sns = people["b"].client(local_backend, "sns")
     attempts = {
@@ -124,9 +125,9 @@ def test_people_cannot_list_subscribe_unfiltered_or_remove_subscriptions(
             attempt()
         assert refused.value.response["Error"]["Code"] in DENIED, name
     # Asking the backend to unsubscribe the team's address leaves the team channel as it was.
-    result = people["b"].cli("unsubscribe", "team@example.org")
+    result = people["b"].cli("unsubscribe", team_address)
     assert result.code == 0, result.err
-    assert [s["SubscriptionArn"] for s in subscriptions(local_backend, "team@example.org")] == [team]
+    assert [s["SubscriptionArn"] for s in subscriptions(local_backend, team_address)] == [team]
 
 
 @pytest.mark.slow

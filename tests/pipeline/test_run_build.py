@@ -10,7 +10,6 @@ import copy
 import io
 import json
 import re
-import time
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -24,7 +23,7 @@ import pytest
 from nsclient_common.layout import workdir_key
 from nsclient_common.runid import build_name, run_id_for_upload
 from nsclient_common.usage import wrap_command
-from tests.support import SNAKEFILE_FAILS, SNAKEFILE_OK, Backend, zip_bytes
+from tests.support import SNAKEFILE_FAILS, SNAKEFILE_OK, Backend, wait_until, zip_bytes
 
 EVENTS = Path(__file__).resolve().parents[1] / "events" / "start_run"
 START_RUN_FUNCTION = "nsclient-local-StartRunFunction"
@@ -86,10 +85,7 @@ def executions_named(backend: Backend, run_id: str) -> list[dict[str, Any]]:
 
 
 def wait_until_started(backend: Backend, run_id: str, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while not executions_named(backend, run_id):
-        assert time.monotonic() < deadline, f"no execution {run_id} after {timeout} s"
-        time.sleep(0.1)
+    wait_until(lambda: executions_named(backend, run_id), timeout=timeout, what=f"an execution {run_id}")
 
 
 def outbox_email(backend: Backend, run_id: str) -> EmailMessage:

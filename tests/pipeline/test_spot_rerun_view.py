@@ -9,7 +9,6 @@ until the test releases it.
 from __future__ import annotations
 
 import tempfile
-import time
 import uuid
 from typing import TYPE_CHECKING, Any
 
@@ -18,7 +17,7 @@ import pytest
 from tests.client.helpers import aws_machine
 from tests.faults import JobFault
 from tests.pipeline.test_faults import SPOT_QUEUE, configure_on_demand_queue
-from tests.support import ON_DEMAND_QUEUE, zip_bytes
+from tests.support import ON_DEMAND_QUEUE, wait_until, written_so_far, zip_bytes
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -66,14 +65,18 @@ def test_status_and_logs_follow_show_the_reruns_job(
         )
         out, err = tempfile.TemporaryFile("w+"), tempfile.TemporaryFile("w+")
         try:
-            deadline = time.monotonic() + TIMEOUT
-            while (rerun := rerun_job(local_backend, run_id)) is None:
-                assert time.monotonic() < deadline, "the build never ran again on the on-demand queue"
-                time.sleep(0.5)
+            rerun = wait_until(
+                lambda: rerun_job(local_backend, run_id), timeout=TIMEOUT, what="the build ran again on demand"
+            )
 
             status = person("status", run_id, "--json")
             following = person.popen("logs", "--follow", run_id, stdout=out, stderr=err)
-            time.sleep(3)
+            # Released only once the follower shows the held job: it follows a running run
+            wait_until(
+                lambda: f"running as job {rerun['jobId']}" in written_so_far(out),
+                timeout=TIMEOUT,
+                what="logs --follow showed the rerun's job",
+            )
         finally:
             barrier.touch()
         code = following.wait(TIMEOUT)

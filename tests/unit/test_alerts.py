@@ -15,7 +15,6 @@ from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from nsclient_common.alerts import INTERNAL_FAILURE_METRIC
 from nsclient_common.record import FailureClass, RunRecord, RunStatus, utc_now
@@ -54,16 +53,15 @@ class NoJobs:
 
 
 @pytest.fixture
-def s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    with mock_aws():
-        factory: Any = boto3.client
-        client = factory("s3", region_name="us-east-1")
-        client.create_bucket(Bucket=BUCKET)
-        monkeypatch.setenv("BUCKET_NAME", BUCKET)
-        monkeypatch.delenv("TOPIC_ARN", raising=False)
-        monkeypatch.delenv("NOTIFY_FROM", raising=False)
-        monkeypatch.delenv("POWERTOOLS_METRICS_DISABLED", raising=False)
-        yield client
+def s3(moto_account: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    factory: Any = boto3.client
+    client = factory("s3", region_name="us-east-1")
+    client.create_bucket(Bucket=BUCKET)
+    monkeypatch.setenv("BUCKET_NAME", BUCKET)
+    monkeypatch.delenv("TOPIC_ARN", raising=False)
+    monkeypatch.delenv("NOTIFY_FROM", raising=False)
+    monkeypatch.delenv("POWERTOOLS_METRICS_DISABLED", raising=False)
+    yield client
 
 
 def emitted(output: str) -> list[dict[str, Any]]:

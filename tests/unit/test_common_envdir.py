@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from nsclient_common.envdir import InvalidEnv, archive_items, check_name, decode_value, read_dir, to_archive
+from nsclient_common.envdir import InvalidEnv, check_name, decode_value, read_dir, to_archive
+from tests.support import envd_files
 
 
 def test_an_env_d_zip_holds_one_envdir_file_per_variable() -> None:
@@ -26,7 +27,7 @@ def test_an_env_d_zip_holds_one_envdir_file_per_variable() -> None:
         "GONE": b"",
     }
     # And reading the files back gives the same values
-    assert {name: decode_value(contents) for name, contents in archive_items(to_archive(env))} == env
+    assert {name: decode_value(contents) for name, contents in envd_files(to_archive(env))} == env
 
 
 def test_read_dir_reads_an_envdir_as_envdir_does(tmp_path: Path) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from nsclient_common.memory import InvalidMemory, format_mib, parse_memory_mib
+from nsclient_common.memory import InvalidMemory, parse_memory_mib
 
 
 @pytest.mark.parametrize(
@@ -55,10 +55,3 @@ def test_parse_memory_mib_error_is_a_value_error() -> None:
     # Callers that only know ValueError (argparse type= functions) still get a clean refusal.
     with pytest.raises(ValueError, match="can't read memory"):
         parse_memory_mib("lots")
-
-
-@pytest.mark.parametrize(
-    ("mib", "shown"), [(1024, "1 GiB"), (14336, "14 GiB"), (7400, "7400 MiB"), (13351, "13.0381 GiB")]
-)
-def test_format_mib_shows_gib_for_whole_or_large_amounts(mib: int, shown: str) -> None:
-    assert format_mib(mib) == shown

@@ -5,19 +5,19 @@ sender's claim that ends by the caller's deadline."""
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
 
+from nsclient_common import delivery
 from nsclient_common.delivery import NoticeBusy, deliver_notice
 from nsclient_common.layout import notice_key
 from nsclient_common.notice import Notice
 from nsclient_common.runstore import claim_notice
 from nsclient_common.settings import Settings
+from tests.support import VirtualClock
 
 BUCKET = "builds"
 SENDER = "nsclient@example.org"
@@ -32,17 +32,16 @@ NOTICE = Notice(
 
 
 @pytest.fixture
-def aws() -> Iterator[dict[str, Any]]:
-    with mock_aws():
-        region = "us-east-1"
-        factory: Any = boto3.client
-        s3, sns, ses, sqs = (factory(name, region_name=region) for name in ("s3", "sns", "ses", "sqs"))
-        s3.create_bucket(Bucket=BUCKET)
-        topic = sns.create_topic(Name="notices")["TopicArn"]
-        queue = sqs.create_queue(QueueName="subscriber")["QueueUrl"]
-        queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
-        yield {"s3": s3, "sns": sns, "ses": ses, "sqs": sqs, "topic": topic, "queue": queue}
+def aws(moto_account: str) -> Iterator[dict[str, Any]]:
+    region = "us-east-1"
+    factory: Any = boto3.client
+    s3, sns, ses, sqs = (factory(name, region_name=region) for name in ("s3", "sns", "ses", "sqs"))
+    s3.create_bucket(Bucket=BUCKET)
+    topic = sns.create_topic(Name="notices")["TopicArn"]
+    queue = sqs.create_queue(QueueName="subscriber")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
+    yield {"s3": s3, "sns": sns, "ses": ses, "sqs": sqs, "topic": topic, "queue": queue}
 
 
 def settings(aws: dict[str, Any]) -> Settings:
@@ -95,14 +94,18 @@ def test_no_email_is_due_without_a_notify_address(aws: dict[str, Any]) -> None:
     assert "email" not in marker(aws)
 
 
-def test_wait_for_another_senders_claim_ends_at_the_deadline(aws: dict[str, Any]) -> None:
+def test_wait_for_another_senders_claim_ends_at_the_deadline(
+    aws: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = VirtualClock()
+    clock.install(delivery, monkeypatch)
     # Given another sender claimed the notice just now and is still sending it
     assert claim_notice(aws["s3"], BUCKET, NOTICE.run_id, NOTICE.owner, {"state": "claimed"})
     # When a sender with 1 s left tries
-    started = time.monotonic()
+    deadline = clock.now + 1.0
     with pytest.raises(NoticeBusy, match="still being sent"):
-        send(aws, deadline=started + 1.0)
-    # Then it gave up by its deadline (not the claim's 120 s) and sent nothing
-    assert time.monotonic() - started < 5
+        send(aws, deadline=deadline)
+    # Then it waited, and gave up by its deadline (not the claim's 120 s), and sent nothing
+    assert clock.slept and clock.now <= deadline
     assert topic_messages(aws) == []
     assert marker(aws)["state"] == "claimed"

@@ -15,7 +15,6 @@ from unittest import mock
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from nsclient.local import entrypoint
 from nsclient_common.envdir import to_archive
@@ -69,14 +68,13 @@ class Job:
 
 
 @pytest.fixture
-def job(tmp_path: Path) -> Iterator[Job]:
+def job(moto_account: str, tmp_path: Path) -> Iterator[Job]:
     environment = {
         "AWS_DEFAULT_REGION": "us-east-1",
         entrypoint.WORKDIR_URL_VAR: URL,
         "PATH": os.environ.get("PATH", ""),
     }
-    with mock_aws(), mock.patch.dict(os.environ, environment):
-        os.environ.pop("AWS_ENDPOINT_URL", None)
+    with mock.patch.dict(os.environ, environment):
         for name in (entrypoint.VERBOSE_VAR, entrypoint.WORKDIR_VAR, "NEXTSTRAIN_ENVD_URL", "NEXTSTRAIN_DELETE_ENVD"):
             os.environ.pop(name, None)
         boto3.client("s3").create_bucket(Bucket=BUCKET)

@@ -8,16 +8,14 @@ import json
 import subprocess
 import sys
 import tracemalloc
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from nsclient_common import s3io
-from nsclient_common.logarchive import TAIL_LINES, LogSource, archive_log, iter_log_messages, read_log_tail
+from nsclient_common.logarchive import TAIL_LINES, LogSource, archive_log, iter_log_pages, read_log_tail
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -86,9 +84,14 @@ def snakemake_line(i: int) -> str:
     return f"[{i:07d}] rule filter: input data/sequences.fasta, output results/filtered.fasta, threads 4 ok"
 
 
+def messages(logs: Any) -> list[str]:
+    """Every message of stream "s" of group "g", page after page."""
+    return [message for page in iter_log_pages(logs, "g", "s") for message in page]
+
+
 def test_paging_follows_forward_tokens_to_the_end() -> None:
     logs = FakeLogs({"s": (25, str)}, page_size=10)
-    assert list(iter_log_messages(logs, "g", "s")) == [str(i) for i in range(25)]
+    assert messages(logs) == [str(i) for i in range(25)]
     assert logs.calls == 4  # three pages, then the page that returns the token it was given
 
 
@@ -111,7 +114,7 @@ class ScriptedLogs:
 
 def test_paging_reads_past_empty_pages_until_the_token_stops_changing() -> None:
     logs = ScriptedLogs([[], ["first"], [], [], ["second", "third"], [], ["last"]])
-    assert list(iter_log_messages(logs, "g", "s")) == ["first", "second", "third", "last"]
+    assert messages(logs) == ["first", "second", "third", "last"]
 
 
 def test_archive_keeps_the_lines_after_an_empty_page() -> None:
@@ -211,22 +214,11 @@ BUCKET = "nsclient-unit-logarchive"
 
 
 @pytest.fixture
-def s3() -> Iterator[Any]:
-    """moto in this process, without resetting it (that would wipe the session's local backend, a moto
-    server in this same process), and without the local backend's endpoint."""
-    mock = mock_aws()
-    with pytest.MonkeyPatch.context() as patch:
-        patch.delenv("AWS_ENDPOINT_URL", raising=False)
-        mock.start(reset=False)
-        try:
-            client = boto3.client("s3", region_name="us-east-1")
-            client.create_bucket(Bucket=BUCKET)
-            yield client
-            for entry in client.list_objects_v2(Bucket=BUCKET).get("Contents", []):
-                client.delete_object(Bucket=BUCKET, Key=entry["Key"])
-            client.delete_bucket(Bucket=BUCKET)
-        finally:
-            mock.stop(remove_data=False)
+def s3(moto_account: str) -> Any:
+    """A client and a bucket in the test's own moto account."""
+    client = boto3.client("s3", region_name="us-east-1")
+    client.create_bucket(Bucket=BUCKET)
+    return client
 
 
 def test_read_log_tail(s3: Any) -> None:

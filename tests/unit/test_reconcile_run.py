@@ -16,10 +16,10 @@ from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from nsclient_common.layout import notice_key, record_key
 from nsclient_common.record import FailureClass, RunRecord, RunStatus
+from tests.support import VirtualClock
 
 ROOT = Path(__file__).resolve().parents[2]
 BUCKET = "builds"
@@ -63,6 +63,7 @@ class JobThatNeverStops:
 
 @dataclass
 class Context:
+    clock: VirtualClock
     remaining_seconds: float
     function_name: str = "ReconcileRunFunction"
     memory_limit_in_mb: int = 1024
@@ -70,30 +71,29 @@ class Context:
     aws_request_id: str = "request-1"
 
     def __post_init__(self) -> None:
-        self.ends = time.monotonic() + self.remaining_seconds
+        self.ends = self.clock.now + self.remaining_seconds
 
     def get_remaining_time_in_millis(self) -> int:
-        return max(0, int((self.ends - time.monotonic()) * 1000))
+        return max(0, int((self.ends - self.clock.now) * 1000))
 
 
 @pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
-    with mock_aws():
-        factory: Any = boto3.client
-        s3, sns, logs = (factory(name, region_name="us-east-1") for name in ("s3", "sns", "logs"))
-        s3.create_bucket(Bucket=BUCKET)
-        topic = sns.create_topic(Name="notices")["TopicArn"]
-        logs.create_log_group(logGroupName="/aws/batch/job")
-        logs.create_log_stream(logGroupName="/aws/batch/job", logStreamName=STREAM)
-        logs.put_log_events(
-            logGroupName="/aws/batch/job",
-            logStreamName=STREAM,
-            logEvents=[{"timestamp": int(time.time() * 1000), "message": "slow build started"}],
-        )
-        monkeypatch.setenv("BUCKET_NAME", BUCKET)
-        monkeypatch.setenv("TOPIC_ARN", topic)
-        monkeypatch.delenv("NOTIFY_FROM", raising=False)
-        yield {"s3": s3, "sns": sns, "logs": logs, "batch": JobThatNeverStops()}
+def aws(moto_account: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
+    factory: Any = boto3.client
+    s3, sns, logs = (factory(name, region_name="us-east-1") for name in ("s3", "sns", "logs"))
+    s3.create_bucket(Bucket=BUCKET)
+    topic = sns.create_topic(Name="notices")["TopicArn"]
+    logs.create_log_group(logGroupName="/aws/batch/job")
+    logs.create_log_stream(logGroupName="/aws/batch/job", logStreamName=STREAM)
+    logs.put_log_events(
+        logGroupName="/aws/batch/job",
+        logStreamName=STREAM,
+        logEvents=[{"timestamp": int(time.time() * 1000), "message": "slow build started"}],
+    )
+    monkeypatch.setenv("BUCKET_NAME", BUCKET)
+    monkeypatch.setenv("TOPIC_ARN", topic)
+    monkeypatch.delenv("NOTIFY_FROM", raising=False)
+    yield {"s3": s3, "sns": sns, "logs": logs, "batch": JobThatNeverStops()}
 
 
 def test_wait_for_a_job_to_stop_ends_with_the_invocations_time(
@@ -101,16 +101,18 @@ def test_wait_for_a_job_to_stop_ends_with_the_invocations_time(
 ) -> None:
     app = load_handler_module()
     monkeypatch.setattr(app, "client", lambda service: aws[service])
+    clock = VirtualClock()
+    clock.install(app, monkeypatch)
     # Given an execution stopped from the console, whose job will not stop, and an invocation with
     # 3 s left beyond what the function keeps for finishing (the full wait would be 90 s)
     event = {"detail": {"executionArn": f"arn:aws:states:::execution:sm:{RUN_ID}", "name": RUN_ID, "status": "ABORTED"}}
-    context = Context(remaining_seconds=app.FINISH_RESERVE_SECONDS + 3)
+    context = Context(clock, remaining_seconds=app.FINISH_RESERVE_SECONDS + 3)
+    started = clock.now
 
-    started = time.monotonic()
     result = app.lambda_handler(event, context)
 
-    # Then it stopped waiting in time and still wrapped the run up
-    assert time.monotonic() - started < app.FINISH_RESERVE_SECONDS
+    # Then it waited for the job no longer than the 3 s, kept the reserve, and still wrapped the run up
+    assert clock.slept and clock.now - started <= 3
     assert aws["batch"].terminated == ["Cancelled by nsclient"]
     assert result == {"run_id": RUN_ID, "action": "finalized CANCELLED, notified"}
     record = RunRecord.from_json(aws["s3"].get_object(Bucket=BUCKET, Key=record_key(RUN_ID, None))["Body"].read())

@@ -4,6 +4,7 @@ exist. No AWS needed."""
 
 from __future__ import annotations
 
+import ast
 from pathlib import Path
 from typing import Any
 
@@ -55,12 +56,56 @@ def test_statemachine_task_retries_and_catches_everything(name: str) -> None:
     assert any("States.ALL" in catch["ErrorEquals"] for catch in state.get("Catch", [])), f"{name} catches no error"
 
 
-@pytest.mark.parametrize("name", NAMED_BY_CODE)
-def test_statemachine_has_the_states_the_code_names(name: str) -> None:
-    assert name in _states()
-    assert name in (ROOT / "functions").joinpath("common", "nsclient_common", "jobfacts.py").read_text() or any(
-        name in path.read_text() for path in (ROOT / "functions").glob("*/app.py")
-    )
+def _state_reads(tree: ast.AST) -> set[tuple[str, str]]:
+    """(results or errors, state) for each state name the code looks up in the execution's results or errors:
+    `"X" in event.errors`, `event.results.get("X")`, and `for state in ("X", ...): if state in errors`."""
+    kinds = ("results", "errors")
+
+    def kind_of(node: ast.AST) -> str | None:
+        name = node.attr if isinstance(node, ast.Attribute) else node.id if isinstance(node, ast.Name) else None
+        return name if name in kinds else None
+
+    reads: set[tuple[str, str]] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Compare) and isinstance(node.ops[0], ast.In):
+            kind = kind_of(node.comparators[0])
+            if kind and isinstance(node.left, ast.Constant) and isinstance(node.left.value, str):
+                reads.add((kind, node.left.value))
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "get":
+            kind = kind_of(node.func.value)
+            first = node.args[0] if node.args else None
+            if kind and isinstance(first, ast.Constant) and isinstance(first.value, str):
+                reads.add((kind, first.value))
+        elif isinstance(node, ast.For) and isinstance(node.target, ast.Name) and isinstance(node.iter, ast.Tuple):
+            variable = node.target.id
+            for inner in ast.walk(node):
+                if (
+                    isinstance(inner, ast.Compare)
+                    and isinstance(inner.left, ast.Name)
+                    and inner.left.id == variable
+                    and (kind := kind_of(inner.comparators[0]))
+                ):
+                    reads |= {
+                        (kind, e.value)
+                        for e in node.iter.elts
+                        if isinstance(e, ast.Constant) and isinstance(e.value, str)
+                    }
+    return reads
+
+
+def test_statemachine_writes_the_results_and_errors_the_code_reads() -> None:
+    from nsclient_common.jobfacts import JOB_STATES
+
+    sources = [*(ROOT / "functions").glob("*/app.py"), *(ROOT / "functions" / "common").rglob("*.py")]
+    reads = {read for path in sources for read in _state_reads(ast.parse(path.read_text()))}
+    reads |= {(kind, name) for name in JOB_STATES for kind in ("results", "errors")}
+    # The scan finds the lookups the handlers are known to make (it is not silently finding nothing)
+    assert {name for _, name in reads} >= set(NAMED_BY_CODE)
+    states = _states()
+    written = {s["ResultPath"] for s in states.values() if "ResultPath" in s}
+    written |= {c["ResultPath"] for s in states.values() for c in s.get("Catch", [])}
+    unwritten = sorted(f"$.{kind}.{name}" for kind, name in reads if f"$.{kind}.{name}" not in written)
+    assert not unwritten, f"the code reads what no state writes: {unwritten}"
 
 
 def _paths(value: Any) -> list[str]:

@@ -12,9 +12,11 @@ from pathlib import Path
 from typing import Any
 
 from nsclient.local.template import load_template as load_cfn_template
+from nsclient_common.settings import LIMIT_VARIABLES, SETTING_VARIABLES, Limits, Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
+CONTRACT = ROOT / "docs" / "CONTRACT.md"
 STATE_MACHINE_DEFINITION = ROOT / "statemachine" / "run_build.asl.yaml"
 
 FUNCTIONS = {
@@ -105,6 +107,11 @@ def test_every_function_points_at_existing_code():
         assert (ROOT / properties["CodeUri"] / "app.py").is_file(), f"{properties['CodeUri']}app.py is missing"
 
 
+def test_the_contract_lists_every_function():
+    rows = re.findall(r"^\| (\w+) +\| (\w+) +\|", CONTRACT.read_text(), re.MULTILINE)
+    assert {logical_id: directory for directory, logical_id in rows if directory != "dir"} == FUNCTIONS
+
+
 def test_common_layer_is_shared_by_all_functions():
     layer = RESOURCES["CommonLayer"]
     assert layer["Properties"]["ContentUri"] == "functions/common/"
@@ -115,28 +122,59 @@ def test_common_layer_is_shared_by_all_functions():
     assert function_globals["Layers"] == [{"Ref": "CommonLayer"}]
 
 
-def test_function_environment_matches_the_contract():
+# The variables the functions read (nsclient_common.settings) that the template does not give every function:
+# the state machine's ARN only to those that start, cancel or look at executions; the job role settings only to
+# PrepareRun, which makes the roles; the outbox directory and the local toolchain only on the local backend, which
+# writes notices there as files and runs builds with this machine's snakemake.
+NOT_GLOBAL = {
+    "STATE_MACHINE_ARN",
+    "JOB_ROLE_PATH",
+    "JOB_ROLE_BOUNDARY_ARN",
+    "JOB_ROLE_SETTLE_SECONDS",
+    "OUTBOX_DIR",
+    "LOCAL_TOOLCHAIN",
+}
+
+
+def test_function_environment_is_what_the_settings_read():
     variables = TPL["Globals"]["Function"]["Environment"]["Variables"]
-    assert set(variables) == {
-        "BUCKET_NAME",
-        "TOPIC_ARN",
-        "JOB_QUEUE",
-        "JOB_DEFINITION",
-        "ON_DEMAND_JOB_QUEUE",
-        "COMPUTE_MAX_VCPUS",
-        "MAX_UPLOAD_BYTES",
-        "MAX_UNCOMPRESSED_BYTES",
-        "MAX_COMPRESSION_RATIO",
-        "MAX_CPUS",
-        "MAX_MEMORY_MIB",
-        "NOTIFY_FROM",
-        "NOTIFY_ALLOWED",
-        "COST_RATES",
-        "INSTANCE_TYPES",
-    }
+    assert set(variables) == (set(SETTING_VARIABLES.values()) | set(LIMIT_VARIABLES.values())) - NOT_GLOBAL
     assert "LOG_GROUP" not in variables  # each job's description names its group (jobfacts.log_group_of)
     with_arn = {k for k in FUNCTIONS if "STATE_MACHINE_ARN" in props(k).get("Environment", {}).get("Variables", {})}
     assert with_arn == {"StartRunFunction", "CancelRunFunction", "ReconcileRunFunction"}
+
+
+def test_the_contract_names_every_variable_the_functions_read():
+    section = CONTRACT.read_text().split("## Environment variables", 1)[1].split("\n## ", 1)[0]
+    named = set(re.findall(r"\b[A-Z][A-Z0-9_]+\b", section))
+    missing = (set(SETTING_VARIABLES.values()) | set(LIMIT_VARIABLES.values())) - named
+    assert not missing, f"docs/CONTRACT.md does not name {sorted(missing)}"
+
+
+def _default_value(value: Any) -> str | None:
+    """A function variable's value in a stack deployed with every parameter's default (CreateBatchEnvironment
+    is false by default, so the false branch of each CreateBatch condition); None for a resource's name."""
+    if isinstance(value, dict) and "Fn::If" in value:
+        condition, _, when_false = value["Fn::If"]
+        assert condition == "CreateBatch" and PARAMETERS["CreateBatchEnvironment"]["Default"] == "false"
+        return _default_value(when_false)
+    if isinstance(value, dict) and "Fn::Join" in value:
+        return _default_value(value["Fn::Join"][1])  # a list parameter's default is written comma-joined
+    if isinstance(value, dict) and value.get("Ref") in PARAMETERS:
+        return str(PARAMETERS[value["Ref"]].get("Default", ""))
+    return str(value) if isinstance(value, str | int | float) else None
+
+
+def test_parameter_defaults_are_the_settings_defaults():
+    # What the functions read from a stack deployed with the defaults is what Settings assumes unset
+    variables = TPL["Globals"]["Function"]["Environment"]["Variables"]
+    deployed = {name: v for name, value in variables.items() if (v := _default_value(value)) is not None}
+    assert {"JOB_QUEUE", "JOB_DEFINITION", "MAX_CPUS", "MAX_MEMORY_MIB", "MAX_UPLOAD_BYTES"} <= set(deployed)
+
+    read = Settings.from_env({**deployed, "BUCKET_NAME": "builds"})
+
+    assert read.limits == Limits()
+    assert read == Settings(bucket="builds", topic_arn=read.topic_arn, state_machine_arn=read.state_machine_arn)
 
 
 def test_state_machine_arn_is_taken_from_the_state_machine():

@@ -42,7 +42,7 @@ from nsclient.runs.transfer import check_build_folder, pull, push
 from nsclient.watch import exit_code_of, follow
 from nsclient_common.record import RunRecord, RunStatus
 from nsclient_common.request import CPUS, MEMORY, BuildRequest, InvalidRequest, parse_request
-from nsclient_common.settings import Limits
+from nsclient_common.settings import UNLIMITED
 
 if TYPE_CHECKING:
     from nsclient.backend import Backend
@@ -113,12 +113,9 @@ def register_parser(subparsers: Any, parent: argparse.ArgumentParser) -> None:
     parser.set_defaults(wait=False, snakemake_args=[])
 
 
-# The backend's own reading of a request's fields, without its limits: those are checked once connected.
-_ANY_SIZE = Limits(max_cpus=sys.maxsize, max_memory_mib=sys.maxsize)
-
-
 def _read(field: str, text: str) -> BuildRequest:
-    return parse_request({field: text}, _ANY_SIZE)
+    # The backend's own reading of a request's fields, without its limits: those are checked once connected.
+    return parse_request({field: text}, UNLIMITED)
 
 
 def whole_number_of_cpus(text: str) -> int:

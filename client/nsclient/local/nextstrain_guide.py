@@ -15,8 +15,6 @@ from nsclient_common.layout import DEFAULT_LOG_GROUP
 
 JOBS_BUCKET = "nextstrain-jobs"
 JOB_ROLE = "NextstrainJobsRole"
-JOB_QUEUE = "nextstrain-job-queue"
-JOB_DEFINITION = "nextstrain-job"
 LOG_GROUP = DEFAULT_LOG_GROUP  # Batch's own default, made on a team's first job
 USERS_GROUP = "nextstrain-users"
 JOB_TIMEOUT_SECONDS = 14400

@@ -344,7 +344,8 @@ class LocalStack:
             self.runtime.lambdas.functions[name] = LocalFunction(
                 code_dir=self.root / properties["CodeUri"],
                 handler=handler,
-                environment=environment,
+                # The handlers' clients call this server (on AWS, Lambda's region's own endpoints).
+                environment={**environment, "AWS_ENDPOINT_URL": self.endpoint_url},
                 credentials=self.principals.assume(role, name),
                 timeout_seconds=timeout,
             )

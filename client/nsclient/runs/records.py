@@ -16,17 +16,10 @@ from nsclient_common.layout import RUNS_PREFIX, runs_prefix
 from nsclient_common.record import RunRecord, parse_iso
 from nsclient_common.runid import is_run_id
 from nsclient_common.runindex import Summary, latest, parse_summary_key
+from nsclient_common.s3errors import error_code, is_missing
 
 if TYPE_CHECKING:
     from nsclient.backend import Backend
-
-
-def error_code(error: ClientError) -> str:
-    return str(error.response.get("Error", {}).get("Code", ""))
-
-
-def is_missing(error: ClientError) -> bool:
-    return error_code(error) in ("NoSuchKey", "404", "NotFound", "NoSuchVersion")
 
 
 def is_denied(error: ClientError) -> bool:

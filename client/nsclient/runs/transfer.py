@@ -26,7 +26,7 @@ from nsclient_common.record import RunStatus
 from nsclient_common.request import BuildRequest, InvalidRequest, parse_request
 from nsclient_common.runid import new_upload_name, run_id_for_upload
 from nsclient_common.s3io import open_s3_object
-from nsclient_common.settings import Limits
+from nsclient_common.settings import UNLIMITED
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
@@ -36,10 +36,11 @@ if TYPE_CHECKING:
 
 
 def check_request(request: BuildRequest) -> dict[str, str]:
-    """The upload's metadata, checked here as the backend will check it (with default limits)."""
+    """The upload's metadata, its fields checked here as the backend will read them (the deployment's limits
+    are checked before, by push)."""
     try:
         metadata = request.to_metadata()
-        parse_request(metadata, Limits(max_cpus=10**6, max_memory_mib=10**9))
+        parse_request(metadata, UNLIMITED)
     except InvalidRequest as error:
         raise UserError(str(error)) from None
     return metadata

@@ -1,6 +1,7 @@
 """boto3 clients, made once per endpoint and reused across warm invocations.
 
-Keyed on AWS_ENDPOINT_URL so that the local backend (and tests) can point the same code at
+Keyed on AWS_ENDPOINT_URL (and AWS_REGION), read from the invocation's environment
+(nsclient_common.environment), so that the local backend (and tests) can point the same code at
 another endpoint without stale clients. Typed by the types-boto3 stubs (a development
 dependency): `client("s3")` is an S3Client to mypy.
 """
@@ -8,11 +9,12 @@ dependency): `client("s3")` is an S3Client to mypy.
 from __future__ import annotations
 
 import functools
-import os
 from typing import TYPE_CHECKING, Any, Literal, overload
 
 import boto3
 from botocore.config import Config
+
+from nsclient_common.environment import function_environment
 
 if TYPE_CHECKING:
     from types_boto3_batch import BatchClient
@@ -43,7 +45,10 @@ def client(service: Literal["ses"]) -> SESClient: ...
 @overload
 def client(service: Literal["iam"]) -> IAMClient: ...
 def client(service: str) -> Any:
-    return _client(service, os.environ.get("AWS_ENDPOINT_URL"), os.environ.get("AWS_REGION"))
+    # The invocation's own endpoint and region: on Lambda the process's; on the local backend its function's,
+    # whatever else in the process (a test) sets in os.environ meanwhile.
+    environment = function_environment()
+    return _client(service, environment.get("AWS_ENDPOINT_URL"), environment.get("AWS_REGION"))
 
 
 @functools.cache

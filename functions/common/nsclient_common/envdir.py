@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from nsclient_common.jobspec import RESERVED_VARIABLES
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Mapping
+    from collections.abc import Mapping
     from pathlib import Path
 
 Env = dict[str, str | None]  # None: unset the variable
@@ -79,11 +79,3 @@ def to_archive(env: Mapping[str, str | None]) -> bytes:
         for name, value in env.items():
             archive.writestr(check_name(name), encode_value(value))
     return buffer.getvalue()
-
-
-def archive_items(data: bytes) -> Iterator[tuple[str, bytes]]:
-    """(name, contents) of each file in an env.d zip, as unzip would write them into a folder."""
-    with zipfile.ZipFile(io.BytesIO(data)) as archive:
-        for member in archive.infolist():
-            if not member.is_dir():
-                yield _check_syntax(member.filename), archive.read(member)

@@ -16,6 +16,7 @@ from pydantic import BaseModel
 
 from nsclient_common.layout import DEFAULT_LOG_GROUP
 from nsclient_common.payloads import cut_line
+from nsclient_common.s3errors import error_code, is_missing
 from nsclient_common.s3io import MultipartWriter
 from nsclient_common.usage import USAGE_MARKER
 
@@ -97,12 +98,6 @@ def iter_log_pages(logs: Any, group: str, stream: str) -> Iterator[list[str]]:
         token = next_token
 
 
-def iter_log_messages(logs: Any, group: str, stream: str) -> Iterator[str]:
-    """Yield every message of a stream from the start."""
-    for page in iter_log_pages(logs, group, stream):
-        yield from page
-
-
 def archive_log(
     logs: Any,
     s3: Any,
@@ -171,7 +166,7 @@ def read_log_tail(s3: Any, bucket: str, key: str, lines: int = TAIL_LINES) -> li
     try:
         response = s3.get_object(Bucket=bucket, Key=key, Range=f"bytes=-{TAIL_BYTES}")
     except ClientError as error:  # an empty object answers InvalidRange
-        if error.response.get("Error", {}).get("Code") in ("NoSuchKey", "InvalidRange", "404"):
+        if is_missing(error) or error_code(error) == "InvalidRange":
             return []
         raise
     text = response["Body"].read().decode("utf-8", "replace").splitlines()

@@ -42,7 +42,3 @@ def parse_memory_mib(value: str | int) -> int:
     if mib <= 0:
         raise InvalidMemory(f"memory {value!r} is less than 1 MiB")
     return mib
-
-
-def format_mib(mib: int) -> str:
-    return f"{mib / 1024:g} GiB" if mib % 1024 == 0 or mib >= 10240 else f"{mib} MiB"

@@ -19,7 +19,6 @@ if TYPE_CHECKING:
 
     from nsclient_common.record import RunRecord
 
-MIB = 1024**2
 GIB = 1024**3
 # Room left above the measured peak when suggesting memory: snakemake's and the tools' peaks vary by input.
 MEMORY_HEADROOM = 1.25

@@ -12,6 +12,7 @@ from nsclient_common.layout import log_key, report_html_key, report_json_key, s3
 from nsclient_common.report import RunReport, build_report
 from nsclient_common.report_html import render_html
 from nsclient_common.runid import build_name
+from nsclient_common.s3errors import is_missing
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -23,7 +24,7 @@ def _log_lines(s3: Any, bucket: str, record: RunRecord) -> Iterator[str]:
     try:
         body = s3.get_object(Bucket=bucket, Key=log_key(record.run_id, record.owner))["Body"]
     except ClientError as error:
-        if error.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+        if is_missing(error):
             return
         raise
     for raw in body.iter_lines():

@@ -28,7 +28,6 @@ SUBMITTER = "submitter"
 # The S3 version of inbox/<name>.env.d, the build's environment variables, sent before the build
 # ("null" in a bucket without versioning).
 ENVD_VERSION = "env-d-version"
-METADATA_KEYS = (CPUS, MEMORY, SNAKEMAKE_ARGS, IMAGE, NOTIFY, SUBMITTER, ENVD_VERSION)
 
 # S3 caps an object's user metadata, names and values together.
 MAX_METADATA_BYTES = S3_USER_METADATA_BYTES

@@ -10,6 +10,7 @@ from botocore.exceptions import ClientError
 from nsclient_common.layout import notice_key, record_key
 from nsclient_common.record import RunRecord
 from nsclient_common.runindex import summary_key
+from nsclient_common.s3errors import error_code, is_missing
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -19,15 +20,11 @@ class RunNotFound(Exception):
     pass
 
 
-def _code(error: ClientError) -> str:
-    return str(error.response.get("Error", {}).get("Code", ""))
-
-
 def read_record(s3: Any, bucket: str, run_id: str, owner: str | None) -> RunRecord:
     try:
         body = s3.get_object(Bucket=bucket, Key=record_key(run_id, owner))["Body"].read()
     except ClientError as error:
-        if _code(error) in ("NoSuchKey", "404", "NotFound"):
+        if is_missing(error):
             raise RunNotFound(run_id) from None
         raise
     return RunRecord.from_json(body)
@@ -51,23 +48,6 @@ def write_record(s3: Any, bucket: str, record: RunRecord) -> None:
     s3.put_object(Bucket=bucket, Key=summary_key(record), Body=b"")
 
 
-def create_record(s3: Any, bucket: str, record: RunRecord) -> bool:
-    """Write a record only if none exists; False if another writer got there first."""
-    try:
-        s3.put_object(
-            Bucket=bucket,
-            Key=record_key(record.run_id, record.owner),
-            Body=record.to_json(),
-            ContentType="application/json",
-            IfNoneMatch="*",
-        )
-    except ClientError as error:
-        if _code(error) in ("PreconditionFailed", "ConditionalRequestConflict", "412"):
-            return False
-        raise
-    return True
-
-
 def claim_notice(s3: Any, bucket: str, run_id: str, owner: str | None, notice: dict[str, Any]) -> bool:
     """Record that the notice for a run is being sent; False if it already was.
 
@@ -83,7 +63,7 @@ def claim_notice(s3: Any, bucket: str, run_id: str, owner: str | None, notice: d
             IfNoneMatch="*",
         )
     except ClientError as error:
-        if _code(error) in ("PreconditionFailed", "ConditionalRequestConflict", "412"):
+        if error_code(error) in ("PreconditionFailed", "ConditionalRequestConflict", "412"):
             return False
         raise
     return True
@@ -94,7 +74,7 @@ def read_notice_marker(s3: Any, bucket: str, run_id: str, owner: str | None) -> 
     try:
         response = s3.get_object(Bucket=bucket, Key=notice_key(run_id, owner))
     except ClientError as error:
-        if _code(error) in ("NoSuchKey", "404", "NotFound"):
+        if is_missing(error):
             return None
         raise
     marker: dict[str, Any] = json.loads(response["Body"].read())

@@ -43,6 +43,11 @@ class Limits(BaseModel):
 # The stack's NotifyAllowed output when the parameter is empty (an output cannot be): no address.
 NOTIFY_ALLOWED_NONE = "none"
 
+# Cpus and memory no request reaches: for reading a request's fields apart from any deployment's limits
+# (2**53, JSON's largest exact integer in every language that reads it).
+UNLIMITED = Limits(max_cpus=2**53, max_memory_mib=2**53)
+
+
 # Each setting's environment variable (an empty value means "the default").
 LIMIT_VARIABLES = {
     "max_upload_bytes": "MAX_UPLOAD_BYTES",
@@ -71,11 +76,17 @@ SETTING_VARIABLES = {
 }
 
 
+# A team's existing Batch setup as the Nextstrain CLI's AWS Batch guide names it: the stack's defaults (its
+# JobQueue and JobDefinition parameters, tested equal) and the client's when no stack is configured.
+DEFAULT_JOB_QUEUE = "nextstrain-job-queue"
+DEFAULT_JOB_DEFINITION = "nextstrain-job"
+
+
 class Settings(BaseModel):
     bucket: str = Field(min_length=1)
     topic_arn: str = ""
-    job_queue: str = "nextstrain-job-queue"
-    job_definition: str = "nextstrain-job"
+    job_queue: str = DEFAULT_JOB_QUEUE
+    job_definition: str = DEFAULT_JOB_DEFINITION
     on_demand_job_queue: str = ""
     state_machine_arn: str = ""
     notify_from: str = ""
