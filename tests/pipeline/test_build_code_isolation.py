@@ -31,7 +31,7 @@ from nsclient_common.runid import run_id_for_upload
 from tests.client.helpers import build_folder
 from tests.faults import JobFault
 from tests.pipeline.test_isolation import Person, make_person
-from tests.support import SNAKEFILE_OK, zip_bytes
+from tests.support import SNAKEFILE_OK, wait_until, zip_bytes
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -150,7 +150,7 @@ def scene(local_backend: Backend, job_faults: JobFaults, tmp_path_factory: pytes
     job_faults.faults.append(JobFault(name, Disruption(blocked_reason=WAITING)))
     local_backend.wait_for_record(a_done, timeout=TIMEOUT)
     a_done_record = s3.get_object(Bucket=bucket, Key=record_key(a_done, a.userid))["Body"].read()
-    _wait_for(lambda: _exists(s3, bucket, envd_key(a_waiting, a.userid)), "A's env.d in its run folder")
+    wait_until(lambda: _exists(s3, bucket, envd_key(a_waiting, a.userid)), timeout=TIMEOUT, what="A's env.d moved")
 
     victim = {
         "folder": f"runs/{a.userid}/",
@@ -184,16 +184,6 @@ def _exists(s3: Any, bucket: str, key: str) -> bool:
     except Exception:
         return False
     return True
-
-
-def _wait_for(condition: Any, what: str, timeout: float = TIMEOUT) -> None:
-    import time
-
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"never saw {what}")
-        time.sleep(0.2)
 
 
 REFUSED_TO_SDK = {"AccessDenied", "403"}

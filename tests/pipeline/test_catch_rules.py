@@ -5,11 +5,11 @@ then the execution fails whatever the state's Catch says."""
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from typing import TYPE_CHECKING, Any
 
 from nsclient.local.stack import STACK_NAME
+from tests.support import wait_until
 
 if TYPE_CHECKING:
     from tests.support import Backend
@@ -44,13 +44,12 @@ def _run(backend: Backend, definition: dict[str, Any], timeout: float = 60) -> d
         roleArn="arn:aws:iam::123456789012:role/catch-rules",
     )["stateMachineArn"]
     arn = sfn.start_execution(stateMachineArn=machine, name="run", input=json.dumps({"present": "x"}))["executionArn"]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+
+    def ended() -> dict[str, Any] | None:
         described: dict[str, Any] = sfn.describe_execution(executionArn=arn)
-        if described["status"] != "RUNNING":
-            return described
-        time.sleep(0.2)
-    raise TimeoutError(f"{arn} still running after {timeout} s")
+        return described if described["status"] != "RUNNING" else None
+
+    return wait_until(ended, timeout=timeout, what=f"{arn} ended")
 
 
 def test_a_path_missing_from_the_input_fails_the_execution_past_a_states_all_catcher(local_backend: Backend) -> None:

@@ -54,7 +54,7 @@ rule all:
 
 rule slow:
     output: "results/out.txt"
-    shell: "echo slow build started && sleep 30 && echo done > {output}"
+    shell: "echo slow build started && sleep 2 && echo slow build going && sleep 28 && echo done > {output}"
 """
 
 
@@ -365,9 +365,10 @@ def test_cancel_terminates_the_job(local_backend: Backend, backstop: HandlerSpy,
         (job,) = found
         stream = job["container"]["logStreamName"]
         events = logs.get_log_events(logGroupName="/aws/batch/job", logStreamName=stream, startFromHead=True)
-        return any("slow build started" in event["message"] for event in events["events"])
+        # Seconds into its rule (snakemake's log stamps whole seconds): the time it ran shows in the report.
+        return any("slow build going" in event["message"] for event in events["events"])
 
-    wait_until(build_started, timeout=120, what="the build to start")
+    wait_until(build_started, timeout=120, what="the build to have run a while")
     # When it is cancelled as `nsclient cancel` and the console do: StopExecution
     cancelled_at = time.time()
     local_backend.client("stepfunctions").stop_execution(
