@@ -68,3 +68,37 @@ def test_setup_saves_the_stacks_limits_and_push_keeps_within_them(
     assert over_memory.error_lines == [
         "Error: Nothing was uploaded: memory 66560 MiB is over this deployment's limit of 65536 MiB."
     ]
+
+
+@pytest.mark.parametrize(
+    ("allowed", "notify", "sentence"),
+    [
+        ("none", "me@example.org", "this deployment emails no notify address directly, me@example.org included"),
+        (
+            "example.org",
+            "me@elsewhere.net",
+            "this deployment emails only addresses at example.org, not me@elsewhere.net",
+        ),
+    ],
+)
+def test_setup_saves_the_addresses_the_stack_mails_and_push_refuses_others(
+    allowed: str, notify: str, sentence: str, cli: Cli, local_backend: Backend, tmp_path: Path
+) -> None:
+    cli.env.update(aws_env(local_backend, local_backend.admin))
+    name = f"mails-{uuid.uuid4().hex[:8]}"
+    outputs = {**STACK_OUTPUTS, "RunMaxCpus": "64", "RunMaxMemoryMiB": "65536", "NotifyAllowed": allowed}
+    create_stack(local_backend, name, outputs)
+    setup = cli.process(
+        "setup", "--stack", name, "--region", "us-east-1", "--endpoint-url", local_backend.info.endpoint_url
+    )
+    assert setup.code == 0, setup.err
+    assert config.read_config(cli.config_file)["nsclient"]["notify-allowed"] == allowed
+    folder = build_folder(tmp_path / f"mailed-{uuid.uuid4().hex[:8]}", SNAKEFILE_OK)
+
+    refused = cli.process("push", str(folder), "--notify", notify)
+
+    assert refused.code == 1
+    assert len(refused.error_lines) == 1 and refused.error_lines[0].startswith(
+        f"Error: Nothing was uploaded: {sentence}"
+    )
+    assert uploads_of(local_backend, folder) == []
