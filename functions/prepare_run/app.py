@@ -9,7 +9,6 @@ secrets are not left lying in inbox/.
 
 from __future__ import annotations
 
-import os
 from typing import TYPE_CHECKING, Any, TypedDict
 
 from botocore.exceptions import ClientError
@@ -260,7 +259,7 @@ def prepare(
         job_queue=settings.job_queue,
         job_definition=job_definition,
         workdir_url=s3_url(settings.bucket, workdir),
-        region=os.environ["AWS_REGION"],  # the Lambda's own: the job's bucket is in this region
+        region=settings.region,  # the Lambda's own: the job's bucket is in this region
         envd_url=envd_url,
     )
     return PrepareOutput(accepted=True, reason=None, job=job, record=record)

@@ -127,6 +127,7 @@ def test_common_layer_is_shared_by_all_functions():
 # PrepareRun, which makes the roles; the outbox directory and the local toolchain only on the local backend, which
 # writes notices there as files and runs builds with this machine's snakemake.
 NOT_GLOBAL = {
+    "AWS_REGION",  # Lambda sets it
     "STATE_MACHINE_ARN",
     "JOB_ROLE_PATH",
     "JOB_ROLE_BOUNDARY_ARN",

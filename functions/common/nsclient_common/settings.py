@@ -68,6 +68,8 @@ SETTING_VARIABLES = {
     "notify_from": "NOTIFY_FROM",
     "outbox_dir": "OUTBOX_DIR",
     "local_toolchain": "LOCAL_TOOLCHAIN",
+    # Lambda's own: the function's region, which is the bucket's (a job is told it for its downloads).
+    "region": "AWS_REGION",
     "cost_rates": "COST_RATES",
     "instance_types": "INSTANCE_TYPES",
     "job_role_path": "JOB_ROLE_PATH",
@@ -95,6 +97,7 @@ class Settings(BaseModel):
     local_toolchain: bool = False
     # How the cost estimate prices a job (cost.rates_for): on-demand, spot or VCPU_HOUR_USD/GIB_HOUR_USD,
     # for the family of the first of the compute environment's instance types.
+    region: str = "us-east-1"
     cost_rates: str = "on-demand"
     instance_types: str = "optimal"
     # Each person's job role (jobrole.py): made under this IAM path and permissions boundary, and used once
