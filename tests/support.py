@@ -7,7 +7,10 @@ import json
 import os
 import re
 import struct
+import subprocess
+import sys
 import time
+import uuid
 import zipfile
 import zlib
 from collections.abc import Callable, Mapping
@@ -15,6 +18,7 @@ from dataclasses import dataclass, field
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
+from pathlib import Path
 from types import ModuleType, SimpleNamespace
 from typing import IO, Any, Literal, TypeVar
 
@@ -50,6 +54,21 @@ def wait_until(
         if time.monotonic() >= deadline:
             raise TimeoutError(f"{what}: not within {timeout:g} s")
         time.sleep(interval)
+
+
+def run_nsclient(
+    *args: str | Path, env: Mapping[str, str], timeout: float = 240, python: tuple[str, ...] = ("-m", "nsclient")
+) -> subprocess.CompletedProcess[str]:
+    """`nsclient ARGS` as a person runs it, its own process (`python` may replace `-m nsclient`, to run it
+    as an installation would be)."""
+    return subprocess.run(
+        [sys.executable, *python, *(str(a) for a in args)],
+        env=dict(env),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
 
 
 @dataclass
@@ -212,6 +231,16 @@ class Backend:
 
     def execution_arn(self, run_id: str) -> str:
         return execution_arn(self.info.state_machine_arn, run_id)
+
+    def state_machine(self, prefix: str, definition: dict[str, Any]) -> str:
+        """A state machine of the test's own (named after it, made fresh), beside the stack's; its ARN."""
+        return str(
+            self.client("stepfunctions").create_state_machine(
+                name=f"{prefix}-{uuid.uuid4().hex[:6]}",
+                definition=json.dumps(definition),
+                roleArn=f"arn:aws:iam::123456789012:role/{prefix}",
+            )["stateMachineArn"]
+        )
 
     def wait_for_execution(self, run_id: str, timeout: float = 120) -> dict[str, Any]:
         sfn = self.client("stepfunctions")

@@ -32,7 +32,7 @@ from unittest import mock
 
 from nsclient.cli import run
 from nsclient.local import control
-from tests.support import wait_until
+from tests.support import run_nsclient, wait_until
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping
@@ -238,14 +238,7 @@ class Cli:
 
     def process(self, *args: str, env: Mapping[str, str | None] | None = None, timeout: float = 60) -> Result:
         """`python -m nsclient ARGS` to its end."""
-        done = subprocess.run(
-            [sys.executable, "-m", "nsclient", *args],
-            env=self.subprocess_env(env),
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
+        done = run_nsclient(*args, env=self.subprocess_env(env), timeout=timeout)
         return Result(done.returncode, done.stdout, done.stderr)
 
 

