@@ -327,7 +327,8 @@ def _events(request: Request) -> list[Call]:
     return [Call(request.action, request.arn("events", f"rule/{name}") if name else "*")]
 
 
-def _iam_role(account: str, name: str) -> Any:
+def moto_role(account: str, name: str) -> Any:
+    """The role of that name in moto's IAM (None if there is none)."""
     from moto.iam.models import iam_backends
 
     return next((r for r in iam_backends[account]["aws"].roles.values() if r.name == name), None)
@@ -339,7 +340,7 @@ def _iam(request: Request) -> list[Call]:
     name = request.param("RoleName")
     if name is None:
         return [Call(request.action, "*")]
-    role = _iam_role(request.account, name)
+    role = moto_role(request.account, name)
     if request.action == "iam:CreateRole":
         path = request.param("Path") or "/"
         boundary = request.param("PermissionsBoundary")

@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from nsclient.local.iam_calls import Call, Request, calls_for
+from nsclient.local.iam_calls import Call, Request, calls_for, moto_role
 from nsclient.local.nodejs import node_executable
 
 if TYPE_CHECKING:
@@ -177,11 +177,16 @@ def _policy_documents(access_key: Any) -> list[dict[str, Any]]:
             documents.append(json.loads(document) if isinstance(document, str) else document)
         elif isinstance(policy, dict):
             documents.append(policy)
-        else:  # a managed policy: its default version
-            version = next(v for v in policy.versions if v.is_default)
-            document = version.document
-            documents.append(json.loads(document) if isinstance(document, str) else document)
+        else:
+            documents.append(_managed_document(policy))
     return [as_evaluated(document) for document in documents]
+
+
+def _managed_document(policy: Any) -> dict[str, Any]:
+    """A managed policy's document: its default version's."""
+    document = next(v for v in policy.versions if v.is_default).document
+    parsed: dict[str, Any] = json.loads(document) if isinstance(document, str) else document
+    return parsed
 
 
 # The policy language version with policy variables; any other (2008-10-17, or none, which AWS reads as
@@ -213,14 +218,12 @@ def _boundary_documents(principal: str) -> list[dict[str, Any]]:
         return []
     from moto.iam.models import iam_backends
 
-    account, role_name = principal.split(":")[4], principal.rsplit("/", 2)[1]
-    backend = iam_backends[account]["aws"]
-    role = next((r for r in backend.roles.values() if r.name == role_name), None)
+    account = principal.split(":")[4]
+    role = moto_role(account, principal.rsplit("/", 2)[1])
     if role is None or not role.permissions_boundary_arn:
         return []
-    version = next(v for v in backend.get_policy(role.permissions_boundary_arn).versions if v.is_default)
-    document = version.document
-    return [json.loads(document) if isinstance(document, str) else document]
+    boundary = iam_backends[account]["aws"].get_policy(role.permissions_boundary_arn)
+    return [as_evaluated(_managed_document(boundary))]
 
 
 def _bucket_policy(account: str, resource: str) -> dict[str, Any] | None:

@@ -24,6 +24,8 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
+from nsclient_common.s3errors import error_code
+
 if TYPE_CHECKING:
     from types_boto3_iam import IAMClient
 
@@ -118,7 +120,7 @@ class JobRole:
 
 
 def _missing(error: ClientError) -> bool:
-    return error.response.get("Error", {}).get("Code") == "NoSuchEntity"
+    return error_code(error) == "NoSuchEntity"
 
 
 def ensure_job_role(iam: IAMClient, settings: JobRoleSettings, owner: str | None) -> JobRole:
@@ -139,7 +141,7 @@ def ensure_job_role(iam: IAMClient, settings: JobRoleSettings, owner: str | None
                 Description=f"nsclient build jobs of {owner or 'runs with no owner'}"[:1000],
             )["Role"]
         except ClientError as race:  # another run of the same person made it first
-            if race.response.get("Error", {}).get("Code") != "EntityAlreadyExists":
+            if error_code(race) != "EntityAlreadyExists":
                 raise
             role = iam.get_role(RoleName=name)["Role"]
     usable_at = role["CreateDate"].astimezone(UTC) + timedelta(seconds=settings.settle_seconds)
@@ -150,8 +152,6 @@ def ensure_job_role(iam: IAMClient, settings: JobRoleSettings, owner: str | None
         if not _missing(error):
             raise
         current = None
-    if isinstance(current, str):  # URL-decoded JSON text, from clients that do not parse it
-        current = json.loads(current)
     if current != wanted:
         iam.put_role_policy(RoleName=name, PolicyName=POLICY_NAME, PolicyDocument=json.dumps(wanted))
         usable_at = max(usable_at, datetime.now(UTC) + timedelta(seconds=settings.settle_seconds))
