@@ -9,11 +9,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel
-
 from nsclient_common.aws import client
 from nsclient_common.delivery import deliver_notice
-from nsclient_common.notice import Notice
+from nsclient_common.execution import NotifyInput
 from nsclient_common.observability import count_notice_delivery, for_function
 from nsclient_common.settings import current_settings
 
@@ -22,10 +20,6 @@ if TYPE_CHECKING:
 
 observability = for_function("NotifyRun")
 logger, tracer = observability.logger, observability.tracer
-
-
-class NotifyInput(BaseModel):
-    notice: Notice
 
 
 @logger.inject_lambda_context

@@ -1,7 +1,7 @@
 """PrepareRun: check an upload and turn it into the run's Batch job request.
 
-State input: run_id, execution_arn, upload {bucket, key, version_id, size, requester}.
-Output: accepted, reason (why not, for a person), job (SubmitJob parameters) or null, record.
+State input (execution.PrepareInput): run_id, execution_arn, owner, upload {bucket, key, version_id, size, requester}.
+Output (execution.PrepareResult): accepted, reason (why not, for a person), job (SubmitJob parameters) or null, record.
 The upload is only read, never moved: a rejected one stays where it was sent. Its env.d (the build's
 environment variables) is moved into the run's folder for the job, or deleted if the run is rejected:
 secrets are not left lying in inbox/.
@@ -12,16 +12,15 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, TypedDict
 
 from botocore.exceptions import ClientError
-from pydantic import BaseModel
 
 from nsclient_common.aws import client
+from nsclient_common.execution import JobRequest, PrepareInput, PrepareResult, Upload
 from nsclient_common.jobdefinition import definition_for_run
 from nsclient_common.jobrole import NotAnOwner, check_owner, ensure_job_role, wait_until_usable
 from nsclient_common.jobspec import submit_job_parameters
 from nsclient_common.layout import (
     envd_key,
     envd_key_for_upload,
-    owner_of_inbox_key,
     s3_url,
     uploader_name,
     workdir_key,
@@ -53,32 +52,6 @@ if TYPE_CHECKING:
 
 observability = for_function("PrepareRun")
 logger, tracer = observability.logger, observability.tracer
-
-
-class Upload(BaseModel):
-    bucket: str
-    key: str
-    version_id: str | None = None
-    size: int | None = None
-    requester: str | None = None
-
-
-class PrepareInput(BaseModel):
-    run_id: str
-    execution_arn: str | None = None
-    upload: Upload
-
-    @property
-    def owner(self) -> str | None:
-        """The uploader: the folder of inbox/ that IAM let them write into."""
-        return owner_of_inbox_key(self.upload.key)
-
-
-class PrepareOutput(BaseModel):
-    accepted: bool
-    reason: str | None
-    job: dict[str, Any] | None
-    record: RunRecord
 
 
 class EnvdMissing(Exception):
@@ -188,23 +161,23 @@ def _salvage(metadata: dict[str, str]) -> BuildRequest:
     return BuildRequest.model_validate(kept)
 
 
-def reject(event: PrepareInput, reason: str, request: BuildRequest, settings: Settings, s3: S3Client) -> PrepareOutput:
+def reject(event: PrepareInput, reason: str, request: BuildRequest, settings: Settings, s3: S3Client) -> PrepareResult:
     discard_envd(s3, event.upload, request.envd_version)
     record = _new_record(event, request, RunStatus.REJECTED, settings).model_copy(
         update={"failure_class": FailureClass.REJECTED, "reason": reason, "finished_at": utc_now(), "workdir_url": None}
     )
     write_record(s3, settings.bucket, record)
     count_run_finished(record)
-    return PrepareOutput(accepted=False, reason=reason, job=None, record=record)
+    return PrepareResult(accepted=False, reason=reason, job=None, record=record)
 
 
 def prepare(
     event: PrepareInput, settings: Settings, *, s3: S3Client, batch: BatchClient, iam: IAMClient
-) -> PrepareOutput:
+) -> PrepareResult:
     existing = find_record(s3, settings.bucket, event.run_id, event.owner)
     if existing is not None and existing.status.is_final:
         # A retried or replayed step: the run's outcome is recorded already.
-        return PrepareOutput(accepted=False, reason=existing.reason, job=None, record=existing)
+        return PrepareResult(accepted=False, reason=existing.reason, job=None, record=existing)
 
     try:
         check_owner(event.owner)
@@ -253,16 +226,18 @@ def prepare(
     if existing is not None:
         record = record.model_copy(update={"submitted_at": existing.submitted_at})
     write_record(s3, settings.bucket, record)
-    job = submit_job_parameters(
-        request,
-        job_name=event.run_id,
-        job_queue=settings.job_queue,
-        job_definition=job_definition,
-        workdir_url=s3_url(settings.bucket, workdir),
-        region=settings.region,  # the Lambda's own: the job's bucket is in this region
-        envd_url=envd_url,
+    job = JobRequest.model_validate(
+        submit_job_parameters(
+            request,
+            job_name=event.run_id,
+            job_queue=settings.job_queue,
+            job_definition=job_definition,
+            workdir_url=s3_url(settings.bucket, workdir),
+            region=settings.region,  # the Lambda's own: the job's bucket is in this region
+            envd_url=envd_url,
+        )
     )
-    return PrepareOutput(accepted=True, reason=None, job=job, record=record)
+    return PrepareResult(accepted=True, reason=None, job=job, record=record)
 
 
 @logger.inject_lambda_context

@@ -14,7 +14,6 @@ stuck-runnable (or resources-too-large, when that is what Batch said kept it wai
 
 from __future__ import annotations
 
-import json
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +23,7 @@ from nsclient_common.aws import client
 from nsclient_common.batchjobs import ACTIVE_JOB_STATUSES, NOT_STARTED_JOB_STATUSES, find_job, run_queues
 from nsclient_common.cost import rates_for
 from nsclient_common.delivery import deliver_notice
+from nsclient_common.execution import ExecutionInput
 from nsclient_common.failure import CANCEL_REASON, STUCK_RUNNABLE_REASON
 from nsclient_common.finish import finalize, load_or_placeholder, save
 from nsclient_common.jobfacts import JobFacts, facts_from_description
@@ -114,8 +114,10 @@ def reconcile(
     if deadline is not None:
         stop_wait = max(0.0, min(stop_wait, deadline - time.monotonic()))
     run_id = detail.name
-    upload = json.loads(detail.input).get("upload") if detail.input else None
-    record = load_or_placeholder(s3, settings.bucket, run_id, detail.execution_arn, upload)
+    execution = ExecutionInput.from_json(detail.input) or ExecutionInput(
+        run_id=run_id, execution_arn=detail.execution_arn
+    )
+    record = load_or_placeholder(s3, settings.bucket, execution)
     if record.status.is_final and notice_sent(s3, settings.bucket, run_id, record.owner):
         return ReconcileOutput(run_id=run_id, action="nothing to do")
 
