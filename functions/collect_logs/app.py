@@ -16,10 +16,9 @@ from nsclient_common.aws import client
 from nsclient_common.execution import CollectResult, RunState
 from nsclient_common.failure import is_spot_reclaimed
 from nsclient_common.jobfacts import JobFacts, latest_of
-from nsclient_common.layout import log_key
-from nsclient_common.logarchive import LogSource, archive_log
 from nsclient_common.observability import for_function
 from nsclient_common.settings import Settings, current_settings
+from nsclient_common.wrapup import archive_run_log
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -43,31 +42,14 @@ def on_demand_retry_queue(history: list[JobFacts], settings: Settings) -> str | 
     return settings.on_demand_job_queue
 
 
-def _heading(number: int, job: JobFacts) -> str:
-    where = f" on queue {job.job_queue}" if job.job_queue else ""
-    how = f": {job.status_reason}" if job.status_reason else ""
-    return f"===== nsclient: attempt {number}{where}{how} ====="
-
-
 def collect(event: RunState, settings: Settings, *, logs: CloudWatchLogsClient, s3: S3Client) -> CollectResult:
     history = event.job_history()
-    facts = latest_of(history)
-    preface = ""
-    if facts.error:
-        preface = f"(the job could not be run: {facts.error}: {facts.error_cause})\n"
-    sources = [LogSource(job.log_stream, group=job.log_group) for job in history]
-    if len(history) > 1:
-        sources = [LogSource(job.log_stream, _heading(n, job), job.log_group) for n, job in enumerate(history, 1)]
-    summary = archive_log(
-        logs,
-        s3,
-        sources=sources or [LogSource(None)],
-        bucket=settings.bucket,
-        key=log_key(event.run_id, event.owner),
-        preface=preface,
-    )
+    summary = archive_run_log(history, settings, run_id=event.run_id, owner=event.owner, logs=logs, s3=s3)
     return CollectResult(
-        log=summary, job=facts, jobs=max(1, len(history)), on_demand_job_queue=on_demand_retry_queue(history, settings)
+        log=summary,
+        job=latest_of(history),
+        jobs=max(1, len(history)),
+        on_demand_job_queue=on_demand_retry_queue(history, settings),
     )
 
 

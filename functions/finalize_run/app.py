@@ -12,22 +12,17 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from nsclient_common.aws import client
-from nsclient_common.cost import rates_for
 from nsclient_common.execution import Errors, FinalizeInput, FinalizeResult, TaskError
-from nsclient_common.finish import finalize, load_or_placeholder, save
-from nsclient_common.jobfacts import JobFacts, latest_of
-from nsclient_common.notice import compose_notice
-from nsclient_common.observability import count_run_finished, for_function
-from nsclient_common.reportstore import write_report
+from nsclient_common.finish import load_or_placeholder
+from nsclient_common.jobfacts import latest_of
+from nsclient_common.observability import for_function
 from nsclient_common.settings import Settings, current_settings
 from nsclient_common.states import OWN_STEPS
+from nsclient_common.wrapup import Ending, finish_run
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
     from types_boto3_s3 import S3Client
-
-    from nsclient_common.logarchive import LogSummary
-    from nsclient_common.record import RunRecord
 
 observability = for_function("FinalizeRun")
 logger, tracer = observability.logger, observability.tracer
@@ -48,53 +43,27 @@ def _our_error(errors: Errors) -> str | None:
     return None
 
 
-def with_report(s3: S3Client, bucket: str, record: RunRecord) -> RunRecord:
-    """The record with its report written; a report that cannot be made leaves the run's outcome as it is."""
-    try:
-        return write_report(s3, bucket, record)
-    except Exception:
-        logger.exception("run report not written")
-        return record
+def ending_of(event: FinalizeInput) -> Ending:
+    """How the run ended, from the state: CollectLogs' summary and job facts, else the job states'."""
+    if event.safe_mode:
+        return Ending(internal_error=_our_error(event.errors) or "the wrap-up failed")
+    note: str | None = None
+    if event.errors.collect_logs:
+        # The outcome still stands on the job's facts; only the archived log is missing.
+        note = f"(nsclient could not archive the job's log: {_our_error(event.errors)})"
+    elif event.results.retry_on_demand_job or event.errors.retry_on_demand_job:
+        note = "(AWS reclaimed the Spot instance of its first job; it ran again on the on-demand queue.)"
+    internal = _our_error(event.errors) if event.errors.prepare_run else None
+    collected = event.results.collect_logs
+    if collected:
+        return Ending(collected.job, collected.log, collected.jobs, internal_error=internal, note=note)
+    history = event.job_history()
+    return Ending(latest_of(history), None, max(1, len(history)), internal_error=internal, note=note)
 
 
 def finalize_run(event: FinalizeInput, settings: Settings, *, s3: S3Client) -> FinalizeResult:
     record = load_or_placeholder(s3, settings.bucket, event)
-    log: LogSummary | None = None
-    note: str | None = None
-    internal: str | None
-    jobs = 1
-    if event.safe_mode:
-        facts = JobFacts()
-        internal = _our_error(event.errors) or "the wrap-up failed"
-    else:
-        collected = event.results.collect_logs
-        if collected:
-            log, facts, jobs = collected.log, collected.job, collected.jobs
-        else:
-            history = event.job_history()
-            facts, jobs = latest_of(history), max(1, len(history))
-        if event.errors.collect_logs:
-            # The outcome still stands on the job's facts; only the archived log is missing.
-            note = f"(nsclient could not archive the job's log: {_our_error(event.errors)})"
-        elif event.results.retry_on_demand_job or event.errors.retry_on_demand_job:
-            note = "(AWS reclaimed the Spot instance of its first job; it ran again on the on-demand queue.)"
-        internal = _our_error(event.errors) if event.errors.prepare_run else None
-    final = finalize(
-        record,
-        facts,
-        log,
-        bucket=settings.bucket,
-        internal_error=internal,
-        note=note,
-        rates=rates_for(settings.cost_rates, settings.instance_types),
-        jobs=jobs,
-    )
-    if final is not record:
-        final = with_report(s3, settings.bucket, final)
-        save(s3, settings.bucket, final)
-        count_run_finished(final)
-    notice = compose_notice(final, log.tail if log else [], local_toolchain=settings.local_toolchain)
-    return FinalizeResult(record=final, notice=notice)
+    return finish_run(record, ending_of(event), settings, s3=s3, logger=logger)
 
 
 @logger.inject_lambda_context
