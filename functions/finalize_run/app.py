@@ -45,8 +45,9 @@ def _our_error(errors: Errors) -> str | None:
 
 def ending_of(event: FinalizeInput) -> Ending:
     """How the run ended, from the state: CollectLogs' summary and job facts, else the job states'."""
-    if event.safe_mode:
-        return Ending(internal_error=_our_error(event.errors) or "the wrap-up failed")
+    if event.safe_mode:  # the job's facts are not trusted; the jobs that ran still count in the cost
+        jobs = max(1, len(event.job_history()))
+        return Ending(jobs=jobs, internal_error=_our_error(event.errors) or "the wrap-up failed")
     note: str | None = None
     if event.errors.collect_logs:
         # The outcome still stands on the job's facts; only the archived log is missing.
