@@ -1,7 +1,7 @@
 """CancelRun: a person's request to cancel one of their runs, the object inbox/<owner>/<run-id>.cancel.
 
 IAM lets a person write only into their own inbox folder, so the folder a request is in is who asks.
-The run is theirs if its upload came from that same folder: its execution's input says so (StartRun
+The run is theirs if its upload came from that same folder: its execution's input names the owner (StartRun
 wrote it from S3's event, not from anything a person sends). Then the execution is stopped, and
 ReconcileRun, reacting to the ABORTED execution, terminates the job, records CANCELLED and notifies.
 So people need no Step Functions or Batch permission, and nobody can stop another's run.
@@ -10,7 +10,6 @@ Output: run_id, stopped, reason.
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.utilities.parser import parse
@@ -21,8 +20,9 @@ from aws_lambda_powertools.utilities.parser.models import (
 from pydantic import BaseModel
 
 from nsclient_common.aws import client
+from nsclient_common.execution import ExecutionInput
 from nsclient_common.failure import CANCEL_REASON
-from nsclient_common.layout import cancel_request, owner_of_inbox_key
+from nsclient_common.layout import cancel_request
 from nsclient_common.observability import for_function
 from nsclient_common.runid import execution_arn, is_run_id
 from nsclient_common.settings import Settings, current_settings
@@ -51,8 +51,8 @@ def cancel_run(detail: S3EventNotificationEventBridgeDetailModel, settings: Sett
         described = sfn.describe_execution(executionArn=arn)
     except sfn.exceptions.ExecutionDoesNotExist:
         return CancelResult(run_id=run_id, stopped=False, reason="no such run")
-    upload = json.loads(described.get("input") or "{}").get("upload") or {}
-    if owner_of_inbox_key(str(upload.get("key", ""))) != asker:
+    execution = ExecutionInput.from_json(described.get("input"))
+    if execution is None or execution.owner != asker:
         return CancelResult(run_id=run_id, stopped=False, reason="refused: the run is not the asker's")
     if described["status"] != "RUNNING":
         return CancelResult(run_id=run_id, stopped=False, reason=f"the run's execution is {described['status']}")

@@ -1,25 +1,24 @@
 """CollectLogs: archive the job's log to runs/<id>/logs/build.log, failed or not, and say whether
 the job should run again on the on-demand queue.
 
-State input: run_id, results.SubmitBuildJob (the job, when it succeeded) or errors.SubmitBuildJob
-({Error, Cause}: Cause is the job as JSON when it failed); after a retry, results/errors.RetryOnDemandJob too.
-Output: log (key, lines, bytes, tail, failed_rule, memory_error), job (the last job's facts) and
-on_demand_job_queue: the queue to run the job again on (the IsSpotReclaimed choice), or null.
+State input (execution.RunState): run_id, owner, results.SubmitBuildJob (the job, when it succeeded) or
+errors.SubmitBuildJob ({Error, Cause}: Cause is the job as JSON when it failed); after a retry,
+results/errors.RetryOnDemandJob too. Output (execution.CollectResult): log (key, lines, bytes, tail,
+failed_rule, memory_error), job (the last job's facts), jobs (how many ran) and on_demand_job_queue: the
+queue to run the job again on (the IsSpotReclaimed choice), or null.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel
-
 from nsclient_common.aws import client
+from nsclient_common.execution import CollectResult, RunState
 from nsclient_common.failure import is_spot_reclaimed
-from nsclient_common.jobfacts import JobFacts, job_history, latest_job_facts
-from nsclient_common.layout import log_key, owner_of_inbox_key
-from nsclient_common.logarchive import LogSource, LogSummary, archive_log
+from nsclient_common.jobfacts import JobFacts, latest_of
 from nsclient_common.observability import for_function
 from nsclient_common.settings import Settings, current_settings
+from nsclient_common.wrapup import archive_run_log
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -28,23 +27,6 @@ if TYPE_CHECKING:
 
 observability = for_function("CollectLogs")
 logger, tracer = observability.logger, observability.tracer
-
-
-class CollectInput(BaseModel):
-    run_id: str
-    upload: dict[str, Any] = {}
-    results: dict[str, Any] = {}
-    errors: dict[str, Any] = {}
-
-    @property
-    def owner(self) -> str | None:
-        return owner_of_inbox_key(str(self.upload.get("key", "")))
-
-
-class CollectOutput(BaseModel):
-    log: LogSummary
-    job: JobFacts
-    on_demand_job_queue: str | None = None
 
 
 def on_demand_retry_queue(history: list[JobFacts], settings: Settings) -> str | None:
@@ -60,36 +42,21 @@ def on_demand_retry_queue(history: list[JobFacts], settings: Settings) -> str | 
     return settings.on_demand_job_queue
 
 
-def _heading(number: int, job: JobFacts) -> str:
-    where = f" on queue {job.job_queue}" if job.job_queue else ""
-    how = f": {job.status_reason}" if job.status_reason else ""
-    return f"===== nsclient: attempt {number}{where}{how} ====="
-
-
-def collect(event: CollectInput, settings: Settings, *, logs: CloudWatchLogsClient, s3: S3Client) -> CollectOutput:
-    history = job_history(event.results, event.errors)
-    facts = latest_job_facts(event.results, event.errors)
-    preface = ""
-    if facts.error:
-        preface = f"(the job could not be run: {facts.error}: {facts.error_cause})\n"
-    sources = [LogSource(job.log_stream, group=job.log_group) for job in history]
-    if len(history) > 1:
-        sources = [LogSource(job.log_stream, _heading(n, job), job.log_group) for n, job in enumerate(history, 1)]
-    summary = archive_log(
-        logs,
-        s3,
-        sources=sources or [LogSource(None)],
-        bucket=settings.bucket,
-        key=log_key(event.run_id, event.owner),
-        preface=preface,
+def collect(event: RunState, settings: Settings, *, logs: CloudWatchLogsClient, s3: S3Client) -> CollectResult:
+    history = event.job_history()
+    summary = archive_run_log(history, settings, run_id=event.run_id, owner=event.owner, logs=logs, s3=s3)
+    return CollectResult(
+        log=summary,
+        job=latest_of(history),
+        jobs=max(1, len(history)),
+        on_demand_job_queue=on_demand_retry_queue(history, settings),
     )
-    return CollectOutput(log=summary, job=facts, on_demand_job_queue=on_demand_retry_queue(history, settings))
 
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    parsed = CollectInput.model_validate(event)
+    parsed = RunState.model_validate(event)
     logger.append_keys(run_id=parsed.run_id)
     result = collect(parsed, current_settings(), logs=client("logs"), s3=client("s3"))
     logger.info(

@@ -1,6 +1,6 @@
 """FinalizeRun: classify the outcome, make run.json final, compose the notice.
 
-State input: the whole state (run_id, execution_arn, upload, results.*, errors.*).
+State input (execution.FinalizeInput): the whole state (run_id, execution_arn, upload, owner, results.*, errors.*).
 With safe_mode (the FinalizeRunSafely fallback) it trusts nothing but run_id and errors and
 records an internal failure unless the record is final already.
 Output: record (the final run record), notice (subject, body, to).
@@ -11,18 +11,14 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel
-
 from nsclient_common.aws import client
-from nsclient_common.cost import rates_for
-from nsclient_common.finish import finalize, load_or_placeholder, save
-from nsclient_common.jobfacts import JobFacts, job_history, latest_job_facts
-from nsclient_common.logarchive import LogSummary
-from nsclient_common.notice import Notice, compose_notice
-from nsclient_common.observability import count_run_finished, for_function
-from nsclient_common.record import RunRecord
-from nsclient_common.reportstore import write_report
+from nsclient_common.execution import Errors, FinalizeInput, FinalizeResult, TaskError
+from nsclient_common.finish import load_or_placeholder
+from nsclient_common.jobfacts import latest_of
+from nsclient_common.observability import for_function
 from nsclient_common.settings import Settings, current_settings
+from nsclient_common.states import OWN_STEPS
+from nsclient_common.wrapup import Ending, finish_run
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -32,81 +28,43 @@ observability = for_function("FinalizeRun")
 logger, tracer = observability.logger, observability.tracer
 
 
-class FinalizeInput(BaseModel):
-    run_id: str
-    execution_arn: str | None = None
-    upload: dict[str, Any] | None = None
-    results: dict[str, Any] = {}
-    errors: dict[str, Any] = {}
-    safe_mode: bool = False
-
-
-class FinalizeOutput(BaseModel):
-    record: RunRecord
-    notice: Notice
-
-
-def _our_error(errors: dict[str, Any]) -> str | None:
+def _our_error(errors: Errors) -> str | None:
     """An error from one of our own steps (not the build's), as 'State: Error: Cause'."""
-    for state in ("PrepareRun", "CollectLogs", "FinalizeRun"):
-        if state in errors:
-            error = errors[state]
-            cause = str(error.get("Cause") or "")
+    for state in OWN_STEPS:
+        error: TaskError | None = errors.of(state)
+        if error is not None:
+            cause = str(error.Cause or "")
             try:  # a Lambda error's Cause is {"errorType", "errorMessage", "stackTrace"} as JSON
                 parsed = json.loads(cause)
                 cause = f"{parsed['errorType']}: {parsed['errorMessage']}"
             except (ValueError, TypeError, KeyError):
-                cause = f"{error.get('Error')}: {cause}"
+                cause = f"{error.Error}: {cause}"
             return f"{state} failed: {cause[:300]}"
     return None
 
 
-def with_report(s3: S3Client, bucket: str, record: RunRecord) -> RunRecord:
-    """The record with its report written; a report that cannot be made leaves the run's outcome as it is."""
-    try:
-        return write_report(s3, bucket, record)
-    except Exception:
-        logger.exception("run report not written")
-        return record
-
-
-def finalize_run(event: FinalizeInput, settings: Settings, *, s3: S3Client) -> FinalizeOutput:
-    record = load_or_placeholder(s3, settings.bucket, event.run_id, event.execution_arn, event.upload)
-    log: LogSummary | None = None
+def ending_of(event: FinalizeInput) -> Ending:
+    """How the run ended, from the state: CollectLogs' summary and job facts, else the job states'."""
+    if event.safe_mode:  # the job's facts are not trusted; the jobs that ran still count in the cost
+        jobs = max(1, len(event.job_history()))
+        return Ending(jobs=jobs, internal_error=_our_error(event.errors) or "the wrap-up failed")
     note: str | None = None
-    internal: str | None
-    if event.safe_mode:
-        facts = JobFacts()
-        internal = _our_error(event.errors) or "the wrap-up failed"
-    else:
-        collected = event.results.get("CollectLogs")
-        if collected:
-            log = LogSummary.model_validate(collected["log"])
-            facts = JobFacts.model_validate(collected["job"])
-        else:
-            facts = latest_job_facts(event.results, event.errors)
-        if "CollectLogs" in event.errors:
-            # The outcome still stands on the job's facts; only the archived log is missing.
-            note = f"(nsclient could not archive the job's log: {_our_error(event.errors)})"
-        elif "RetryOnDemandJob" in event.results or "RetryOnDemandJob" in event.errors:
-            note = "(AWS reclaimed the Spot instance of its first job; it ran again on the on-demand queue.)"
-        internal = _our_error(event.errors) if "PrepareRun" in event.errors else None
-    final = finalize(
-        record,
-        facts,
-        log,
-        bucket=settings.bucket,
-        internal_error=internal,
-        note=note,
-        rates=rates_for(settings.cost_rates, settings.instance_types),
-        jobs=max(1, len(job_history(event.results, event.errors))),
-    )
-    if final is not record:
-        final = with_report(s3, settings.bucket, final)
-        save(s3, settings.bucket, final)
-        count_run_finished(final)
-    notice = compose_notice(final, log.tail if log else [], local_toolchain=settings.local_toolchain)
-    return FinalizeOutput(record=final, notice=notice)
+    if event.errors.collect_logs:
+        # The outcome still stands on the job's facts; only the archived log is missing.
+        note = f"(nsclient could not archive the job's log: {_our_error(event.errors)})"
+    elif event.results.retry_on_demand_job or event.errors.retry_on_demand_job:
+        note = "(AWS reclaimed the Spot instance of its first job; it ran again on the on-demand queue.)"
+    internal = _our_error(event.errors) if event.errors.prepare_run else None
+    collected = event.results.collect_logs
+    if collected:
+        return Ending(collected.job, collected.log, collected.jobs, internal_error=internal, note=note)
+    history = event.job_history()
+    return Ending(latest_of(history), None, max(1, len(history)), internal_error=internal, note=note)
+
+
+def finalize_run(event: FinalizeInput, settings: Settings, *, s3: S3Client) -> FinalizeResult:
+    record = load_or_placeholder(s3, settings.bucket, event)
+    return finish_run(record, ending_of(event), settings, s3=s3, logger=logger)
 
 
 @logger.inject_lambda_context

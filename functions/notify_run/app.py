@@ -9,23 +9,17 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel
-
 from nsclient_common.aws import client
-from nsclient_common.delivery import deliver_notice
-from nsclient_common.notice import Notice
-from nsclient_common.observability import count_notice_delivery, for_function
+from nsclient_common.execution import NotifyInput
+from nsclient_common.observability import for_function
 from nsclient_common.settings import current_settings
+from nsclient_common.wrapup import send_notice
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
 observability = for_function("NotifyRun")
 logger, tracer = observability.logger, observability.tracer
-
-
-class NotifyInput(BaseModel):
-    notice: Notice
 
 
 @logger.inject_lambda_context
@@ -35,10 +29,6 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     logger.append_keys(run_id=notice.run_id)
     settings = current_settings()
     ses = client("ses") if settings.notify_from else None
-    delivery = deliver_notice(notice, settings, s3=client("s3"), sns=client("sns"), ses=ses)
+    delivery = send_notice(notice, settings, s3=client("s3"), sns=client("sns"), ses=ses, logger=logger)
     logger.info("notice", extra={"sent": delivery.sent, "subject": notice.subject})
-    count_notice_delivery(delivery)
-    if delivery.email is not None and not delivery.email.delivered:
-        # Recorded in the notice marker; the step still succeeds, as sending again would repeat the notice.
-        logger.warning("notice email not delivered", extra=delivery.email.model_dump())
     return delivery.model_dump(mode="json")

@@ -1,7 +1,10 @@
 """PrepareRun: check an upload and turn it into the run's Batch job request.
 
-State input: run_id, execution_arn, upload {bucket, key, version_id, size, requester}.
-Output: accepted, reason (why not, for a person), job (SubmitJob parameters) or null, record.
+The steps are each a call: the checks, the owner's job role and job definition (jobrole, jobdefinition),
+the copy of the upload, the env.d's move (envmove), the record, the job request (jobspec).
+
+State input (execution.PrepareInput): run_id, execution_arn, owner, upload {bucket, key, version_id, size, requester}.
+Output (execution.PrepareResult): accepted, reason (why not, for a person), job (SubmitJob parameters) or null, record.
 The upload is only read, never moved: a rejected one stays where it was sent. Its env.d (the build's
 environment variables) is moved into the run's folder for the job, or deleted if the run is rejected:
 secrets are not left lying in inbox/.
@@ -11,17 +14,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, TypedDict
 
-from botocore.exceptions import ClientError
-from pydantic import BaseModel
-
 from nsclient_common.aws import client
+from nsclient_common.envmove import EnvdMissing, discard_envd, move_envd
+from nsclient_common.execution import JobRequest, PrepareInput, PrepareResult, Upload
 from nsclient_common.jobdefinition import definition_for_run
 from nsclient_common.jobrole import NotAnOwner, check_owner, ensure_job_role, wait_until_usable
 from nsclient_common.jobspec import submit_job_parameters
 from nsclient_common.layout import (
     envd_key,
-    envd_key_for_upload,
-    owner_of_inbox_key,
     s3_url,
     uploader_name,
     workdir_key,
@@ -40,7 +40,6 @@ from nsclient_common.request import (
     parse_request,
 )
 from nsclient_common.runstore import find_record, write_record
-from nsclient_common.s3errors import error_code, is_missing
 from nsclient_common.s3io import open_s3_object
 from nsclient_common.settings import UNLIMITED, Settings, current_settings
 from nsclient_common.zipcheck import UploadRejected, check_build_archive
@@ -55,82 +54,12 @@ observability = for_function("PrepareRun")
 logger, tracer = observability.logger, observability.tracer
 
 
-class Upload(BaseModel):
-    bucket: str
-    key: str
-    version_id: str | None = None
-    size: int | None = None
-    requester: str | None = None
+class Rejection(Exception):
+    """The upload is not a build this stack runs: the reason, for a person, and what was kept of its request."""
 
-
-class PrepareInput(BaseModel):
-    run_id: str
-    execution_arn: str | None = None
-    upload: Upload
-
-    @property
-    def owner(self) -> str | None:
-        """The uploader: the folder of inbox/ that IAM let them write into."""
-        return owner_of_inbox_key(self.upload.key)
-
-
-class PrepareOutput(BaseModel):
-    accepted: bool
-    reason: str | None
-    job: dict[str, Any] | None
-    record: RunRecord
-
-
-class EnvdMissing(Exception):
-    """The upload names an env.d that is not there (nor already moved into the run's folder)."""
-
-
-def _missing(error: ClientError) -> bool:
-    # InvalidArgument: a version id that can't be one, as anyone may set the metadata naming it.
-    return is_missing(error) or error_code(error) == "InvalidArgument"
-
-
-def move_envd(s3: S3Client, upload: Upload, version_id: str, bucket: str, target: str) -> str:
-    """Copy the upload's env.d to runs/<id>/env.d.zip and delete that version from inbox/ for good (a
-    plain delete in a versioned bucket would keep it as a noncurrent version); returns the copy's URL."""
-    source = envd_key_for_upload(upload.key)
-    try:
-        s3.copy_object(
-            CopySource={"Bucket": upload.bucket, "Key": source, "VersionId": version_id},
-            Bucket=bucket,
-            Key=target,
-            ContentType="application/zip",
-            MetadataDirective="REPLACE",
-        )
-    except ClientError as error:
-        if not _missing(error):
-            raise
-        if not _exists(s3, bucket, target):  # else a retried step: moved already
-            raise EnvdMissing(
-                f"The build's environment variables ({source}, version {version_id}) are missing: push it again."
-            ) from None
-    s3.delete_object(Bucket=upload.bucket, Key=source, VersionId=version_id)
-    return s3_url(bucket, target)
-
-
-def discard_envd(s3: S3Client, upload: Upload, version_id: str | None) -> None:
-    if not version_id:
-        return
-    try:
-        s3.delete_object(Bucket=upload.bucket, Key=envd_key_for_upload(upload.key), VersionId=version_id)
-    except ClientError as error:
-        if not _missing(error):
-            raise
-
-
-def _exists(s3: S3Client, bucket: str, key: str) -> bool:
-    try:
-        s3.head_object(Bucket=bucket, Key=key)
-    except ClientError as error:
-        if _missing(error):
-            return False
-        raise
-    return True
+    def __init__(self, reason: str, request: BuildRequest) -> None:
+        super().__init__(reason)
+        self.reason, self.request = reason, request
 
 
 class _VersionArgument(TypedDict, total=False):
@@ -188,70 +117,83 @@ def _salvage(metadata: dict[str, str]) -> BuildRequest:
     return BuildRequest.model_validate(kept)
 
 
-def reject(event: PrepareInput, reason: str, request: BuildRequest, settings: Settings, s3: S3Client) -> PrepareOutput:
+def reject(event: PrepareInput, reason: str, request: BuildRequest, settings: Settings, s3: S3Client) -> PrepareResult:
     discard_envd(s3, event.upload, request.envd_version)
     record = _new_record(event, request, RunStatus.REJECTED, settings).model_copy(
         update={"failure_class": FailureClass.REJECTED, "reason": reason, "finished_at": utc_now(), "workdir_url": None}
     )
     write_record(s3, settings.bucket, record)
     count_run_finished(record)
-    return PrepareOutput(accepted=False, reason=reason, job=None, record=record)
+    return PrepareResult(accepted=False, reason=reason, job=None, record=record)
 
 
-def prepare(
-    event: PrepareInput, settings: Settings, *, s3: S3Client, batch: BatchClient, iam: IAMClient
-) -> PrepareOutput:
-    existing = find_record(s3, settings.bucket, event.run_id, event.owner)
-    if existing is not None and existing.status.is_final:
-        # A retried or replayed step: the run's outcome is recorded already.
-        return PrepareOutput(accepted=False, reason=existing.reason, job=None, record=existing)
-
+def checked_request(event: PrepareInput, settings: Settings, s3: S3Client) -> BuildRequest:
+    """What the upload asks for, once its folder, its options and its archive pass; else Rejection."""
     try:
         check_owner(event.owner)
     except NotAnOwner as error:
-        return reject(event, f"The upload's folder names no person: {error}.", BuildRequest(), settings, s3)
+        raise Rejection(f"The upload's folder names no person: {error}.", BuildRequest()) from None
     upload = event.upload
     head = s3.head_object(Bucket=upload.bucket, Key=upload.key, **_version(upload))
     metadata = head.get("Metadata", {})
     try:
         request = parse_request(metadata, settings.limits)
     except InvalidRequest as error:
-        return reject(event, f"The build's options are invalid: {error}.", _salvage(metadata), settings, s3)
+        raise Rejection(f"The build's options are invalid: {error}.", _salvage(metadata)) from None
     try:
         with open_s3_object(s3, upload.bucket, upload.key, upload.version_id, head["ContentLength"]) as archive:
             check_build_archive(archive, head["ContentLength"], settings.limits)
     except UploadRejected as error:
-        return reject(event, str(error), request, settings, s3)
+        raise Rejection(str(error), request) from None
+    return request
 
-    # The build's code runs as its owner's own job role, which reaches only the owner's runs.
-    role = ensure_job_role(iam, settings.job_roles(), event.owner)
-    job_definition = definition_for_run(
-        batch, settings.job_definition, role_arn=role.arn, owner=event.owner, image=request.image
-    )
 
-    # Copy, never move: the inbox copy expires by lifecycle, and writing under inbox/ would start another run.
-    workdir = workdir_key(event.run_id, event.owner)
+def copy_workdir(s3: S3Client, upload: Upload, bucket: str, workdir: str) -> str | None:
+    """Copy the upload to the run's workdir.zip; the copy's version, which is the inputs' for good (the job's
+    results go up as a later version of the key). Copy, never move: the inbox copy expires by lifecycle,
+    and writing under inbox/ would start another run."""
     s3.copy(
         {"Bucket": upload.bucket, "Key": upload.key, **_version(upload)},
-        settings.bucket,
+        bucket,
         workdir,
         ExtraArgs={"ContentType": "application/zip", "MetadataDirective": "REPLACE"},
     )
-    # The copy's version is the inputs' for good: the job's results go up as a later version of the key.
-    input_version = s3.head_object(Bucket=settings.bucket, Key=workdir).get("VersionId")
-    envd_url = None
-    if request.envd_version:
-        try:
-            target = envd_key(event.run_id, event.owner)
-            envd_url = move_envd(s3, upload, request.envd_version, settings.bucket, target)
-        except EnvdMissing as error:
-            return reject(event, str(error), request.model_copy(update={"envd_version": None}), settings, s3)
+    return s3.head_object(Bucket=bucket, Key=workdir).get("VersionId")
+
+
+def envd_for_job(event: PrepareInput, request: BuildRequest, bucket: str, s3: S3Client) -> str | None:
+    """The URL of the run's env.d.zip, moved there from inbox/, when the build sent variables; else Rejection."""
+    if not request.envd_version:
+        return None
+    try:
+        return move_envd(s3, event.upload, request.envd_version, bucket, envd_key(event.run_id, event.owner))
+    except EnvdMissing as error:
+        raise Rejection(str(error), request.model_copy(update={"envd_version": None})) from None
+
+
+def prepare(
+    event: PrepareInput, settings: Settings, *, s3: S3Client, batch: BatchClient, iam: IAMClient
+) -> PrepareResult:
+    existing = find_record(s3, settings.bucket, event.run_id, event.owner)
+    if existing is not None and existing.status.is_final:
+        # A retried or replayed step: the run's outcome is recorded already.
+        return PrepareResult(accepted=False, reason=existing.reason, job=None, record=existing)
+    workdir = workdir_key(event.run_id, event.owner)
+    try:
+        request = checked_request(event, settings, s3)
+        # The build's code runs as its owner's own job role, which reaches only the owner's runs.
+        role = ensure_job_role(iam, settings.job_roles(), event.owner)
+        job_definition = definition_for_run(
+            batch, settings.job_definition, role_arn=role.arn, owner=event.owner, image=request.image
+        )
+        input_version = copy_workdir(s3, event.upload, settings.bucket, workdir)
+        envd_url = envd_for_job(event, request, settings.bucket, s3)
+    except Rejection as rejection:
+        return reject(event, rejection.reason, rejection.request, settings, s3)
     wait_until_usable(role)  # a person's first run: until IAM has made the new role known to ECS
     record = _new_record(event, request, RunStatus.SUBMITTED, settings).model_copy(
-        update={"input_version": input_version}
+        update={"input_version": input_version, "submitted_at": existing.submitted_at if existing else utc_now()}
     )
-    if existing is not None:
-        record = record.model_copy(update={"submitted_at": existing.submitted_at})
     write_record(s3, settings.bucket, record)
     job = submit_job_parameters(
         request,
@@ -262,7 +204,7 @@ def prepare(
         region=settings.region,  # the Lambda's own: the job's bucket is in this region
         envd_url=envd_url,
     )
-    return PrepareOutput(accepted=True, reason=None, job=job, record=record)
+    return PrepareResult(accepted=True, reason=None, job=JobRequest.model_validate(job), record=record)
 
 
 @logger.inject_lambda_context

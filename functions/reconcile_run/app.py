@@ -3,8 +3,9 @@
 Called by the EventBridge rule on the state machine's own "Execution Status Change" events
 with status FAILED, TIMED_OUT or ABORTED (a console StopExecution or `nsclient cancel`).
 Whatever the execution managed, this makes sure that the Batch job is not left running, the log
-is archived, run.json is final and exactly one notice went out. A run already wrapped up is left
-alone. Output: run_id, action.
+is archived, run.json is final and exactly one notice went out, by the wrap-up the state machine's
+steps use (nsclient_common.wrapup); what is its own is finding and stopping the job of an execution that
+died. A run already wrapped up is left alone. Output: run_id, action.
 
 It is also the guard against a job stuck RUNNABLE on a queue without a jobStateTimeLimitActions
 entry for its reason (an existing queue the stack cannot change): the execution times out
@@ -14,7 +15,6 @@ stuck-runnable (or resources-too-large, when that is what Batch said kept it wai
 
 from __future__ import annotations
 
-import json
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -22,18 +22,16 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from nsclient_common.aws import client
 from nsclient_common.batchjobs import ACTIVE_JOB_STATUSES, NOT_STARTED_JOB_STATUSES, find_job, run_queues
-from nsclient_common.cost import rates_for
-from nsclient_common.delivery import deliver_notice
+from nsclient_common.execution import ExecutionInput, FinalizeResult
 from nsclient_common.failure import CANCEL_REASON, STUCK_RUNNABLE_REASON
-from nsclient_common.finish import finalize, load_or_placeholder, save
+from nsclient_common.finish import load_or_placeholder
 from nsclient_common.jobfacts import JobFacts, facts_from_description
 from nsclient_common.layout import log_key
-from nsclient_common.logarchive import LogSummary, archive_log, read_log_tail
-from nsclient_common.notice import compose_notice
-from nsclient_common.observability import count_notice_delivery, count_run_finished, for_function
-from nsclient_common.reportstore import write_report
+from nsclient_common.logarchive import read_log_tail
+from nsclient_common.observability import for_function
 from nsclient_common.runstore import notice_sent
 from nsclient_common.settings import Settings, current_settings
+from nsclient_common.wrapup import Ending, archive_run_log, finish_run, notice_of, send_notice
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -114,50 +112,36 @@ def reconcile(
     if deadline is not None:
         stop_wait = max(0.0, min(stop_wait, deadline - time.monotonic()))
     run_id = detail.name
-    upload = json.loads(detail.input).get("upload") if detail.input else None
-    record = load_or_placeholder(s3, settings.bucket, run_id, detail.execution_arn, upload)
+    execution = ExecutionInput.from_json(detail.input) or ExecutionInput(
+        run_id=run_id, execution_arn=detail.execution_arn
+    )
+    record = load_or_placeholder(s3, settings.bucket, execution)
     if record.status.is_final and notice_sent(s3, settings.bucket, run_id, record.owner):
         return ReconcileOutput(run_id=run_id, action="nothing to do")
 
-    log: LogSummary | None = None
-    if not record.status.is_final:
+    if record.status.is_final:  # finished, but its notice not sent: the notice is the record's
+        finished = FinalizeResult(
+            record=record,
+            notice=notice_of(record, read_log_tail(s3, settings.bucket, log_key(run_id, record.owner)), settings),
+        )
+    else:
         job = find_job(batch, run_queues(record, settings.job_queue, settings.on_demand_job_queue), run_id)
         if job is not None and job["status"] in ACTIVE_JOB_STATUSES:
             job = stop_job(batch, job, termination_reason(detail.status, job), stop_wait)
-        facts = facts_from_description(job) if job else JobFacts()
-        log = archive_log(
-            logs,
-            s3,
-            group=facts.log_group,
-            stream=facts.log_stream,
-            bucket=settings.bucket,
-            key=log_key(run_id, record.owner),
-        )
+        history = [facts_from_description(job)] if job else []
+        log = archive_run_log(history, settings, run_id=run_id, owner=record.owner, logs=logs, s3=s3)
         cancelled = detail.status == "ABORTED"
         ended = f"the execution ended {detail.status}: {detail.error or ''} {detail.cause or ''}"
-        internal = None if cancelled else ended
-        final = finalize(
-            record,
-            facts,
+        ending = Ending(
+            history[-1] if history else JobFacts(),
             log,
-            bucket=settings.bucket,
             cancelled=cancelled,
             timed_out=detail.status == "TIMED_OUT",
-            internal_error=internal.strip()[:500] if internal else None,
-            rates=rates_for(settings.cost_rates, settings.instance_types),
+            internal_error=None if cancelled else ended.strip()[:500],
         )
-        try:
-            final = write_report(s3, settings.bucket, final)
-        except Exception:  # the report is an extra: the run is still wrapped up without it
-            logger.exception("run report not written")
-        record = save(s3, settings.bucket, final)
-        count_run_finished(record)
-    tail = log.tail if log else read_log_tail(s3, settings.bucket, log_key(run_id, record.owner))
-    notice = compose_notice(record, tail, local_toolchain=settings.local_toolchain)
-    delivery = deliver_notice(notice, settings, s3=s3, sns=sns, ses=ses, deadline=deadline)
-    count_notice_delivery(delivery)
-    if delivery.email is not None and not delivery.email.delivered:
-        logger.warning("notice email not delivered", extra=delivery.email.model_dump())
+        finished = finish_run(record, ending, settings, s3=s3, logger=logger)
+    delivery = send_notice(finished.notice, settings, s3=s3, sns=sns, ses=ses, logger=logger, deadline=deadline)
+    record = finished.record
     notified = ", notified" if delivery.sent else ""
     return ReconcileOutput(run_id=run_id, action=f"finalized {record.status.value}{notified}")
 

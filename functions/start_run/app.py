@@ -8,7 +8,6 @@ nothing. Output: run_id, started (false for a duplicate or an ignored key), reas
 
 from __future__ import annotations
 
-import json
 import uuid
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +19,7 @@ from aws_lambda_powertools.utilities.parser.models import (
 from pydantic import BaseModel
 
 from nsclient_common.aws import client
+from nsclient_common.execution import ExecutionInput, Upload
 from nsclient_common.layout import is_upload_key
 from nsclient_common.observability import count_run_started, for_function
 from nsclient_common.runid import execution_arn, run_id_for_upload
@@ -41,22 +41,17 @@ class StartResult(BaseModel):
 
 def execution_input(
     detail: S3EventNotificationEventBridgeDetailModel, run_id: str, state_machine_arn: str
-) -> dict[str, Any]:
+) -> ExecutionInput:
     """The execution's input, a function of the object alone (start_run adds the delivery id)."""
     obj = detail.object
-    return {
-        "run_id": run_id,
-        "execution_arn": execution_arn(state_machine_arn, run_id),
-        "upload": {
-            "bucket": detail.bucket.name,
-            "key": obj.key,
-            "version_id": obj.version_id,
-            "size": int(obj.size or 0),
-            "requester": detail.requester,
-        },
-        "results": {},
-        "errors": {},
-    }
+    upload = Upload(
+        bucket=detail.bucket.name,
+        key=obj.key,
+        version_id=obj.version_id,
+        size=int(obj.size or 0),
+        requester=detail.requester,
+    )
+    return ExecutionInput(run_id=run_id, execution_arn=execution_arn(state_machine_arn, run_id), upload=upload)
 
 
 def start_run(
@@ -73,8 +68,8 @@ def start_run(
     # started it. A delivery id of its own in each input makes every delivery but the one that started the
     # run hear ExecutionAlreadyExists, so `started` is true exactly once, even for concurrent deliveries.
     execution = execution_input(detail, run_id, settings.state_machine_arn)
-    execution["delivery_id"] = delivery_id or uuid.uuid4().hex
-    payload = json.dumps(execution, sort_keys=True)
+    execution.delivery_id = delivery_id or uuid.uuid4().hex
+    payload = execution.start_json()
     try:
         sfn.start_execution(stateMachineArn=settings.state_machine_arn, name=run_id, input=payload)
     except sfn.exceptions.ExecutionAlreadyExists:

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from nsclient_common.execution import ExecutionInput, Upload
 from nsclient_common.layout import cancel_request_key, inbox_key
 from nsclient_common.observability import METRICS_NAMESPACE, RUNS_STARTED
 from nsclient_common.runid import run_id_for_upload
@@ -48,6 +49,8 @@ def test_an_upload_starts_one_execution_named_by_its_run_id(stack: Stack, capsys
         "size": 22,
         "requester": "123456789012",
     }
+    # The owner is derived once, here, and carried to every later step.
+    assert given["owner"] == OWNER and given["results"] == given["errors"] == {}
     started = [m for m in metrics_emitted(capsys.readouterr().out) if m["metric"] == RUNS_STARTED]
     assert started == [{"metric": RUNS_STARTED, "namespace": METRICS_NAMESPACE, "service": "nsclient"}]
 
@@ -77,9 +80,9 @@ def cancel_requested(stack: Stack) -> dict[str, Any]:
 
 
 def start_execution(stack: Stack, run_id: str, owner: str) -> str:
-    upload = {"bucket": stack.bucket, "key": inbox_key("zika", owner)}
+    execution = ExecutionInput(run_id=run_id, upload=Upload(bucket=stack.bucket, key=inbox_key("zika", owner)))
     arn: str = stack.sfn.start_execution(
-        stateMachineArn=stack.state_machine_arn, name=run_id, input=json.dumps({"run_id": run_id, "upload": upload})
+        stateMachineArn=stack.state_machine_arn, name=run_id, input=execution.start_json()
     )["executionArn"]
     return arn
 

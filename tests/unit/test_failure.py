@@ -15,9 +15,10 @@ from typing import Any
 
 import pytest
 
+from nsclient_common.execution import RunState
 from nsclient_common.failure import ADVICE, CANCEL_REASON, STUCK_RUNNABLE_REASON, JobOutcome, classify
 from nsclient_common.finish import finalize
-from nsclient_common.jobfacts import JobFacts, facts_from_description, facts_from_state, latest_job_facts
+from nsclient_common.jobfacts import JobFacts, facts_from_description, facts_from_state, latest_of
 from nsclient_common.logarchive import LogSummary
 from nsclient_common.notice import compose_notice
 from nsclient_common.record import FailureClass, RunRecord, RunStatus
@@ -216,9 +217,10 @@ def test_after_a_retry_the_last_job_counts() -> None:
             "RetryOnDemandJob": {"Error": "States.TaskFailed", "Cause": json.dumps(retried)},
         },
     )
-    facts = latest_job_facts(results, errors)
+    state = RunState.model_validate({"run_id": "zika-0123456789", "results": results, "errors": errors})
+    facts = latest_of(state.job_history())
     assert (facts.job_queue, facts.exit_code, facts.attempts) == ("on-demand", 137, 2)
-    assert latest_job_facts({}, {}) == JobFacts()
+    assert latest_of(RunState(run_id="zika-0123456789").job_history()) == JobFacts()
 
 
 # --- the on-demand retry decision (CollectLogs) ------------------------------------------------------------

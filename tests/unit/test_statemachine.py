@@ -1,20 +1,19 @@
 """Static checks of the state machine definition: it parses, every transition lands on a state,
-every Task retries and catches, and the states the code names (in results paths and job lookups)
-exist. No AWS needed."""
+every Task retries and catches, the states the code names exist, and every path a state writes or
+reads is a field of the execution's models (nsclient_common.execution). No AWS needed."""
 
 from __future__ import annotations
 
-import ast
+import typing
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from pydantic import BaseModel
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFINITION = ROOT / "statemachine" / "run_build.asl.yaml"
-# Named by the code: the job states (nsclient_common.jobfacts) and the results each handler reads.
-NAMED_BY_CODE = ("PrepareRun", "SubmitBuildJob", "RetryOnDemandJob", "CollectLogs", "FinalizeRun")
 
 
 def _states() -> dict[str, Any]:
@@ -56,56 +55,85 @@ def test_statemachine_task_retries_and_catches_everything(name: str) -> None:
     assert any("States.ALL" in catch["ErrorEquals"] for catch in state.get("Catch", [])), f"{name} catches no error"
 
 
-def _state_reads(tree: ast.AST) -> set[tuple[str, str]]:
-    """(results or errors, state) for each state name the code looks up in the execution's results or errors:
-    `"X" in event.errors`, `event.results.get("X")`, and `for state in ("X", ...): if state in errors`."""
-    kinds = ("results", "errors")
-
-    def kind_of(node: ast.AST) -> str | None:
-        name = node.attr if isinstance(node, ast.Attribute) else node.id if isinstance(node, ast.Name) else None
-        return name if name in kinds else None
-
-    reads: set[tuple[str, str]] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Compare) and isinstance(node.ops[0], ast.In):
-            kind = kind_of(node.comparators[0])
-            if kind and isinstance(node.left, ast.Constant) and isinstance(node.left.value, str):
-                reads.add((kind, node.left.value))
-        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "get":
-            kind = kind_of(node.func.value)
-            first = node.args[0] if node.args else None
-            if kind and isinstance(first, ast.Constant) and isinstance(first.value, str):
-                reads.add((kind, first.value))
-        elif isinstance(node, ast.For) and isinstance(node.target, ast.Name) and isinstance(node.iter, ast.Tuple):
-            variable = node.target.id
-            for inner in ast.walk(node):
-                if (
-                    isinstance(inner, ast.Compare)
-                    and isinstance(inner.left, ast.Name)
-                    and inner.left.id == variable
-                    and (kind := kind_of(inner.comparators[0]))
-                ):
-                    reads |= {
-                        (kind, e.value)
-                        for e in node.iter.elts
-                        if isinstance(e, ast.Constant) and isinstance(e.value, str)
-                    }
-    return reads
+def _field(model: type[BaseModel], name: str) -> Any:
+    """The type of a model's field by its name or alias (what the JSON says), None when it has none."""
+    for field_name, field in model.model_fields.items():
+        if name in (field_name, field.alias):
+            return field.annotation
+    return None
 
 
-def test_statemachine_writes_the_results_and_errors_the_code_reads() -> None:
-    from nsclient_common.jobfacts import JOB_STATES
+def _model_of(annotation: Any) -> type[BaseModel] | None:
+    """The model a field holds (a `Model | None` included); None for an unmodelled value such as a dict."""
+    for candidate in (annotation, *typing.get_args(annotation)):
+        if isinstance(candidate, type) and issubclass(candidate, BaseModel):
+            return candidate
+    return None
 
-    sources = [*(ROOT / "functions").glob("*/app.py"), *(ROOT / "functions" / "common").rglob("*.py")]
-    reads = {read for path in sources for read in _state_reads(ast.parse(path.read_text()))}
-    reads |= {(kind, name) for name in JOB_STATES for kind in ("results", "errors")}
-    # The scan finds the lookups the handlers are known to make (it is not silently finding nothing)
-    assert {name for _, name in reads} >= set(NAMED_BY_CODE)
+
+def _resolves(model: type[BaseModel], path: str) -> bool:
+    """Whether a JSONPath ($.a.b.c) names a field of the model, through the models its fields hold. Below a
+    field that holds no model (Batch's job description, a dict) any path is taken: no code of ours reads it."""
+    current: type[BaseModel] | None = model
+    for name in path.removeprefix("$.").split("."):
+        if current is None:
+            return True
+        annotation = _field(current, name)
+        if annotation is None:
+            return False
+        current = _model_of(annotation)
+    return True
+
+
+def _result_paths(states: dict[str, Any]) -> list[str]:
+    paths = [s["ResultPath"] for s in states.values() if "ResultPath" in s]
+    return paths + [c["ResultPath"] for s in states.values() for c in s.get("Catch", [])]
+
+
+def test_every_result_and_error_a_state_writes_is_a_field_of_the_run_state() -> None:
+    from nsclient_common.execution import RunState
+
     states = _states()
-    written = {s["ResultPath"] for s in states.values() if "ResultPath" in s}
-    written |= {c["ResultPath"] for s in states.values() for c in s.get("Catch", [])}
-    unwritten = sorted(f"$.{kind}.{name}" for kind, name in reads if f"$.{kind}.{name}" not in written)
-    assert not unwritten, f"the code reads what no state writes: {unwritten}"
+    paths = _result_paths(states)
+    assert len(paths) == 2 * len([s for s in states.values() if s["Type"] == "Task"])
+    assert [p for p in paths if not _resolves(RunState, p)] == []
+
+
+def test_every_path_a_state_reads_is_a_field_of_the_run_state() -> None:
+    from nsclient_common.execution import RunState
+
+    read = [p for p in _paths(_states()) if p.startswith("$.")]  # $$. is the context object, not the state
+    assert "$.results.PrepareRun.job.JobQueue" in read and "$.results.FinalizeRun.record.status" in read
+    assert [p for p in read if not _resolves(RunState, p)] == []
+
+
+def test_each_lambda_task_is_given_what_its_input_model_requires() -> None:
+    from nsclient_common.execution import TASK_INPUTS, RunState
+
+    lambda_tasks = {n: s for n, s in _states().items() if s["Type"] == "Task" and "FunctionArn}" in s["Resource"]}
+    assert set(lambda_tasks) == set(TASK_INPUTS)
+    for name, state in lambda_tasks.items():
+        model = TASK_INPUTS[name]
+        required = {f.alias or n for n, f in model.model_fields.items() if f.is_required()}
+        if "Parameters" in state:
+            given = {key.removesuffix(".$") for key in state["Parameters"]}
+            assert given <= set(model.model_fields), f"{name} is given fields its input model lacks"
+        else:  # the whole state
+            given = {f.alias or n for n, f in RunState.model_fields.items()}
+        assert required <= given, f"{name} is not given {required - given}"
+
+
+def test_the_state_names_the_code_uses_are_the_state_machines() -> None:
+    from nsclient_common import states as names
+    from nsclient_common.execution import Errors, Results
+
+    constants = {v for k, v in vars(names).items() if k.isupper() and isinstance(v, str)}
+    assert constants >= {"PrepareRun", "CollectLogs", "FinalizeRun"}
+    assert constants <= set(_states())
+    tasks = {n for n, s in _states().items() if s["Type"] == "Task"}
+    assert {f.alias for f in Results.model_fields.values()} <= tasks
+    # Every Task's error has a field: a state added to the machine is added to the models.
+    assert {f.alias for f in Errors.model_fields.values()} == tasks
 
 
 def _paths(value: Any) -> list[str]:
@@ -140,7 +168,7 @@ def test_statemachine_lambda_results_are_the_functions_own_output() -> None:
 
 
 def test_statemachine_has_the_job_states_the_job_facts_read() -> None:
-    from nsclient_common.jobfacts import JOB_STATES
+    from nsclient_common.states import JOB_STATES
 
     states = _states()
     for name in JOB_STATES:

@@ -26,8 +26,8 @@ from nsclient.local.control import ADMIN_FILE, STATE_FILE, running_executions
 from nsclient.local.runtime import LocalRuntime
 from nsclient.local.stack import REGION, LocalStack, StackInfo
 from nsclient.local.strict_iam import UNCHECKED_NOTICE, EvaluatorMissing, strict_iam_wanted
+from nsclient_common.execution import ExecutionInput
 from nsclient_common.failure import CANCEL_REASON
-from nsclient_common.layout import owner_of_inbox_key
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -117,8 +117,8 @@ class ExecutionWatcher(threading.Thread):
 
     @staticmethod
     def owner_of(described: Mapping[str, Any]) -> str | None:
-        upload = json.loads(described.get("input") or "{}").get("upload") or {}
-        return owner_of_inbox_key(str(upload.get("key", "")))
+        execution = ExecutionInput.from_json(described.get("input"))
+        return execution.owner if execution else None
 
     def publish(self, arn: str) -> None:
         described = self.sfn.describe_execution(executionArn=arn)

@@ -7,27 +7,28 @@ from typing import TYPE_CHECKING, Any
 
 from nsclient_common.cost import Rates, estimate
 from nsclient_common.failure import JobOutcome, classify
-from nsclient_common.layout import log_key, owner_of_inbox_key, s3_url
+from nsclient_common.layout import log_key, s3_url
 from nsclient_common.record import RunRecord, RunStatus, iso_from_millis, parse_iso, utc_now
 from nsclient_common.runid import build_name
 from nsclient_common.runstore import find_record, write_record
 
 if TYPE_CHECKING:
     from nsclient_common.cost import CostEstimate
+    from nsclient_common.execution import ExecutionInput
     from nsclient_common.jobfacts import JobFacts
     from nsclient_common.logarchive import LogSummary
 
 
-def placeholder_record(run_id: str, execution_arn: str | None, upload: dict[str, Any] | None) -> RunRecord:
+def placeholder_record(execution: ExecutionInput) -> RunRecord:
     """A record for a run whose preparation died before writing one."""
     return RunRecord.model_validate(
         {
-            "run_id": run_id,
+            "run_id": execution.run_id,
             "status": RunStatus.SUBMITTED,
             "submitted_at": utc_now(),
-            "execution_arn": execution_arn,
-            "upload": upload,
-            "owner": owner_of_inbox_key(str((upload or {}).get("key", ""))),
+            "execution_arn": execution.execution_arn,
+            "upload": execution.upload.model_dump() if execution.upload else None,
+            "owner": execution.owner,
         }
     )
 
@@ -115,12 +116,9 @@ def cost_of(record: RunRecord, facts: JobFacts, rates: Rates, jobs: int = 1) -> 
     )
 
 
-def load_or_placeholder(
-    s3: Any, bucket: str, run_id: str, execution_arn: str | None, upload: dict[str, Any] | None
-) -> RunRecord:
+def load_or_placeholder(s3: Any, bucket: str, execution: ExecutionInput) -> RunRecord:
     """The run's record, or one made from the bare facts; its folder is the upload's owner's."""
-    owner = owner_of_inbox_key(str((upload or {}).get("key", "")))
-    return find_record(s3, bucket, run_id, owner) or placeholder_record(run_id, execution_arn, upload)
+    return find_record(s3, bucket, execution.run_id, execution.owner) or placeholder_record(execution)
 
 
 def save(s3: Any, bucket: str, record: RunRecord) -> RunRecord:

@@ -4,8 +4,8 @@ After batch:submitJob.sync the state holds either the job description (success) 
 whose Cause is the job description as JSON (job failed) or a message (submission failed).
 Both AWS (PascalCase) and SDK (camelCase) spellings are accepted.
 
-A run has one job, or two when a Spot reclaim was retried on the on-demand queue: SubmitBuildJob,
-then RetryOnDemandJob. The facts that decide the run's outcome are the last job's.
+A run has one job, or two when a Spot reclaim was retried on the on-demand queue (states.JOB_STATES).
+The facts that decide the run's outcome are the last job's.
 """
 
 from __future__ import annotations
@@ -16,9 +16,6 @@ from typing import Any
 from pydantic import BaseModel
 
 from nsclient_common.layout import DEFAULT_LOG_GROUP
-
-# The state machine's job states, oldest first.
-JOB_STATES = ("SubmitBuildJob", "RetryOnDemandJob")
 
 
 class JobFacts(BaseModel):
@@ -120,18 +117,8 @@ def facts_from_state(result: dict[str, Any] | None, error: dict[str, Any] | None
     return JobFacts(error=error.get("Error") or "States.Runtime", error_cause=str(cause)[:2000])
 
 
-def job_history(results: dict[str, Any], errors: dict[str, Any]) -> list[JobFacts]:
-    """The facts of every job the execution ran (or tried to), oldest first."""
-    return [
-        facts_from_state(results.get(state), errors.get(state))
-        for state in JOB_STATES
-        if results.get(state) or errors.get(state)
-    ]
-
-
-def latest_job_facts(results: dict[str, Any], errors: dict[str, Any]) -> JobFacts:
-    """The last job's facts, with the attempts of all of them."""
-    history = job_history(results, errors)
+def latest_of(history: list[JobFacts]) -> JobFacts:
+    """The last job's facts, with the attempts of all of them (history: oldest first)."""
     if not history:
         return JobFacts()
     return history[-1].model_copy(update={"attempts": sum(facts.attempts for facts in history)})
