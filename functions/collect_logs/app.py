@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel
 
 from nsclient_common.aws import client
+from nsclient_common.describedjob import JobFacts, job_history, latest_job_facts
 from nsclient_common.failure import is_spot_reclaimed
-from nsclient_common.jobfacts import JobFacts, job_history, latest_job_facts
 from nsclient_common.layout import log_key, owner_of_inbox_key
 from nsclient_common.logarchive import LogSource, LogSummary, archive_log
 from nsclient_common.observability import for_function

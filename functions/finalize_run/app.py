@@ -15,8 +15,8 @@ from pydantic import BaseModel
 
 from nsclient_common.aws import client
 from nsclient_common.cost import rates_for
+from nsclient_common.describedjob import JobFacts, job_history, latest_job_facts
 from nsclient_common.finish import finalize, load_or_placeholder, save
-from nsclient_common.jobfacts import JobFacts, job_history, latest_job_facts
 from nsclient_common.logarchive import LogSummary
 from nsclient_common.notice import Notice, compose_notice
 from nsclient_common.observability import count_run_finished, for_function

@@ -17,7 +17,6 @@ from pydantic import BaseModel
 from nsclient_common.aws import client
 from nsclient_common.jobdefinition import definition_for_run
 from nsclient_common.jobrole import NotAnOwner, check_owner, ensure_job_role, wait_until_usable
-from nsclient_common.jobspec import submit_job_parameters
 from nsclient_common.layout import (
     envd_key,
     envd_key_for_upload,
@@ -43,6 +42,7 @@ from nsclient_common.runstore import find_record, write_record
 from nsclient_common.s3errors import error_code, is_missing
 from nsclient_common.s3io import open_s3_object
 from nsclient_common.settings import UNLIMITED, Settings, current_settings
+from nsclient_common.submitjob import submit_job_parameters
 from nsclient_common.zipcheck import UploadRejected, check_build_archive
 
 if TYPE_CHECKING:

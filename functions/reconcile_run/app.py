@@ -21,12 +21,12 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from nsclient_common.aws import client
-from nsclient_common.batchjobs import ACTIVE_JOB_STATUSES, NOT_STARTED_JOB_STATUSES, find_job, run_queues
 from nsclient_common.cost import rates_for
 from nsclient_common.delivery import deliver_notice
+from nsclient_common.describedjob import JobFacts, facts_from_description
 from nsclient_common.failure import CANCEL_REASON, STUCK_RUNNABLE_REASON
 from nsclient_common.finish import finalize, load_or_placeholder, save
-from nsclient_common.jobfacts import JobFacts, facts_from_description
+from nsclient_common.joblookup import ACTIVE_JOB_STATUSES, NOT_STARTED_JOB_STATUSES, find_job, run_queues
 from nsclient_common.layout import log_key
 from nsclient_common.logarchive import LogSummary, archive_log, read_log_tail
 from nsclient_common.notice import compose_notice

@@ -13,7 +13,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFINITION = ROOT / "statemachine" / "run_build.asl.yaml"
-# Named by the code: the job states (nsclient_common.jobfacts) and the results each handler reads.
+# Named by the code: the job states (nsclient_common.describedjob) and the results each handler reads.
 NAMED_BY_CODE = ("PrepareRun", "SubmitBuildJob", "RetryOnDemandJob", "CollectLogs", "FinalizeRun")
 
 
@@ -94,7 +94,7 @@ def _state_reads(tree: ast.AST) -> set[tuple[str, str]]:
 
 
 def test_statemachine_writes_the_results_and_errors_the_code_reads() -> None:
-    from nsclient_common.jobfacts import JOB_STATES
+    from nsclient_common.describedjob import JOB_STATES
 
     sources = [*(ROOT / "functions").glob("*/app.py"), *(ROOT / "functions" / "common").rglob("*.py")]
     reads = {read for path in sources for read in _state_reads(ast.parse(path.read_text()))}
@@ -140,7 +140,7 @@ def test_statemachine_lambda_results_are_the_functions_own_output() -> None:
 
 
 def test_statemachine_has_the_job_states_the_job_facts_read() -> None:
-    from nsclient_common.jobfacts import JOB_STATES
+    from nsclient_common.describedjob import JOB_STATES
 
     states = _states()
     for name in JOB_STATES:
