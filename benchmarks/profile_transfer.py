@@ -57,8 +57,8 @@ def profile(operation: str, data: Path, scratch: Path, lines: int) -> None:
     from botocore.config import Config
 
     from nsclient.progress import Progress
-    from nsclient.runs.transfer import pull_workdir, upload_build
-    from nsclient.workdir import upload_members
+    from nsclient.transfer.folder import upload_members
+    from nsclient.transfer.push import pull_workdir, upload_build
 
     factory: Any = boto3.client
     s3 = factory("s3", config=Config(max_pool_connections=16))

@@ -162,7 +162,7 @@ def bench_upload_check(s3: Any, scratch: Path, size_mib: int) -> dict[str, Any]:
 
 
 def bench_pull(scratch: Path, files: int) -> dict[str, Any]:
-    from nsclient.workdir import extract, plan_pull
+    from nsclient.transfer.folder import extract, plan_pull
 
     rng = random.Random(11)
     results = scratch / "results.zip"

@@ -178,8 +178,8 @@ def bench_link(
 
 
 def prepare_data(directory: Path, size_mb: int, compressed: bool = False) -> Path:
-    from nsclient.workdir import upload_members
-    from nsclient.zipstream import zip_stream
+    from nsclient.transfer.folder import upload_members
+    from nsclient.transfer.zipstream import zip_stream
 
     marker = directory / f".made-{size_mb}"
     if not marker.exists():

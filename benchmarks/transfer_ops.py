@@ -38,9 +38,9 @@ def nsclient(operation: str, path: Path, name: str) -> float:
     from botocore.config import Config
 
     from nsclient.progress import Progress
-    from nsclient.runs.transfer import pull_workdir, upload_build
-    from nsclient.transfer import StreamingUpload
-    from nsclient.workdir import upload_members
+    from nsclient.transfer.folder import upload_members
+    from nsclient.transfer.push import pull_workdir, upload_build
+    from nsclient.transfer.upload import StreamingUpload
 
     factory: Any = boto3.client
     s3 = factory("s3", config=Config(max_pool_connections=16))

@@ -13,9 +13,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from nsclient_common.aws import client
+from nsclient_common.describedjob import JobFacts, latest_of
 from nsclient_common.execution import CollectResult, RunState
 from nsclient_common.failure import is_spot_reclaimed
-from nsclient_common.jobfacts import JobFacts, latest_of
 from nsclient_common.observability import for_function
 from nsclient_common.settings import Settings, current_settings
 from nsclient_common.wrapup import archive_run_log

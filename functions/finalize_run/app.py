@@ -12,9 +12,9 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from nsclient_common.aws import client
+from nsclient_common.describedjob import latest_of
 from nsclient_common.execution import Errors, FinalizeInput, FinalizeResult, TaskError
 from nsclient_common.finish import load_or_placeholder
-from nsclient_common.jobfacts import latest_of
 from nsclient_common.observability import for_function
 from nsclient_common.settings import Settings, current_settings
 from nsclient_common.states import OWN_STEPS

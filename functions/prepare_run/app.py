@@ -1,7 +1,7 @@
 """PrepareRun: check an upload and turn it into the run's Batch job request.
 
 The steps are each a call: the checks, the owner's job role and job definition (jobrole, jobdefinition),
-the copy of the upload, the env.d's move (envmove), the record, the job request (jobspec).
+the copy of the upload, the env.d's move (envmove), the record, the job request (submitjob).
 
 State input (execution.PrepareInput): run_id, execution_arn, owner, upload {bucket, key, version_id, size, requester}.
 Output (execution.PrepareResult): accepted, reason (why not, for a person), job (SubmitJob parameters) or null, record.
@@ -19,7 +19,6 @@ from nsclient_common.envmove import EnvdMissing, discard_envd, move_envd
 from nsclient_common.execution import JobRequest, PrepareInput, PrepareResult, Upload
 from nsclient_common.jobdefinition import definition_for_run
 from nsclient_common.jobrole import NotAnOwner, check_owner, ensure_job_role, wait_until_usable
-from nsclient_common.jobspec import submit_job_parameters
 from nsclient_common.layout import (
     envd_key,
     s3_url,
@@ -42,6 +41,7 @@ from nsclient_common.request import (
 from nsclient_common.runstore import find_record, write_record
 from nsclient_common.s3io import open_s3_object
 from nsclient_common.settings import UNLIMITED, Settings, current_settings
+from nsclient_common.submitjob import submit_job_parameters
 from nsclient_common.zipcheck import UploadRejected, check_build_archive
 
 if TYPE_CHECKING:

@@ -21,11 +21,11 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from nsclient_common.aws import client
-from nsclient_common.batchjobs import ACTIVE_JOB_STATUSES, NOT_STARTED_JOB_STATUSES, find_job, run_queues
+from nsclient_common.describedjob import JobFacts, facts_from_description
 from nsclient_common.execution import ExecutionInput, FinalizeResult
 from nsclient_common.failure import CANCEL_REASON, STUCK_RUNNABLE_REASON
 from nsclient_common.finish import load_or_placeholder
-from nsclient_common.jobfacts import JobFacts, facts_from_description
+from nsclient_common.joblookup import ACTIVE_JOB_STATUSES, NOT_STARTED_JOB_STATUSES, find_job, run_queues
 from nsclient_common.layout import log_key
 from nsclient_common.logarchive import read_log_tail
 from nsclient_common.observability import for_function

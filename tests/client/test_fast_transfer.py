@@ -16,13 +16,13 @@ from typing import TYPE_CHECKING, Any
 import boto3
 import pytest
 
-from nsclient import rangedpull, zipstream
 from nsclient.progress import Progress
-from nsclient.rangedpull import fetch_members, plan_ranges
-from nsclient.runs.transfer import pull_workdir
-from nsclient.transfer import PART_SIZE, StreamingUpload
-from nsclient.workdir import PullPlan, extract, member_crcs, plan_pull, upload_members
-from nsclient.zipstream import zip_stream
+from nsclient.transfer import download, zipstream
+from nsclient.transfer.download import fetch_members, plan_ranges
+from nsclient.transfer.folder import PullPlan, extract, member_crcs, plan_pull, upload_members
+from nsclient.transfer.push import pull_workdir
+from nsclient.transfer.upload import PART_SIZE, StreamingUpload
+from nsclient.transfer.zipstream import zip_stream
 from nsclient_common.s3io import open_s3_object
 
 if TYPE_CHECKING:
@@ -220,8 +220,8 @@ def zipfile_pull(results: Path, destination: Path, inputs: dict[str, int] | None
 def test_ranged_pull_writes_the_tree_zipfile_writes(
     tmp_path: Path, s3: Any, gap: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(rangedpull, "MAX_GAP", gap)
-    monkeypatch.setattr(rangedpull, "PIECE", 4096)  # members cross many reads
+    monkeypatch.setattr(download, "MAX_GAP", gap)
+    monkeypatch.setattr(download, "PIECE", 4096)  # members cross many reads
     root = make_build(tmp_path / "build")
     results, version = put_results(s3, root, tmp_path)
     with zipfile.ZipFile(results) as archive:
@@ -408,7 +408,7 @@ def test_the_pace_calls_for_dense_compression_only_when_it_moves_more_of_the_bui
 def test_push_walks_the_folder_while_compressing_it_and_counts_its_total_as_it_goes(tmp_path: Path) -> None:
     from rich.console import Console
 
-    from nsclient.runs.transfer import counted
+    from nsclient.transfer.push import counted
 
     root = make_build(tmp_path / "build", files=20)
     sizes = sum(path.stat().st_size for path, _ in upload_members(root))

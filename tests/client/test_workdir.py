@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from nsclient.workdir import extract, plan_pull, upload_members, write_zip
+from nsclient.transfer.folder import extract, plan_pull, upload_members, write_zip
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping

@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 from nsclient.local import nextstrain_guide
 from nsclient.local.principals import create_user
-from nsclient_common.jobspec import BUILD_DIR, ENTRYPOINT, WORKDIR_URL_VAR
 from nsclient_common.settings import DEFAULT_JOB_DEFINITION, DEFAULT_JOB_QUEUE
+from nsclient_common.submitjob import BUILD_DIR, ENTRYPOINT, WORKDIR_URL_VAR
 from tests.support import SNAKEFILE_OK, zip_bytes
 
 if TYPE_CHECKING:

@@ -8,8 +8,8 @@ import json
 import pytest
 from pydantic import ValidationError
 
+from nsclient_common.describedjob import latest_of
 from nsclient_common.execution import ExecutionInput, RunState, Upload
-from nsclient_common.jobfacts import latest_of
 from nsclient_common.layout import inbox_key
 
 OWNER = "AIDAEXAMPLEOWNER01"

@@ -15,10 +15,10 @@ from typing import Any
 
 import pytest
 
+from nsclient_common.describedjob import JobFacts, facts_from_description, facts_from_state, latest_of
 from nsclient_common.execution import RunState
 from nsclient_common.failure import ADVICE, CANCEL_REASON, STUCK_RUNNABLE_REASON, JobOutcome, classify
 from nsclient_common.finish import finalize
-from nsclient_common.jobfacts import JobFacts, facts_from_description, facts_from_state, latest_of
 from nsclient_common.logarchive import LogSummary
 from nsclient_common.notice import compose_notice
 from nsclient_common.record import FailureClass, RunRecord, RunStatus

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from nsclient_common.benchmarks import rule_usage
 from nsclient_common.report import advise
+from nsclient_common.snakebenchmarks import rule_usage
 from nsclient_common.usage import JobUsage, parse_usage_line
 
 GIB = 1024**3

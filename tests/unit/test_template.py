@@ -140,7 +140,7 @@ NOT_GLOBAL = {
 def test_function_environment_is_what_the_settings_read():
     variables = TPL["Globals"]["Function"]["Environment"]["Variables"]
     assert set(variables) == (set(SETTING_VARIABLES.values()) | set(LIMIT_VARIABLES.values())) - NOT_GLOBAL
-    assert "LOG_GROUP" not in variables  # each job's description names its group (jobfacts.log_group_of)
+    assert "LOG_GROUP" not in variables  # each job's description names its group (describedjob.log_group_of)
     with_arn = {k for k in FUNCTIONS if "STATE_MACHINE_ARN" in props(k).get("Environment", {}).get("Variables", {})}
     assert with_arn == {"StartRunFunction", "CancelRunFunction", "ReconcileRunFunction"}
 

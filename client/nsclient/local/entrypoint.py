@@ -36,7 +36,7 @@ from nsclient.local import infozip
 from nsclient.local.jobcgroup import run_measured
 from nsclient_common.buildfolder import KEPT_SNAKEMAKE_STATE, SNAKEMAKE_STATE
 from nsclient_common.envdir import decode_value
-from nsclient_common.jobspec import BUILD_DIR, DELETE_ENVD_VAR, ENVD_URL_VAR, WORKDIR_URL_VAR
+from nsclient_common.submitjob import BUILD_DIR, DELETE_ENVD_VAR, ENVD_URL_VAR, WORKDIR_URL_VAR
 
 if TYPE_CHECKING:
     from types_boto3_s3 import S3Client

@@ -18,7 +18,7 @@ from botocore.exceptions import ClientError
 from nsclient.errors import RunNotFoundError
 from nsclient.pushes import pushed_directory
 from nsclient.runs.records import check_run_id, is_denied, read_record
-from nsclient_common.batchjobs import find_job, run_queues, run_status_of_job
+from nsclient_common.joblookup import find_job, run_queues, run_status_of_job
 from nsclient_common.record import RunRecord, RunStatus, iso_from_millis, later_status, utc_now
 
 if TYPE_CHECKING:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from nsclient.runs.records import is_missing
-from nsclient_common.jobfacts import log_group_of
+from nsclient_common.describedjob import log_group_of
 from nsclient_common.layout import log_key
 from nsclient_common.snakeprogress import SnakemakeProgress
 

@@ -13,7 +13,7 @@ import re
 import zipfile
 from typing import TYPE_CHECKING
 
-from nsclient_common.jobspec import RESERVED_VARIABLES
+from nsclient_common.submitjob import RESERVED_VARIABLES
 
 if TYPE_CHECKING:
     from collections.abc import Mapping

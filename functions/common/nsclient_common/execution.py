@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from nsclient_common.delivery import Delivery
-from nsclient_common.jobfacts import JobFacts, facts_from_state
+from nsclient_common.describedjob import JobFacts, facts_from_state
 from nsclient_common.layout import owner_of_inbox_key
 from nsclient_common.logarchive import LogSummary
 from nsclient_common.notice import Notice

@@ -14,8 +14,8 @@ from nsclient_common.runstore import find_record, write_record
 
 if TYPE_CHECKING:
     from nsclient_common.cost import CostEstimate
+    from nsclient_common.describedjob import JobFacts
     from nsclient_common.execution import ExecutionInput
-    from nsclient_common.jobfacts import JobFacts
     from nsclient_common.logarchive import LogSummary
 
 

@@ -35,7 +35,7 @@ ENVD_SUFFIX = ".env.d"
 CANCEL_SUFFIX = ".cancel"
 SUBSCRIBE_SUFFIX = ".subscribe"
 UNSUBSCRIBE_SUFFIX = ".unsubscribe"
-# Where a Batch job logs unless its definition names another awslogs group (jobfacts.log_group_of):
+# Where a Batch job logs unless its definition names another awslogs group (describedjob.log_group_of):
 # the account's shared group, which an existing Nextstrain setup uses.
 DEFAULT_LOG_GROUP = "/aws/batch/job"
 

@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
 
-from nsclient_common.benchmarks import RuleUsage, rule_usage
 from nsclient_common.record import parse_iso
+from nsclient_common.snakebenchmarks import RuleUsage, rule_usage
 from nsclient_common.timeline import critical_path, end_unfinished, most_at_once, parse_jobs
 from nsclient_common.usage import USAGE_MARKER, JobUsage, parse_usage_line
 

@@ -7,12 +7,12 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from nsclient_common.benchmarks import read_benchmarks
 from nsclient_common.layout import log_key, report_html_key, report_json_key, s3_url, workdir_key
 from nsclient_common.report import RunReport, build_report
 from nsclient_common.report_html import render_html
 from nsclient_common.runid import build_name
 from nsclient_common.s3errors import is_missing
+from nsclient_common.snakebenchmarks import read_benchmarks
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING, Any
 
 from nsclient_common.cost import rates_for
 from nsclient_common.delivery import deliver_notice
+from nsclient_common.describedjob import JobFacts
 from nsclient_common.execution import FinalizeResult
 from nsclient_common.finish import finalize, save
-from nsclient_common.jobfacts import JobFacts
 from nsclient_common.layout import log_key
 from nsclient_common.logarchive import LogSource, archive_log
 from nsclient_common.notice import compose_notice

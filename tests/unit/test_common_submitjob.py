@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from nsclient_common.jobspec import snakemake_command, submit_job_parameters
 from nsclient_common.request import BuildRequest
+from nsclient_common.submitjob import snakemake_command, submit_job_parameters
 from nsclient_common.usage import MEASURE_SCRIPT
 
 DEFAULTS = ["--printshellcmds", "--benchmark-extended", "--rerun-incomplete"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from nsclient_common.jobfacts import facts_from_description, log_group_of
+from nsclient_common.describedjob import facts_from_description, log_group_of
 
 
 def test_a_created_definitions_group_is_read_from_the_step_functions_description():

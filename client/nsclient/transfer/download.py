@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from nsclient.errors import UserError
-from nsclient.workdir import set_member_mtime
+from nsclient.transfer.folder import set_member_mtime
 
 if TYPE_CHECKING:
     import zipfile

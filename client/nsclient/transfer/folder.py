@@ -85,7 +85,7 @@ def upload_members(root: Path, exclude: Iterable[str] = ()) -> Iterator[tuple[Pa
 
 def write_zip(root: Path, destination: IO[bytes], exclude: Iterable[str] = ()) -> int:
     """Zip the build folder (following links to their content, as the Nextstrain CLI does)."""
-    from nsclient.zipstream import zip_stream
+    from nsclient.transfer.zipstream import zip_stream
 
     return zip_stream(upload_members(root, exclude), destination.write)
 

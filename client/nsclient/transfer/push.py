@@ -9,17 +9,17 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from nsclient import pullstate
 from nsclient.errors import UserError
 from nsclient.example import is_the_example
 from nsclient.progress import Progress
 from nsclient.pushes import remember_push
-from nsclient.rangedpull import fetch_members, fetch_size, plan_ranges
 from nsclient.runs.jobs import status
 from nsclient.runs.records import is_missing
-from nsclient.transfer import StreamingUpload
-from nsclient.workdir import PullPlan, has_snakefile, member_crcs, plan_pull, upload_members
-from nsclient.zipstream import zip_stream
+from nsclient.transfer import pullstate
+from nsclient.transfer.download import fetch_members, fetch_size, plan_ranges
+from nsclient.transfer.folder import PullPlan, has_snakefile, member_crcs, plan_pull, upload_members
+from nsclient.transfer.upload import StreamingUpload
+from nsclient.transfer.zipstream import zip_stream
 from nsclient_common.envdir import Env, to_archive
 from nsclient_common.layout import inbox_envd_key, inbox_key, workdir_key
 from nsclient_common.record import RunStatus
