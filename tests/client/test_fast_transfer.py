@@ -19,11 +19,13 @@ import pytest
 from nsclient.progress import Progress
 from nsclient.transfer import download, zipstream
 from nsclient.transfer.download import fetch_members, plan_ranges
-from nsclient.transfer.folder import PullPlan, extract, member_crcs, plan_pull, upload_members
-from nsclient.transfer.push import pull_workdir
+from nsclient.transfer.folder import upload_members
+from nsclient.transfer.pull import pull_workdir
+from nsclient.transfer.pullplan import PullPlan, member_crcs, plan_pull
 from nsclient.transfer.upload import PART_SIZE, StreamingUpload
 from nsclient.transfer.zipstream import zip_stream
 from nsclient_common.s3io import open_s3_object
+from tests.zips import extract
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

@@ -38,7 +38,8 @@ from nsclient.command.pull import add_download_options, say_pulled
 from nsclient.errors import EXIT_INTERRUPTED, UserError
 from nsclient.limits import check_within
 from nsclient.local.requirements import check_local_requirements
-from nsclient.transfer.push import check_build_folder, pull, push
+from nsclient.transfer.pull import pull
+from nsclient.transfer.push import check_build_folder, push
 from nsclient.watch import exit_code_of, follow
 from nsclient_common.record import RunRecord, RunStatus
 from nsclient_common.request import CPUS, MEMORY, BuildRequest, InvalidRequest, parse_request
