@@ -23,6 +23,7 @@ from nsclient_common.observability import count_run_finished, for_function
 from nsclient_common.record import RunRecord
 from nsclient_common.reportstore import write_report
 from nsclient_common.settings import Settings, current_settings
+from nsclient_common.states import COLLECT_LOGS, FINALIZE_RUN, PREPARE_RUN, RETRY_ON_DEMAND_JOB
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -48,7 +49,7 @@ class FinalizeOutput(BaseModel):
 
 def _our_error(errors: dict[str, Any]) -> str | None:
     """An error from one of our own steps (not the build's), as 'State: Error: Cause'."""
-    for state in ("PrepareRun", "CollectLogs", "FinalizeRun"):
+    for state in (PREPARE_RUN, COLLECT_LOGS, FINALIZE_RUN):
         if state in errors:
             error = errors[state]
             cause = str(error.get("Cause") or "")
@@ -79,18 +80,18 @@ def finalize_run(event: FinalizeInput, settings: Settings, *, s3: S3Client) -> F
         facts = JobFacts()
         internal = _our_error(event.errors) or "the wrap-up failed"
     else:
-        collected = event.results.get("CollectLogs")
+        collected = event.results.get(COLLECT_LOGS)
         if collected:
             log = LogSummary.model_validate(collected["log"])
             facts = JobFacts.model_validate(collected["job"])
         else:
             facts = latest_job_facts(event.results, event.errors)
-        if "CollectLogs" in event.errors:
+        if COLLECT_LOGS in event.errors:
             # The outcome still stands on the job's facts; only the archived log is missing.
             note = f"(nsclient could not archive the job's log: {_our_error(event.errors)})"
-        elif "RetryOnDemandJob" in event.results or "RetryOnDemandJob" in event.errors:
+        elif RETRY_ON_DEMAND_JOB in event.results or RETRY_ON_DEMAND_JOB in event.errors:
             note = "(AWS reclaimed the Spot instance of its first job; it ran again on the on-demand queue.)"
-        internal = _our_error(event.errors) if "PrepareRun" in event.errors else None
+        internal = _our_error(event.errors) if PREPARE_RUN in event.errors else None
     final = finalize(
         record,
         facts,

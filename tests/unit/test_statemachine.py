@@ -13,8 +13,6 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFINITION = ROOT / "statemachine" / "run_build.asl.yaml"
-# Named by the code: the job states (nsclient_common.describedjob) and the results each handler reads.
-NAMED_BY_CODE = ("PrepareRun", "SubmitBuildJob", "RetryOnDemandJob", "CollectLogs", "FinalizeRun")
 
 
 def _states() -> dict[str, Any]:
@@ -93,19 +91,31 @@ def _state_reads(tree: ast.AST) -> set[tuple[str, str]]:
     return reads
 
 
-def test_statemachine_writes_the_results_and_errors_the_code_reads() -> None:
-    from nsclient_common.describedjob import JOB_STATES
-
-    sources = [*(ROOT / "functions").glob("*/app.py"), *(ROOT / "functions" / "common").rglob("*.py")]
-    reads = {read for path in sources for read in _state_reads(ast.parse(path.read_text()))}
-    reads |= {(kind, name) for name in JOB_STATES for kind in ("results", "errors")}
-    # The scan finds the lookups the handlers are known to make (it is not silently finding nothing)
-    assert {name for _, name in reads} >= set(NAMED_BY_CODE)
+def _written() -> set[str]:
     states = _states()
     written = {s["ResultPath"] for s in states.values() if "ResultPath" in s}
-    written |= {c["ResultPath"] for s in states.values() for c in s.get("Catch", [])}
-    unwritten = sorted(f"$.{kind}.{name}" for kind, name in reads if f"$.{kind}.{name}" not in written)
-    assert not unwritten, f"the code reads what no state writes: {unwritten}"
+    return written | {c["ResultPath"] for s in states.values() for c in s.get("Catch", [])}
+
+
+def test_statemachine_writes_the_results_and_errors_of_every_state_the_code_names() -> None:
+    from nsclient_common import states as named
+
+    names = [value for key, value in vars(named).items() if key.isupper() and isinstance(value, str)]
+    assert set(named.JOB_STATES) <= set(names)
+    written = _written()
+    unwritten = [f"$.{kind}.{name}" for name in names for kind in ("results", "errors")]
+    assert not [path for path in unwritten if path not in written], "the code names what no state writes"
+
+
+def test_the_code_looks_up_states_by_their_names_in_nsclient_common_states() -> None:
+    # A lookup by a literal name would escape the check above; the scan is shown to find one.
+    assert _state_reads(ast.parse('event.results.get("CollectLogs")\n"PrepareRun" in errors')) == {
+        ("results", "CollectLogs"),
+        ("errors", "PrepareRun"),
+    }
+    sources = [*(ROOT / "functions").rglob("*.py"), *(ROOT / "client" / "nsclient").rglob("*.py")]
+    reads = {str(path.relative_to(ROOT)): _state_reads(ast.parse(path.read_text())) for path in sources}
+    assert not {path: found for path, found in reads.items() if found}
 
 
 def _paths(value: Any) -> list[str]:
@@ -140,7 +150,7 @@ def test_statemachine_lambda_results_are_the_functions_own_output() -> None:
 
 
 def test_statemachine_has_the_job_states_the_job_facts_read() -> None:
-    from nsclient_common.describedjob import JOB_STATES
+    from nsclient_common.states import JOB_STATES
 
     states = _states()
     for name in JOB_STATES:

@@ -16,9 +16,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from nsclient_common.layout import DEFAULT_LOG_GROUP
-
-# The state machine's job states, oldest first.
-JOB_STATES = ("SubmitBuildJob", "RetryOnDemandJob")
+from nsclient_common.states import JOB_STATES
 
 
 class JobFacts(BaseModel):
