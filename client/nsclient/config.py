@@ -10,7 +10,7 @@ Its other [aws-batch] keys (s3-bucket, queue, job) name that tool's own jobs buc
 `nextstrain build --aws-batch` goes on using, so they are not ours to read or change. nsclient's own keys,
 written by `nsclient setup --stack NAME` to its own section only:
 
-    [nsclient]   backend (local | aws), stack, region, bucket, queue, job, state-machine, topic, notify,
+    [nsclient]   backend (local | aws), stack, region, bucket, queue, state-machine, topic, notify,
                  max-cpus, max-memory-mib (the stack's limits on what a run may ask for)
                  NSCLIENT_{BACKEND,STACK,...}
 """
