@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from nsclient.errors import UserError
 from nsclient.example import is_the_example
+from nsclient.limits import check_within
 from nsclient.progress import Progress
 from nsclient.pushes import remember_push
 from nsclient.transfer.folder import has_snakefile, upload_members
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
 
 def check_request(request: BuildRequest) -> dict[str, str]:
     """The upload's metadata, its fields checked here as the backend will read them (the deployment's limits
-    are checked before, by push)."""
+    are checked before, by push's check_within)."""
     try:
         metadata = request.to_metadata()
         parse_request(metadata, UNLIMITED)
@@ -57,6 +58,7 @@ def push(
     backend: Backend, directory: Path, request: BuildRequest, exclude: list[str], quiet: bool, env: Env | None = None
 ) -> str:
     check_build_folder(directory)
+    check_within(request, backend.limits)  # whoever pushes (the push command, the demo): before any upload
     metadata = check_request(request.model_copy(update={"envd_version": _VERSION_ID_ROOM}) if env else request)
     envd = to_archive(env) if env else None
     name = new_upload_name(directory.resolve().name)
