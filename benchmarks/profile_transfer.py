@@ -58,7 +58,8 @@ def profile(operation: str, data: Path, scratch: Path, lines: int) -> None:
 
     from nsclient.progress import Progress
     from nsclient.transfer.folder import upload_members
-    from nsclient.transfer.push import pull_workdir, upload_build
+    from nsclient.transfer.pull import pull_workdir
+    from nsclient.transfer.push import upload_build
 
     factory: Any = boto3.client
     s3 = factory("s3", config=Config(max_pool_connections=16))

@@ -39,7 +39,8 @@ def nsclient(operation: str, path: Path, name: str) -> float:
 
     from nsclient.progress import Progress
     from nsclient.transfer.folder import upload_members
-    from nsclient.transfer.push import pull_workdir, upload_build
+    from nsclient.transfer.pull import pull_workdir
+    from nsclient.transfer.push import upload_build
     from nsclient.transfer.upload import StreamingUpload
 
     factory: Any = boto3.client

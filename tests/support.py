@@ -27,7 +27,7 @@ import pytest
 
 from nsclient.local.principals import Credentials, create_user
 from nsclient.local.stack import STACK_NAME, StackInfo
-from nsclient_common.layout import RUNS_PREFIX, inbox_key, log_key, notice_key, record_key, record_location
+from nsclient_common.layout import RUNS_PREFIX, inbox_key, log_key, notice_key, record_key
 from nsclient_common.record import RunRecord
 from nsclient_common.runid import execution_arn, run_id_for_upload
 
@@ -208,9 +208,8 @@ class Backend:
     @property
     def user(self) -> Credentials:
         """A person's keys: an IAM user in the stack's users group."""
-        credentials = self.info.user_credentials()
-        assert credentials is not None
-        return credentials
+        assert self.info.credentials is not None
+        return Credentials.from_dict(self.info.credentials)
 
     def upload_as(
         self, credentials: Credentials, body: bytes, *, name: str, metadata: dict[str, str] | None = None
@@ -268,9 +267,9 @@ class Backend:
     def owner_of(self, run_id: str) -> str | None:
         """The folder a run is in (its owner's id; None for a run outside any person's folder)."""
         for key in self.keys(RUNS_PREFIX):
-            location = record_location(key)
-            if location is not None and location[1] == run_id:
-                return location[0]
+            for owner in (None, key.removeprefix(RUNS_PREFIX).split("/")[0]):
+                if key == record_key(run_id, owner):
+                    return owner
         return None
 
     def upload_key(self, run_id: str, bucket: str | None = None) -> str:

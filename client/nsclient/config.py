@@ -10,7 +10,7 @@ Its other [aws-batch] keys (s3-bucket, queue, job) name that tool's own jobs buc
 `nextstrain build --aws-batch` goes on using, so they are not ours to read or change. nsclient's own keys,
 written by `nsclient setup --stack NAME` to its own section only:
 
-    [nsclient]   backend (local | aws), stack, region, bucket, queue, job, state-machine, topic, notify,
+    [nsclient]   backend (local | aws), stack, region, bucket, queue, state-machine, topic, notify,
                  max-cpus, max-memory-mib (the stack's limits on what a run may ask for)
                  NSCLIENT_{BACKEND,STACK,...}
 """
@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 from configupdater import ConfigUpdater
 
 from nsclient.paths import config_file
-from nsclient_common.settings import DEFAULT_JOB_DEFINITION, DEFAULT_JOB_QUEUE
+from nsclient_common.settings import DEFAULT_JOB_QUEUE
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -33,9 +33,8 @@ if TYPE_CHECKING:
 # The section nsclient owns: the only one it ever writes.
 OWN_SECTION = "nsclient"
 
-# The stack's own defaults for an existing Nextstrain Batch setup (template.yaml JobQueue, JobDefinition).
+# The stack's own default for an existing Nextstrain Batch setup (template.yaml JobQueue).
 DEFAULTS = {
-    (OWN_SECTION, "job"): DEFAULT_JOB_DEFINITION,
     (OWN_SECTION, "queue"): DEFAULT_JOB_QUEUE,
 }
 
@@ -129,7 +128,6 @@ ALL_KEYS = (
     (OWN_SECTION, "region"),
     (OWN_SECTION, "bucket"),
     (OWN_SECTION, "queue"),
-    (OWN_SECTION, "job"),
     (OWN_SECTION, "state-machine"),
     (OWN_SECTION, "topic"),
     (OWN_SECTION, "notify"),

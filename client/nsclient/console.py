@@ -6,15 +6,9 @@ set; then nothing is wrapped to a guessed width either, so a pipe gets whole pla
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from rich.cells import cell_len
 from rich.console import Console
-from rich.measure import Measurement
 from rich.text import Text
-
-if TYPE_CHECKING:
-    from rich.table import Table
 
 _UNWRAPPED_WIDTH = 10_000
 
@@ -24,26 +18,6 @@ def make_console(*, stderr: bool) -> Console:
     if not console.is_terminal:
         console = Console(stderr=stderr, highlight=False, soft_wrap=True, width=_UNWRAPPED_WIDTH)
     return console
-
-
-def print_table(console: Console, table: Table) -> None:
-    """The table whole, never squeezed into a narrow terminal (which wraps its long lines itself);
-    not on a terminal, each line without the trailing blanks of its last column."""
-    needed = Measurement.get(console, console.options.update_width(_UNWRAPPED_WIDTH), table).maximum
-    if console.is_terminal:
-        if needed > console.width:
-            console = Console(
-                file=console.file,
-                width=needed,
-                force_terminal=True,
-                color_system=console.color_system,  # type: ignore[arg-type]  # the same system, by name
-                highlight=False,
-            )
-        console.print(table, crop=False)
-        return
-    with console.capture() as captured:
-        console.print(table)
-    print("\n".join(line.rstrip() for line in captured.get().splitlines()), file=console.file)
 
 
 def print_columns(console: Console, header: list[str], rows: list[list[tuple[str, str | None]]]) -> None:

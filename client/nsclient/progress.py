@@ -15,19 +15,12 @@ from rich.progress import (
 from rich.progress import Progress as Bar
 
 from nsclient.console import make_console
+from nsclient_common.display import size
 
 if TYPE_CHECKING:
     from rich.console import Console
 
 PLAIN_STEPS_FROM_BYTES = 8 * 1000 * 1000
-
-
-def human_bytes(count: float) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if abs(count) < 1000 or unit == "GB":
-            return f"{count:.0f} {unit}" if unit == "B" else f"{count:.1f} {unit}"
-        count /= 1000
-    return f"{count:.1f} TB"
 
 
 class Progress:
@@ -46,7 +39,7 @@ class Progress:
             self._bar = Bar(
                 TextColumn("{task.description}"),
                 BarColumn(),
-                DownloadColumn(),
+                DownloadColumn(binary_units=True),  # KiB, MiB as display.size shows them
                 TransferSpeedColumn(),
                 TimeRemainingColumn(),
                 console=self._console,
@@ -79,7 +72,7 @@ class Progress:
                 return
             percent = 100 * self.done // self.total if self.total else 100
             while percent >= self._next_plain_step and self._next_plain_step <= 100:
-                self._plain(f"{self.label}: {self._next_plain_step}% of {human_bytes(self.total)}")
+                self._plain(f"{self.label}: {self._next_plain_step}% of {size(self.total)}")
                 self._next_plain_step += 25
 
     def _plain(self, line: str) -> None:
@@ -93,4 +86,4 @@ class Progress:
             self._bar.update(self._task, completed=self.done)
             self._bar.stop()
         elif self._next_plain_step > 100 and self.total < PLAIN_STEPS_FROM_BYTES:
-            self._plain(f"{self.label}: done, {human_bytes(self.total)}")
+            self._plain(f"{self.label}: done, {size(self.total)}")

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from nsclient_common.cost import describe as describe_cost
-from nsclient_common.record import RunStatus, parse_iso, status_label
+from nsclient_common.display import duration_between, memory_mib, status_label
+from nsclient_common.record import RunStatus, utc_now
 
 if TYPE_CHECKING:
     from nsclient_common.record import RunRecord
@@ -29,18 +29,12 @@ def status_style(status: RunStatus) -> str:
 
 def duration(record: RunRecord) -> str:
     """How long the run has run (to now while it runs); '-' before it started."""
-    if not record.started_at:
-        return "-"
-    end = parse_iso(record.finished_at) if record.finished_at else datetime.now(UTC)
-    seconds = int((end - parse_iso(record.started_at)).total_seconds())
-    hours, rest = divmod(max(seconds, 0), 3600)
-    minutes, seconds = divmod(rest, 60)
-    return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{seconds:02d}s"
+    return duration_between(record.started_at, record.finished_at or utc_now()) or "-"
 
 
 def resources(record: RunRecord) -> str:
     cpus = f"{record.cpus} cpu" if record.cpus else "default cpu"
-    memory = f"{record.memory_mib} MiB" if record.memory_mib else "default mem"
+    memory = memory_mib(record.memory_mib) if record.memory_mib else "default mem"
     return f"{cpus}, {memory}"
 
 

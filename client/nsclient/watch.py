@@ -20,7 +20,9 @@ from nsclient.console import make_console
 from nsclient.runs.jobs import await_run
 from nsclient.runs.logs import log_lines
 from nsclient.show import duration, status_style
-from nsclient_common.record import RunRecord, RunStatus, parse_iso, status_label
+from nsclient_common import display
+from nsclient_common.display import status_label
+from nsclient_common.record import RunRecord, RunStatus, parse_iso
 from nsclient_common.snakeprogress import SnakemakeProgress
 
 if TYPE_CHECKING:
@@ -102,8 +104,7 @@ class WaitView:
         if self.progress.running:
             cells.append(Text("running " + ", ".join(self.progress.running), style="cyan"))
         if self._submitted is not None:
-            elapsed = max(0, int(time.time() - self._submitted))
-            cells.append(Text(f"{elapsed // 60}m{elapsed % 60:02d}s", style="dim"))
+            cells.append(Text(display.duration(time.time() - self._submitted), style="dim"))
         grid.add_row(*cells)
         return Group(Text(f"Run {self.run_id}", style="bold"), grid)
 

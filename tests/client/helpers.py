@@ -48,7 +48,6 @@ USER_SETTINGS = (
     "NSCLIENT_REGION",
     "NSCLIENT_BUCKET",
     "NSCLIENT_QUEUE",
-    "NSCLIENT_JOB",
     "NSCLIENT_STATE_MACHINE",
     "NSCLIENT_TOPIC",
     "NSCLIENT_NOTIFY",
@@ -252,7 +251,6 @@ backend = aws
 region = {info.region}
 bucket = {bucket or info.bucket}
 queue = {info.job_queue}
-job = {info.job_definition}
 state-machine = {info.state_machine_arn}
 topic = {info.topic_arn}
 """

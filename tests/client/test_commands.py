@@ -496,7 +496,7 @@ def test_status_shows_the_run_to_a_person(ok_run: Pushed, machine: Cli, local_ba
     lines = result.out.splitlines()
     assert lines[0] == f"Run:         {ok_run.run_id}"
     assert "Status:      SUCCEEDED" in lines
-    assert "Resources:   2 cpu, 1024 MiB" in lines
+    assert "Resources:   2 cpu, 1 GiB" in lines
     assert "Notify:      me@example.org" in lines
 
 
@@ -652,7 +652,7 @@ def test_list_shows_runs_newest_first(ok_run: Pushed, machine: Cli, local_backen
     assert header.split() == ["RUN", "STATUS", "FAILURE", "DURATION", "RESOURCES", "SUBMITTED", "SUBMITTER"]
     assert [row.split()[0] for row in rows] == [r["run_id"] for r in records]
     mine = next(row for row in rows if row.startswith(ok_run.run_id))
-    assert "SUCCEEDED" in mine and "2 cpu, 1024 MiB" in mine
+    assert "SUCCEEDED" in mine and "2 cpu, 1 GiB" in mine
 
 
 def stamp(age: timedelta) -> str:
@@ -708,7 +708,7 @@ def test_list_reads_each_run_from_the_run_index_as_the_backend_writes_it(
         return {row.split()[0]: row.split() for row in result.out.splitlines() if tag in row}
 
     listed = rows()
-    assert listed[ids["done"]][1:7] == ["SUCCEEDED", "-", "30m00s", "4", "cpu,", "8192"]
+    assert listed[ids["done"]][1:9] == ["SUCCEEDED", "-", "30m", "00s", "4", "cpu,", "8", "GiB"]
     assert listed[ids["done"]][-1] == "Ada"
     assert listed[ids["failed"]][1:3] == ["FAILED", "out-of-memory"]
     assert listed[ids["legacy"]][1] == "CANCELLED"

@@ -24,9 +24,8 @@ ENV = {
     ("aws-batch", "memory"): "NEXTSTRAIN_AWS_BATCH_MEMORY",
     ("nsclient", "bucket"): "NSCLIENT_BUCKET",
     ("nsclient", "queue"): "NSCLIENT_QUEUE",
-    ("nsclient", "job"): "NSCLIENT_JOB",
 }
-DEFAULTS = {("nsclient", "queue"): "nextstrain-job-queue", ("nsclient", "job"): "nextstrain-job"}
+DEFAULTS = {("nsclient", "queue"): "nextstrain-job-queue"}
 MEMORY_HINT = "use a number of MiB or a quantity such as 14GiB, 7400MiB or 14000MB"
 KEYS = [pytest.param(key, id=f"{key[0]}-{key[1]}") for key in sorted(ENV)]
 
@@ -124,10 +123,7 @@ def test_config_text_says_where_each_value_comes_from_and_what_would_override_it
         "      overridden by: push --cpus",
     ]
     assert shown["nsclient]", "notify"][0].split()[2] == "me@example.org"
-    assert shown["nsclient]", "job"][1:] == [
-        "      from: built-in default",
-        f"      overridden by: NSCLIENT_JOB, [nsclient] job in {cli.config_file}",
-    ]
+    assert ("nsclient]", "job") not in shown  # nothing reads a job definition from the config
     assert shown["aws-batch]", "memory"][1:] == [
         "      from: not set",
         f"      set by: push --memory, NEXTSTRAIN_AWS_BATCH_MEMORY, [aws-batch] memory in {cli.config_file}",
@@ -415,7 +411,6 @@ def our_section(stack: str) -> dict[str, str]:
         "region": "us-east-1",
         "bucket": "team-builds",
         "queue": "team-queue",
-        "job": "team-job",
         "state-machine": STACK_OUTPUTS["StateMachineArn"],
         "topic": STACK_OUTPUTS["TopicArn"],
     }

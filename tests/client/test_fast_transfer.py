@@ -19,11 +19,14 @@ import pytest
 from nsclient.progress import Progress
 from nsclient.transfer import download, zipstream
 from nsclient.transfer.download import fetch_members, plan_ranges
-from nsclient.transfer.folder import PullPlan, extract, member_crcs, plan_pull, upload_members
-from nsclient.transfer.push import pull_workdir
+from nsclient.transfer.folder import upload_members
+from nsclient.transfer.pull import pull_workdir
+from nsclient.transfer.pullplan import PullPlan, member_crcs, plan_pull
 from nsclient.transfer.upload import PART_SIZE, StreamingUpload
 from nsclient.transfer.zipstream import zip_stream
+from nsclient_common.display import size
 from nsclient_common.s3io import open_s3_object
+from tests.zips import extract
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -425,6 +428,7 @@ def test_push_walks_the_folder_while_compressing_it_and_counts_its_total_as_it_g
     assert progress.total == sizes
     quarters = [line for line in shown.getvalue().splitlines() if "% of" in line]
     assert [line.split(": ")[1].split("%")[0] for line in quarters] == ["25", "50", "75", "100"]
+    assert quarters[-1] == f"Uploading build: 100% of {size(sizes)}"  # the size as sizes read everywhere
 
 
 @pytest.mark.parametrize("named", ["recorded", "expired"])

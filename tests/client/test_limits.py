@@ -43,6 +43,19 @@ def test_push_over_the_local_backends_limits_uploads_nothing(
     assert local_cli.pushes() == {}
 
 
+def test_demo_over_the_local_backends_limits_uploads_nothing(
+    local_cli: Cli, local_backend: Backend, tmp_path: Path
+) -> None:
+    folder = tmp_path / f"demo-{uuid.uuid4().hex[:8]}"
+
+    result = local_cli.process("demo", str(folder), "--cpus", "1000")
+
+    assert result.code == 1
+    assert result.error_lines == ["Error: Nothing was uploaded: cpus 1000 is over this deployment's limit of 64."]
+    assert uploads_of(local_backend, folder) == []
+    assert local_cli.pushes() == {}
+
+
 def test_setup_saves_the_stacks_limits_and_push_keeps_within_them(
     cli: Cli, local_backend: Backend, tmp_path: Path
 ) -> None:

@@ -73,4 +73,4 @@ def test_local_env_lets_boto3_drop_a_zip_that_runs_and_shows_its_request(
     assert status.code == 0, status.err
     lines = dict(line.split(":", 1) for line in status.out.splitlines())
     assert lines["Status"].strip() == "REJECTED"
-    assert lines["Resources"].strip() == "1000 cpu, 2048 MiB"
+    assert lines["Resources"].strip() == "1000 cpu, 2 GiB"

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from nsclient.local.daemon import DECISIONS_FILE, STATE_FILE
-from nsclient.local.strict_iam import STRICT_IAM_VARIABLE, read_decisions
+from nsclient.local.strict_iam import STRICT_IAM_VARIABLE, Decision
 from tests.client.helpers import build_folder
 from tests.support import SNAKEFILE_OK, run_nsclient, wait_until
 
@@ -78,7 +78,7 @@ def test_a_build_runs_on_the_batch_setup_the_stack_creates(
     assert pulled.returncode == 0, pulled.stderr
     assert (folder / "results" / "out.txt").read_text() == "built\n"
 
-    decisions = list(read_decisions(data_dir / DECISIONS_FILE))
+    decisions = [Decision(**json.loads(line)) for line in (data_dir / DECISIONS_FILE).read_text().splitlines()]
     denied = [str(d) for d in decisions if not d.allowed]
     assert denied == []
     # The job ran as its owner's own job role (the created definition's JobRole is granted nothing)

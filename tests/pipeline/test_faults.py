@@ -31,9 +31,10 @@ from nsclient.local.lambda_runtime import LocalFunction
 from nsclient.local.runtime import LocalRuntime
 from nsclient.local.stack import STACK_NAME
 from nsclient_common import aws
+from nsclient_common.display import status_label
 from nsclient_common.failure import ADVICE, CANCEL_REASON, TIMEOUT_REASON
 from nsclient_common.layout import log_key, record_key, report_json_key
-from nsclient_common.record import FailureClass, RunRecord, parse_iso, status_label
+from nsclient_common.record import FailureClass, RunRecord, parse_iso
 from nsclient_common.runid import run_id_for_upload
 from tests.faults import JobFault, JobFaults
 from tests.support import (

@@ -16,7 +16,6 @@ from nsclient_common.layout import (
     notice_key,
     owner_of_inbox_key,
     record_key,
-    record_location,
     run_prefix,
     s3_url,
     uploader_name,
@@ -35,15 +34,12 @@ def test_a_persons_run_keys_live_in_their_folder() -> None:
     assert log_key(run_id, OWNER) == folder + "logs/build.log"
     assert notice_key(run_id, OWNER) == folder + "notice.json"
     assert envd_key(run_id, OWNER) == folder + "env.d.zip"  # the image's entrypoint takes only .zip URLs
-    assert record_location(record_key(run_id, OWNER)) == (OWNER, run_id)
 
 
 def test_a_run_without_an_owner_keeps_the_layout_runs_had_before_folders() -> None:
     run_id = "zika-0123456789"
     assert record_key(run_id, None) == "runs/zika-0123456789/run.json"
     assert workdir_key(run_id, None) == "runs/zika-0123456789/workdir.zip"
-    assert record_location("runs/zika-0123456789/run.json") == (None, run_id)
-    assert record_location("runs/zika-0123456789/logs/build.log") is None
 
 
 def test_an_uploads_owner_is_the_inbox_folder_iam_let_them_write() -> None:

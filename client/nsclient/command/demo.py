@@ -20,7 +20,8 @@ from nsclient.command.push import whole_number_of_cpus
 from nsclient.errors import UserError
 from nsclient.example import copy_example
 from nsclient.local.requirements import check_local_requirements
-from nsclient.transfer.push import pull, push
+from nsclient.transfer.pull import pull
+from nsclient.transfer.push import push
 from nsclient.watch import exit_code_of, follow
 from nsclient.wording import count
 from nsclient_common.request import BuildRequest

@@ -17,13 +17,13 @@ from nsclient.errors import UserError
 from nsclient.pushes import pushed_directory
 from nsclient.runs.jobs import status
 from nsclient.runs.records import check_run_id
-from nsclient.transfer.push import pull
+from nsclient.transfer.pull import pull
 from nsclient.wording import count
 
 if TYPE_CHECKING:
     import argparse
 
-    from nsclient.transfer.folder import PullPlan
+    from nsclient.transfer.pullplan import PullPlan
 
 EXAMPLES = """
   nsclient pull 20261125T093000Z-zika-1a2b3c4d5e              # into the folder that was pushed

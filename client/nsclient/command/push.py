@@ -36,9 +36,9 @@ from nsclient.backend import chosen_kind, connect
 from nsclient.command.common import add_parser, info
 from nsclient.command.pull import add_download_options, say_pulled
 from nsclient.errors import EXIT_INTERRUPTED, UserError
-from nsclient.limits import check_within
 from nsclient.local.requirements import check_local_requirements
-from nsclient.transfer.push import check_build_folder, pull, push
+from nsclient.transfer.pull import pull
+from nsclient.transfer.push import check_build_folder, push
 from nsclient.watch import exit_code_of, follow
 from nsclient_common.record import RunRecord, RunStatus
 from nsclient_common.request import CPUS, MEMORY, BuildRequest, InvalidRequest, parse_request
@@ -166,7 +166,6 @@ def run(opts: argparse.Namespace) -> int:
     request = build_request(opts)
     env = buildenv.collect(opts.envs, opts.envdirs)
     backend = connect(opts.backend)
-    check_within(request, backend.limits)
     run_id = push(backend, opts.directory, request, opts.exclude, opts.quiet, env=env)
     print(json.dumps({"run_id": run_id}) if opts.json else run_id, flush=True)
     info(f"Pushed {opts.directory} as run {run_id} ({backend.kind} backend).", opts.quiet)

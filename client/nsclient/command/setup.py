@@ -1,6 +1,6 @@
 """Point nsclient at a deployed stack: read its outputs into ~/.nextstrain/config.
 
-Writes only nsclient's own section, [nsclient]: backend = aws, stack, region, bucket, queue, job,
+Writes only nsclient's own section, [nsclient]: backend = aws, stack, region, bucket, queue,
 state-machine, topic, and the most cpus and memory a run may ask for (max-cpus, max-memory-mib).
 The Nextstrain CLI's [aws-batch] keys are left exactly as they are: their
 s3-bucket is that tool's jobs bucket, which `nextstrain build --aws-batch` goes on using.
@@ -28,7 +28,6 @@ EXAMPLES = """
 OUTPUTS = {
     "BucketName": "bucket",
     "JobQueueName": "queue",
-    "JobDefinitionName": "job",
     "StateMachineArn": "state-machine",
     "TopicArn": "topic",
 }

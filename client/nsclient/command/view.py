@@ -25,7 +25,7 @@ from nsclient.command.common import add_parser, info
 from nsclient.errors import UserError
 from nsclient.paths import nsclient_home
 from nsclient.runs.records import check_run_id
-from nsclient.transfer.push import pull
+from nsclient.transfer.pull import pull
 
 if TYPE_CHECKING:
     import argparse

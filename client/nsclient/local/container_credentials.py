@@ -24,7 +24,6 @@ if TYPE_CHECKING:
     from nsclient.local.principals import Credentials
 
 FULL_URI_VAR = "AWS_CONTAINER_CREDENTIALS_FULL_URI"
-RELATIVE_URI_VAR = "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"
 PATH_PREFIX = "/v2/credentials/"
 # STS's default session length for an assumed role; SDKs refresh before it ends.
 SESSION_LIFETIME = timedelta(hours=1)

@@ -126,14 +126,14 @@ def runs_in_progress(state: dict[str, Any], data_dir: Path) -> list[str]:
     from botocore.config import Config
     from botocore.exceptions import BotoCoreError, ClientError
 
-    admin = json.loads((data_dir / ADMIN_FILE).read_text())
+    from nsclient.local.principals import Credentials
+
+    admin = Credentials.from_dict(json.loads((data_dir / ADMIN_FILE).read_text()))
     sfn = boto3.client(
         "stepfunctions",
         endpoint_url=state["endpoint_url"],
         region_name=state["region"],
-        aws_access_key_id=admin["access_key_id"],
-        aws_secret_access_key=admin["secret_access_key"],
-        aws_session_token=admin.get("session_token"),
+        **admin.client_kwargs(),
         config=Config(connect_timeout=5, read_timeout=30, retries={"max_attempts": 2}),
     )
     try:

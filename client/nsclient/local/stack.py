@@ -67,9 +67,6 @@ class StackInfo:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
-    def user_credentials(self) -> Credentials | None:
-        return Credentials.from_dict(self.credentials) if self.credentials else None
-
 
 def backend_source() -> Path:
     """template.yaml, statemachine/ and functions/, shipped with the package as nsclient/backend-source (in

@@ -20,13 +20,10 @@ import sys
 import threading
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from nsclient.local.iam_calls import Call, Request, calls_for, moto_role
 from nsclient.local.nodejs import node_executable
-
-if TYPE_CHECKING:
-    from collections.abc import Iterator
 
 EVALUATOR = Path(__file__).with_name("iam_evaluator") / "evaluator.bundle.mjs"
 ALLOWED = "Allowed"
@@ -78,10 +75,6 @@ class Decision:
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
-
-    @classmethod
-    def from_json(cls, line: str) -> Decision:
-        return cls(**json.loads(line))
 
     def __str__(self) -> str:
         context = f" {self.context}" if self.context else ""
@@ -158,13 +151,6 @@ class Enforcement:
 
 
 ENFORCEMENT: Enforcement | None = None
-
-
-def read_decisions(path: Path) -> Iterator[Decision]:
-    with path.open() as lines:
-        for line in lines:
-            if line.strip():
-                yield Decision.from_json(line)
 
 
 def _policy_documents(access_key: Any) -> list[dict[str, Any]]:

@@ -8,6 +8,8 @@ inflate into their files, so memory stays bounded by the number of GETs in fligh
 
 from __future__ import annotations
 
+import calendar
+import os
 import struct
 import zlib
 from concurrent.futures import ThreadPoolExecutor
@@ -15,7 +17,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from nsclient.errors import UserError
-from nsclient.transfer.folder import set_member_mtime
 
 if TYPE_CHECKING:
     import zipfile
@@ -142,3 +143,9 @@ def fetch_members(
 
 def fetch_size(groups: list[Group]) -> int:
     return sum(group.end - group.start for group in groups)
+
+
+def set_member_mtime(target: Path, member: zipfile.ZipInfo) -> None:
+    # Zip times carry no zone; the job's clock is UTC, as the Nextstrain CLI assumes.
+    mtime = calendar.timegm((*member.date_time, 0, 0, -1))
+    os.utime(target, (mtime, mtime))

@@ -1,31 +1,22 @@
-"""A build's way up and its results' way back: push zips and uploads a folder into the caller's inbox
-(which starts a run), pull writes what the run produced into a folder."""
+"""A build's way up: push checks a build folder, then zips and uploads it into the caller's inbox,
+which starts a run; the upload's version names the run."""
 
 from __future__ import annotations
 
-import zipfile
-from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
-
-from botocore.exceptions import ClientError
 
 from nsclient.errors import UserError
 from nsclient.example import is_the_example
+from nsclient.limits import check_within
 from nsclient.progress import Progress
 from nsclient.pushes import remember_push
-from nsclient.runs.jobs import status
-from nsclient.runs.records import is_missing
-from nsclient.transfer import pullstate
-from nsclient.transfer.download import fetch_members, fetch_size, plan_ranges
-from nsclient.transfer.folder import PullPlan, has_snakefile, member_crcs, plan_pull, upload_members
+from nsclient.transfer.folder import has_snakefile, upload_members
 from nsclient.transfer.upload import StreamingUpload
 from nsclient.transfer.zipstream import zip_stream
 from nsclient_common.envdir import Env, to_archive
-from nsclient_common.layout import inbox_envd_key, inbox_key, workdir_key
-from nsclient_common.record import RunStatus
+from nsclient_common.layout import inbox_envd_key, inbox_key
 from nsclient_common.request import BuildRequest, InvalidRequest, parse_request
 from nsclient_common.runid import new_upload_name, run_id_for_upload
-from nsclient_common.s3io import open_s3_object
 from nsclient_common.settings import UNLIMITED
 
 if TYPE_CHECKING:
@@ -37,7 +28,7 @@ if TYPE_CHECKING:
 
 def check_request(request: BuildRequest) -> dict[str, str]:
     """The upload's metadata, its fields checked here as the backend will read them (the deployment's limits
-    are checked before, by push)."""
+    are checked before, by push's check_within)."""
     try:
         metadata = request.to_metadata()
         parse_request(metadata, UNLIMITED)
@@ -45,10 +36,6 @@ def check_request(request: BuildRequest) -> dict[str, str]:
         raise UserError(str(error)) from None
     return metadata
 
-
-# An archive's last bytes fetched at once when its central directory is read: a build of 10,000 files
-# has a directory of about 1 MB, which then costs one GET (more files, and the rest is read by range).
-DIRECTORY_TAIL = 2 * 1024 * 1024
 
 # Room kept in the metadata for the env.d's version id, which is known only once it is uploaded.
 _VERSION_ID_ROOM = "v" * 64
@@ -71,6 +58,7 @@ def push(
     backend: Backend, directory: Path, request: BuildRequest, exclude: list[str], quiet: bool, env: Env | None = None
 ) -> str:
     check_build_folder(directory)
+    check_within(request, backend.limits)  # whoever pushes (the push command, the demo): before any upload
     metadata = check_request(request.model_copy(update={"envd_version": _VERSION_ID_ROOM}) if env else request)
     envd = to_archive(env) if env else None
     name = new_upload_name(directory.resolve().name)
@@ -114,96 +102,3 @@ def upload_build(
     with StreamingUpload(s3, bucket, key, metadata) as upload:
         zip_stream(members, upload.write, written=progress.update, backlog=upload.backlog)
     return upload.version
-
-
-def input_crcs(s3: Any, bucket: str, key: str, input_version: str | None = None) -> dict[str, int] | None:
-    """The CRCs of what was uploaded: the first version of workdir.zip (read from its central directory alone).
-
-    The run record names that version; for runs recorded before it did, the versions are listed. S3
-    lists a key's versions newest first, so the upload is the last one listed. LastModified cannot
-    order them: it has whole seconds, and a quick run's results can share the upload's second."""
-    if input_version:
-        try:
-            with open_s3_object(s3, bucket, key, input_version, tail=DIRECTORY_TAIL) as handle:
-                with zipfile.ZipFile(handle) as archive:
-                    return member_crcs(archive)
-        except ClientError:
-            pass  # gone (or never there): as for a run that does not name it
-    try:
-        pages = s3.get_paginator("list_object_versions").paginate(Bucket=bucket, Prefix=key)
-        versions = [v for page in pages for v in page.get("Versions", []) if v["Key"] == key]
-    except ClientError:
-        return None
-    if len(versions) < 2:
-        return None
-    first = versions[-1]
-    with open_s3_object(s3, bucket, key, first["VersionId"], first["Size"], tail=DIRECTORY_TAIL) as handle:
-        with zipfile.ZipFile(handle) as archive:
-            return member_crcs(archive)
-
-
-def pull(
-    backend: Backend, run_id: str, destination: Path, downloads: list[str], exclusions: list[str], quiet: bool
-) -> tuple[PullPlan, list[Path]]:
-    record = status(backend, run_id)
-    if record.status == RunStatus.REJECTED:
-        raise UserError(f"Run {run_id} was rejected ({record.reason}); it has no results.")
-    if not record.status.is_final:
-        raise UserError(f"Run {run_id} is {record.status.value}; pull its results once it has ended (nsclient status).")
-    try:
-        return pull_workdir(
-            backend.client("s3"),
-            backend.bucket,
-            workdir_key(run_id, record.owner),
-            destination,
-            downloads,
-            exclusions,
-            quiet,
-            input_version=record.input_version,
-        )
-    except ClientError as error:
-        if is_missing(error):
-            raise UserError(f"Run {run_id} has no results archive (it may have expired from the bucket).") from None
-        raise
-
-
-def pull_workdir(
-    s3: Any,
-    bucket: str,
-    key: str,
-    destination: Path,
-    downloads: list[str],
-    exclusions: list[str],
-    quiet: bool,
-    input_version: str | None = None,
-) -> tuple[PullPlan, list[Path]]:
-    """Write what the results zip at `key` holds that the run produced and differs locally; `input_version`
-    is the upload's version of the key, when the run record names it."""
-    destination.mkdir(parents=True, exist_ok=True)
-    head = s3.head_object(Bucket=bucket, Key=key)
-    version = head.get("VersionId")
-    identity = f"{version}|{head['ETag']}"
-    known = pullstate.load(bucket, key, destination)
-    if known and pullstate.still_holds(known, destination, identity, downloads, exclusions):
-        kept = list(known.files)
-        plan = PullPlan(unchanged=len(kept), kept=kept, not_produced=known.not_produced, unselected=known.unselected)
-        return plan, []
-    pullstate.forget(bucket, key, destination)  # the folder is about to change: a failed pull leaves no state
-    with ThreadPoolExecutor(1) as pool:
-        inputs_read = pool.submit(
-            input_crcs, s3, bucket, key, input_version
-        )  # read alongside the results' own directory
-        # Only the central directory is read here; the members to write are fetched by range below.
-        with open_s3_object(s3, bucket, key, version, head["ContentLength"], tail=DIRECTORY_TAIL) as handle:
-            with zipfile.ZipFile(handle) as results:
-                inputs = inputs_read.result()
-                plan = plan_pull(results, destination, inputs=inputs, downloads=downloads, exclusions=exclusions)
-                groups = plan_ranges(results, plan.extract)
-    progress = Progress("Downloading results", fetch_size(groups), quiet=quiet)
-    written = fetch_members(s3, bucket, key, version, groups, destination, progress)
-    progress.finish()
-    files = pullstate.observe(destination, plan.kept + [member.filename for member in plan.extract])
-    if files is not None and not plan.refused:
-        state = pullstate.PullState(identity, downloads, exclusions, plan.not_produced, plan.unselected, files)
-        pullstate.save(bucket, key, destination, state)
-    return plan, written

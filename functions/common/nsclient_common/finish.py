@@ -6,10 +6,10 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from nsclient_common.cost import Rates, estimate
+from nsclient_common.display import build_name_of
 from nsclient_common.failure import JobOutcome, classify
 from nsclient_common.layout import log_key, s3_url
 from nsclient_common.record import RunRecord, RunStatus, iso_from_millis, parse_iso, utc_now
-from nsclient_common.runid import build_name
 from nsclient_common.runstore import find_record, write_record
 
 if TYPE_CHECKING:
@@ -78,7 +78,7 @@ def finalize(
         "finished_at": iso_from_millis(facts.stopped_at) or utc_now(),
         "failed_rule": log.failed_rule if log else None,
         "rule_exit_code": log.rule_exit_code if log else None,
-        "build_name": record.build_name or (build_name(record.upload.key) if record.upload else None),
+        "build_name": build_name_of(record),
         "attempts": max(facts.attempts, record.attempts),
         # A run that asked for no cpus or memory of its own ran with its job definition's.
         "cpus": record.cpus or facts.vcpus,

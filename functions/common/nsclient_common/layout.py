@@ -145,14 +145,6 @@ def notice_key(run_id: str, owner: str | None) -> str:
     return f"{run_prefix(run_id, owner)}notice.json"
 
 
-def record_location(key: str) -> tuple[str | None, str] | None:
-    """(owner, run id) of a run record's key, in either layout; None for any other key."""
-    parts = key.removeprefix(RUNS_PREFIX).split("/")
-    if not key.startswith(RUNS_PREFIX) or parts[-1] != "run.json" or len(parts) not in (2, 3):
-        return None
-    return (parts[0], parts[1]) if len(parts) == 3 else (None, parts[0])
-
-
 def report_json_key(run_id: str, owner: str | None) -> str:
     return f"{run_prefix(run_id, owner)}report.json"
 

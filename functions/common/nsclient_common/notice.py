@@ -6,18 +6,14 @@ from __future__ import annotations
 
 import re
 from html import escape
-from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
 
 from nsclient_common.cost import describe
+from nsclient_common.display import build_name_of, duration_between, memory_mib, status_label
 from nsclient_common.failure import ADVICE
 from nsclient_common.payloads import cut_line
-from nsclient_common.record import RunRecord, RunStatus, parse_iso, status_label
-from nsclient_common.runid import build_name
-
-if TYPE_CHECKING:
-    from datetime import datetime
+from nsclient_common.record import RunRecord, RunStatus
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 _SUBJECT_MAX = 100  # SNS subjects must stay under 100 characters
@@ -43,32 +39,10 @@ def _one_line(text: str) -> str:
     return " ".join(_CONTROL.sub(" ", text).split())
 
 
-def _moment(value: str | None) -> datetime | None:
-    return parse_iso(value) if value else None
-
-
-def duration(start: str | None, end: str | None) -> str | None:
-    """'1h 02m', '4m 05s', '12s' between two record times, or None when either is unknown."""
-    first, last = _moment(start), _moment(end)
-    if first is None or last is None:
-        return None
-    seconds = max(0, int((last - first).total_seconds()))
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    if hours:
-        return f"{hours}h {minutes:02d}m"
-    return f"{minutes}m {secs:02d}s" if minutes else f"{secs}s"
-
-
-def name_of(record: RunRecord) -> str:
-    """The build's name: the pushed folder's (or the dropped zip's), also for a run rejected before it had one."""
-    return record.build_name or (build_name(record.upload.key) if record.upload else record.run_id)
-
-
 def subject_of(record: RunRecord) -> str:
-    name = name_of(record)
+    name = build_name_of(record)
     label = status_label(record.status, record.failure_class)
-    took = duration(record.submitted_at, record.finished_at)
+    took = duration_between(record.submitted_at, record.finished_at)
     return _one_line(f"[nsclient] {name} {label}" + (f" in {took}" if took else ""))[:_SUBJECT_MAX]
 
 
@@ -122,11 +96,11 @@ def _facts(record: RunRecord, local_toolchain: bool = False) -> list[tuple[str, 
         ("Failed rule", _failed_rule(record)),
         ("Exit code", _exit_code(record)),
         ("CPUs", default if record.cpus is None else str(record.cpus)),
-        ("Memory", f"{record.memory_mib / 1024:.1f}".removesuffix(".0") + " GiB" if record.memory_mib else default),
+        ("Memory", memory_mib(record.memory_mib) if record.memory_mib else default),
         ("Queue", record.job_queue),
         ("Image", _image(record, local_toolchain)),
-        ("Queued", duration(record.submitted_at, record.started_at)),
-        ("Running", duration(record.started_at, record.finished_at)),
+        ("Queued", duration_between(record.submitted_at, record.started_at)),
+        ("Running", duration_between(record.started_at, record.finished_at)),
         ("Cost", describe(record.cost_estimate) if record.cost_estimate else None),
         ("Submitted", record.submitted_at),
         ("Finished", record.finished_at),
@@ -146,7 +120,7 @@ def _clean(line: str) -> str:
 
 
 def _text(record: RunRecord, tail: list[str], local_toolchain: bool) -> str:
-    lines = [f"{name_of(record)}: {record.status.value}", ""]
+    lines = [f"{build_name_of(record)}: {record.status.value}", ""]
     lines += _what_next(record)
     lines += ["", "Follow up:", *(f"  {command}" for command in _commands(record)), ""]
     lines += [f"{name + ':':<13}{value}" for name, value in _facts(record, local_toolchain)]
@@ -159,7 +133,7 @@ def _html(record: RunRecord, tail: list[str], local_toolchain: bool) -> str:
     colour = "#2a7a3a" if record.status == RunStatus.SUCCEEDED else "#b03030"
     parts = [
         _BODY_OPEN,
-        f'<h2 style="color:{colour}">{escape(name_of(record))}: {escape(record.status.value)}</h2>',
+        f'<h2 style="color:{colour}">{escape(build_name_of(record))}: {escape(record.status.value)}</h2>',
         *(f"<p>{escape(line)}</p>" for line in _what_next(record)),
     ]
     parts.append("<p>Follow up:</p><pre>" + "\n".join(escape(c) for c in _commands(record)) + "</pre>")

@@ -56,14 +56,6 @@ class FailureClass(StrEnum):
     INTERNAL = "internal"
 
 
-def status_label(status: RunStatus, failure_class: str | None) -> str:
-    """A run's status as people read it: with its failure class when that says more (FAILED (exit-code)),
-    without when it only repeats the status (CANCELLED, not CANCELLED (cancelled))."""
-    if failure_class is None or failure_class.upper() == status.value:
-        return status.value
-    return f"{status.value} ({failure_class})"
-
-
 class UploadSource(BaseModel):
     bucket: str
     key: str

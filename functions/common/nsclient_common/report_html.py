@@ -7,6 +7,7 @@ from html import escape
 from typing import TYPE_CHECKING
 
 from nsclient_common.cost import usd
+from nsclient_common.display import duration, memory_mib, size
 
 if TYPE_CHECKING:
     from nsclient_common.report import RunReport
@@ -34,13 +35,6 @@ def _with_code(text: str) -> str:
     return "".join(f"<code>{escape(p)}</code>" if i % 2 else escape(p) for i, p in enumerate(pieces))
 
 
-def _duration(seconds: float) -> str:
-    seconds = int(round(seconds))
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}h {minutes:02d}m {secs:02d}s" if hours else f"{minutes}m {secs:02d}s" if minutes else f"{secs}s"
-
-
 def _gantt(report: RunReport) -> str:
     if not report.jobs:
         return "<p>The log shows no snakemake jobs.</p>"
@@ -50,26 +44,26 @@ def _gantt(report: RunReport) -> str:
         left = 100 * bar.start_s / span
         width = 100 * bar.seconds / span
         kind = "failed" if bar.failed else "" if bar.finished else "open"
-        title = f"{bar.rule} (job {bar.jobid}): {_duration(bar.seconds)}{' - failed' if bar.failed else ''}"
+        title = f"{bar.rule} (job {bar.jobid}): {duration(bar.seconds)}{' - failed' if bar.failed else ''}"
         rows.append(
             f'<div class="row"><div class="label">{escape(bar.rule)}</div><div class="track">'
             f'<div class="bar {kind}" style="left:{left:.2f}%;width:{width:.2f}%" title="{escape(title)}"></div>'
             "</div></div>"
         )
-    return f'<div class="gantt">{"".join(rows)}</div><p>Whole build: {_duration(span)}.</p>'
+    return f'<div class="gantt">{"".join(rows)}</div><p>Whole build: {duration(span)}.</p>'
 
 
 def _usage(report: RunReport) -> str:
     usage = report.usage
-    asked_memory = f"{report.memory_mib / 1024:.1f} GiB" if report.memory_mib else "the definition's default"
+    asked_memory = memory_mib(report.memory_mib) if report.memory_mib else "the definition's default"
     asked_cpus = str(report.cpus) if report.cpus else "the definition's default"
     if usage is None:
         return f"<p>Asked for {escape(asked_cpus)} CPUs and {escape(asked_memory)}; nothing was measured.</p>"
     rows = [
         ("CPUs", asked_cpus, f"peak {usage.peak_cpus:.1f}, average {usage.average_cpus:.1f}"),
-        ("Memory", asked_memory, f"peak {usage.peak_memory_bytes / 1024**3:.2f} GiB"),
-        ("CPU time", "", _duration(usage.cpu_seconds)),
-        ("Wall time", "", _duration(usage.wall_seconds)),
+        ("Memory", asked_memory, f"peak {size(usage.peak_memory_bytes)}"),
+        ("CPU time", "", duration(usage.cpu_seconds)),
+        ("Wall time", "", duration(usage.wall_seconds)),
     ]
     body = "".join(
         f"<tr><th>{escape(name)}</th><td>{escape(asked)}</td><td>{escape(used)}</td></tr>" for name, asked, used in rows
@@ -81,8 +75,8 @@ def _rule_usage(report: RunReport) -> str:
     if not report.rule_usage:
         return "<p>No rule declares a <code>benchmark:</code> file, so there is no measure of each rule's use.</p>"
     rows = "".join(
-        f'<tr><td>{escape(u.rule)}</td><td class="n">{u.jobs}</td><td class="n">{u.peak_rss_mib:.0f} MiB</td>'
-        f'<td class="n">{_duration(u.cpu_seconds)}</td><td class="n">{_duration(u.longest_seconds)}</td></tr>'
+        f'<tr><td>{escape(u.rule)}</td><td class="n">{u.jobs}</td><td class="n">{memory_mib(u.peak_rss_mib)}</td>'
+        f'<td class="n">{duration(u.cpu_seconds)}</td><td class="n">{duration(u.longest_seconds)}</td></tr>'
         for u in report.rule_usage
     )
     return (
@@ -93,8 +87,8 @@ def _rule_usage(report: RunReport) -> str:
 
 def render_html(report: RunReport) -> str:
     rules = "".join(
-        f'<tr><td>{escape(r.rule)}</td><td class="n">{r.jobs}</td><td class="n">{_duration(r.total_seconds)}</td>'
-        f'<td class="n">{_duration(r.longest_seconds)}</td></tr>'
+        f'<tr><td>{escape(r.rule)}</td><td class="n">{r.jobs}</td><td class="n">{duration(r.total_seconds)}</td>'
+        f'<td class="n">{duration(r.longest_seconds)}</td></tr>'
         for r in report.rules
     )
     path = " → ".join(escape(rule) for rule in report.critical_path) or "(none)"
@@ -122,6 +116,6 @@ def render_html(report: RunReport) -> str:
 <h2>Rules</h2>
 <table id="rules"><tr><th>rule</th><th>jobs</th><th>total</th><th>longest</th></tr>{rules}</table>
 <h2>Critical path</h2>
-<p>{path} ({_duration(report.critical_path_seconds)})</p>
+<p>{path} ({duration(report.critical_path_seconds)})</p>
 </body></html>
 """

@@ -7,10 +7,10 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
+from nsclient_common.display import build_name_of
 from nsclient_common.layout import log_key, report_html_key, report_json_key, s3_url, workdir_key
 from nsclient_common.report import RunReport, build_report
 from nsclient_common.report_html import render_html
-from nsclient_common.runid import build_name
 from nsclient_common.s3errors import is_missing
 from nsclient_common.snakebenchmarks import read_benchmarks
 
@@ -36,7 +36,7 @@ def write_report(s3: Any, bucket: str, record: RunRecord) -> RunRecord:
     never started has nothing to report and is returned as it is."""
     if not record.started_at:
         return record
-    name = record.build_name or (build_name(record.upload.key) if record.upload else record.run_id)
+    name = build_name_of(record)
     results = workdir_key(record.run_id, record.owner)
     report: RunReport = build_report(
         record, name, _log_lines(s3, bucket, record), lambda wanted: read_benchmarks(s3, bucket, results, wanted)

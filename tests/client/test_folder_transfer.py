@@ -12,7 +12,9 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from nsclient.transfer.folder import extract, plan_pull, upload_members, write_zip
+from nsclient.transfer.folder import upload_members
+from nsclient.transfer.pullplan import plan_pull
+from tests.zips import extract, write_zip
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping
