@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
-from nsclient.local import invocation_credentials, moto_fixes, snapshot
+from nsclient.local import invocation_credentials, memory_profile, moto_fixes, snapshot
 from nsclient.local import strict_iam as iam_enforcement
 from nsclient.local.control import ADMIN_FILE, STATE_FILE, running_executions
 from nsclient.local.runtime import LocalRuntime
@@ -270,6 +270,7 @@ class LocalBackend:
 def serve(data_dir: Path, port: int = 0, parameters: dict[str, str] | None = None) -> None:
     backend = LocalBackend(data_dir, port, parameters)
     info = backend.start()
+    memory_profile.start_if_asked()
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
