@@ -4,9 +4,11 @@ Starts a local backend of its own (its own data folder and NEXTSTRAIN_HOME), pus
 at the same moment (each `nsclient push` its own process, as N people would), waits for every run
 to end, then counts runs, duplicates (executions beyond one per upload) and notices in the outbox,
 and measures each run's latency from its push returning to its job running (the run record's
-started_at; one clock, this machine's) and the backend's peak RSS.
+started_at; one clock, this machine's) and the memory of the backend and of every process under it
+(ProcessTreeMemory says which it sums).
 
-Usage: python benchmarks/scale.py [--pushes 50] [--output benchmarks/results/scale.json] [--memory-profile FILE]
+Usage: python benchmarks/scale.py [--pushes 50] [--job-seconds 0] [--output benchmarks/results/scale.json]
+                                  [--memory-profile FILE]
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ from nsclient_common.cost import LAMBDA_GB_SECOND_USD, STATE_TRANSITION_USD  # n
 from nsclient_common.record import RunStatus  # noqa: E402
 
 KEPT_LOG = Path(tempfile.gettempdir()) / "nsscale-backend.log"
-SNAKEFILE = 'rule all:\n    output: "results/done.txt"\n    shell: "echo NUMBER > {output}"\n'
+SNAKEFILE = 'rule all:\n    output: "results/done.txt"\n    shell: "SLEEP echo NUMBER > {output}"\n'
 
 
 def _environment(scratch: Path, memory_profile: Path | None) -> dict[str, str]:
@@ -187,7 +189,7 @@ def orchestration(history: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def run(pushes: int, timeout: float, memory_profile: Path | None = None) -> dict[str, Any]:
+def run(pushes: int, timeout: float, memory_profile: Path | None = None, job_seconds: int = 0) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="nsscale-") as scratch_name:
         scratch = Path(scratch_name)
         environment = _environment(scratch, memory_profile)
@@ -202,7 +204,10 @@ def run(pushes: int, timeout: float, memory_profile: Path | None = None) -> dict
             for n in range(pushes):
                 build = scratch / "builds" / f"tiny{n:03d}"
                 build.mkdir(parents=True)
-                (build / "Snakefile").write_text(SNAKEFILE.replace("NUMBER", str(n)))
+                snakefile = SNAKEFILE.replace("NUMBER", str(n)).replace(
+                    "SLEEP ", f"sleep {job_seconds} && " if job_seconds else ""
+                )
+                (build / "Snakefile").write_text(snakefile)
                 builds.append(build)
             began = time.time()
             with ThreadPoolExecutor(pushes) as pool:
@@ -273,13 +278,20 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=900)
     parser.add_argument("--output", type=Path, default=ROOT / "benchmarks" / "results" / "scale.json")
     parser.add_argument(
+        "--job-seconds",
+        type=int,
+        default=0,
+        help="each build's rule sleeps this long first, so that every run is in flight at once (the worst case)",
+    )
+    parser.add_argument(
         "--memory-profile",
         type=Path,
         metavar="FILE",
         help="the backend appends where its memory goes to FILE (tracemalloc: slower, and its peak is not comparable)",
     )
     options = parser.parse_args()
-    report = run(options.pushes, options.timeout, options.memory_profile)
+    report = run(options.pushes, options.timeout, options.memory_profile, options.job_seconds)
+    report["scale_job_seconds"] = options.job_seconds
     width = max(map(len, report))
     for key, value in report.items():
         print(f"{key:{width}}  {value:.2f}" if isinstance(value, float) else f"{key:{width}}  {value}")
