@@ -50,9 +50,9 @@ M_ARENA_MAX = -8
 
 def hold_malloc_arenas(count: int = MALLOC_ARENAS) -> None:
     """Every request, function invocation and job watcher is a thread of this one process, and glibc gives
-    threads arenas of their own that keep what they freed: with fifty runs at once, most of the backend's
-    resident memory (see memory_profile.py). Called before any thread starts; a no-op without glibc, or
-    when the environment sets MALLOC_ARENA_MAX itself (glibc has read it then)."""
+    threads arenas of their own that keep what they freed: 25 MB of the backend's peak with fifty pushes at
+    once (367 MB with glibc's default, 342 MB held to two, on two cores). Called before any thread starts;
+    a no-op without glibc, or when the environment sets MALLOC_ARENA_MAX itself (glibc has read it then)."""
     if "MALLOC_ARENA_MAX" in os.environ:
         return
     try:
