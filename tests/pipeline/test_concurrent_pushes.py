@@ -12,13 +12,13 @@ from email import message_from_bytes, policy
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import pytest
+
 from nsclient_common.record import RunStatus
 from tests.client.helpers import Cli, build_folder
 from tests.support import wait_until
 
 if TYPE_CHECKING:
-    import pytest
-
     from tests.support import Backend
 
 PUSHES = 8
@@ -27,6 +27,7 @@ TIMEOUT = 600
 SNAKEFILE = 'rule all:\n    output: "results/number.txt"\n    shell: "echo {number} > {{output}}"\n'
 
 
+@pytest.mark.slow
 def test_concurrent_pushes_each_become_one_run_one_record_and_one_notice(
     local_backend: Backend, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
