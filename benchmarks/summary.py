@@ -41,6 +41,10 @@ KEYS = (
     "scale_notices",
     "scale_latency_median_s",
     "scale_latency_max_s",
+    "scale_runs_succeeded",
+    "scale_all_ended_seconds",
+    "scale_backend_peak_rss_mb",
+    "scale_tree_peak_rss_mb",
 )
 
 

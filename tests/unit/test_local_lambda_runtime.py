@@ -13,6 +13,7 @@ import pytest
 
 from nsclient.local.lambda_runtime import LambdaRuntime, LocalFunction
 from nsclient_common.payloads import LAMBDA_ASYNC_PAYLOAD_BYTES, LAMBDA_SYNC_PAYLOAD_BYTES
+from tests.support import wait_until
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -114,3 +115,43 @@ def test_an_asynchronous_event_over_lambdas_limit_is_never_delivered(
 
     assert handler_calls == []
     assert "RequestTooLargeException" in capsys.readouterr().err
+
+
+QUEUED = """\
+from test_async_instances import state
+
+
+def lambda_handler(event, context):
+    with state.lock:
+        state.running += 1
+        state.most = max(state.most, state.running)
+    state.release.wait(timeout=30)
+    with state.lock:
+        state.running -= 1
+        state.done.append(event["n"])
+"""
+
+
+def test_asynchronous_events_queue_for_the_accounts_instances_and_every_one_is_invoked_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given an account with two instances for asynchronous events, and a function that holds each one
+    state = SimpleNamespace(lock=threading.Lock(), release=threading.Event(), running=0, most=0, done=[])
+    monkeypatch.setitem(sys.modules, "test_async_instances", SimpleNamespace(state=state))
+    (tmp_path / "held").mkdir()
+    (tmp_path / "held" / "app.py").write_text(QUEUED)
+    runtime = LambdaRuntime(async_concurrency=2)
+    runtime.functions["held"] = LocalFunction(tmp_path / "held", "app.lambda_handler", {})
+
+    # When six events arrive at once
+    for n in range(6):
+        runtime.invoke_async("held", {"n": n}, "arn")
+
+    # Then two are invoked and the other four wait in the queue
+    wait_until(lambda: state.running == 2, timeout=30, what="two invocations running")
+    assert (state.running, state.done) == (2, [])
+    # And once the function lets them go, every event is invoked exactly once, never more than two at a time
+    state.release.set()
+    wait_until(lambda: len(state.done) == 6, timeout=30, what="all six events invoked")
+    assert sorted(state.done) == list(range(6))
+    assert state.most == 2

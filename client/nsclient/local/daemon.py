@@ -7,6 +7,7 @@ once ready, saves the bucket to disk as runs finish and on SIGTERM, and removes 
 from __future__ import annotations
 
 import argparse
+import ctypes
 import json
 import os
 import signal
@@ -20,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
-from nsclient.local import invocation_credentials, moto_fixes, snapshot
+from nsclient.local import invocation_credentials, memory_profile, moto_fixes, snapshot
 from nsclient.local import strict_iam as iam_enforcement
 from nsclient.local.control import ADMIN_FILE, STATE_FILE, running_executions
 from nsclient.local.runtime import LocalRuntime
@@ -42,6 +43,23 @@ DECISIONS_FILE = "iam-decisions.jsonl"
 BACKEND_STOPPED_REASON = f"{CANCEL_REASON}: the local backend was stopped"
 # How long the runs in progress get to archive their logs and send their notices once their jobs are ended.
 RUNS_END_SECONDS = 90
+# glibc's malloc arenas for the backend (mallopt's M_ARENA_MAX; its default is eight a core).
+MALLOC_ARENAS = 2
+M_ARENA_MAX = -8
+
+
+def hold_malloc_arenas(count: int = MALLOC_ARENAS) -> None:
+    """Every request, function invocation and job watcher is a thread of this one process, and glibc gives
+    threads arenas of their own that keep what they freed: 25 MB of the backend's peak with fifty pushes at
+    once (367 MB with glibc's default, 342 MB held to two, on two cores). Called before any thread starts;
+    a no-op without glibc, or when the environment sets MALLOC_ARENA_MAX itself (glibc has read it then)."""
+    if "MALLOC_ARENA_MAX" in os.environ:
+        return
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return
+    libc.mallopt(M_ARENA_MAX, count)
 
 
 def free_port() -> int:
@@ -270,6 +288,7 @@ class LocalBackend:
 def serve(data_dir: Path, port: int = 0, parameters: dict[str, str] | None = None) -> None:
     backend = LocalBackend(data_dir, port, parameters)
     info = backend.start()
+    memory_profile.start_if_asked()
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
@@ -299,6 +318,7 @@ def main() -> None:
         help="a template parameter, as sam deploy --parameter-overrides takes it (e.g. CreateBatchEnvironment=true)",
     )
     options = parser.parse_args()
+    hold_malloc_arenas()
     malformed = [p for p in options.parameter if "=" not in p]
     if malformed:
         parser.error(f"--parameter takes NAME=VALUE, not {malformed[0]!r}")

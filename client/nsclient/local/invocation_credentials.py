@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import functools
+import threading
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -34,19 +35,31 @@ def calling_as(credentials: Credentials | None) -> Iterator[None]:
 
 
 class ClientsByInvocation:
-    """nsclient_common.aws._client, keyed also on the invoking function's credentials."""
+    """nsclient_common.aws._client, keyed also on the invoking function's credentials.
+
+    Every function's clients come from one boto3 session: its loader parses each service's model once
+    (S3's alone is tens of MB of Python objects), where a session of each client's own parsed it again
+    for every function. Each client still holds its own function's credentials, as on Lambda."""
 
     def __init__(self, shared: Any, config: Any):
         self._shared, self._config = shared, config
         self._as = functools.cache(self._make)
+        self._session: Any = None
+        self._lock = threading.Lock()  # a boto3 session is not safe to make clients from in two threads at once
 
     def _make(self, service: str, endpoint_url: str | None, region: str | None, credentials: Credentials) -> Any:
         import boto3
 
-        session: Any = boto3.session.Session(**credentials.client_kwargs())
-        return session.client(
-            service, endpoint_url=endpoint_url, region_name=region or "us-east-1", config=self._config
-        )
+        with self._lock:
+            if self._session is None:
+                self._session = boto3.session.Session()
+            return self._session.client(
+                service,
+                endpoint_url=endpoint_url,
+                region_name=region or "us-east-1",
+                config=self._config,
+                **credentials.client_kwargs(),
+            )
 
     def __call__(self, service: str, endpoint_url: str | None, region: str | None) -> Any:
         credentials = _INVOCATION_CREDENTIALS.get()

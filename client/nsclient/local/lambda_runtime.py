@@ -5,13 +5,15 @@ loaded once, and each invocation gets what Lambda gives it: its function's envir
 nsclient_common.environment, not by rewriting os.environ under other invocations), its role's
 credentials (invocation_credentials.py) and a context whose remaining time counts down from the
 template's Timeout. EventBridge's deliveries to a Lambda target are asynchronous invocations,
-retried twice on error as Lambda retries them.
+retried twice on error as Lambda retries them, and queued as Lambda queues them: at most
+ASYNC_CONCURRENCY run at once, the others wait their turn.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import json
+import queue
 import sys
 import threading
 import time
@@ -39,6 +41,10 @@ def _too_large(error_type: str, what: str, limit: int) -> str:
 
 
 ASYNC_ATTEMPTS = 3  # an asynchronous invocation and Lambda's two retries
+# Lambda puts asynchronous events in a queue and invokes the function from it as the account's concurrency
+# allows; an event throttled there waits (for up to six hours), it is not lost. Locally the account has this
+# many instances for them: fifty uploads at once queue instead of each holding a thread and its memory.
+ASYNC_CONCURRENCY = 8
 # Python's import system is process-wide: concurrent first invocations (runs started at once) load a module once.
 _LOAD_LOCK = threading.RLock()
 
@@ -93,8 +99,12 @@ class LambdaContext:
 class LambdaRuntime:
     """The stack's functions, by name, and their invocations."""
 
-    def __init__(self) -> None:
+    def __init__(self, async_concurrency: int = ASYNC_CONCURRENCY) -> None:
         self.functions: dict[str, LocalFunction] = {}
+        self.async_concurrency = async_concurrency
+        self._queued: queue.SimpleQueue[tuple[str, dict[str, Any], str]] = queue.SimpleQueue()
+        self._pollers: list[threading.Thread] = []
+        self._pollers_lock = threading.Lock()
 
     def invoke(self, name: str, event: Any, arn: str = "") -> tuple[str, bool]:
         """Run a handler in-process; (payload, errored) as Lambda would report them."""
@@ -136,7 +146,17 @@ class LambdaRuntime:
                 file=sys.stderr,
             )
             return
-        threading.Thread(target=self._deliver, args=(name, event, arn), daemon=True).start()
+        self._queued.put((name, event, arn))
+        with self._pollers_lock:
+            if len(self._pollers) < self.async_concurrency:
+                poller = threading.Thread(target=self._poll_queue, name="lambda-async", daemon=True)
+                self._pollers.append(poller)
+                poller.start()
+
+    def _poll_queue(self) -> None:
+        """One of the account's instances for asynchronous events: invokes them from the queue, in turn."""
+        while True:
+            self._deliver(*self._queued.get())
 
     def _deliver(self, name: str, event: dict[str, Any], arn: str) -> None:
         for attempt in range(ASYNC_ATTEMPTS):

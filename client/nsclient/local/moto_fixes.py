@@ -24,6 +24,8 @@ pyproject.toml; the end-to-end tests fail loudly if an upgrade moves what it tou
   message in characters.
 - IAM: AWS's managed policies are missing from an IAM made before moto's config asked for them, and
   a user's unique id is drawn anew each time the user is made.
+- EC2 (imported by Batch): every region's instance-type offerings are loaded at import, 150,000
+  dicts (60 MB of the backend's memory) for a backend that is one region.
 """
 
 from __future__ import annotations
@@ -64,6 +66,7 @@ def install(runtime: LocalRuntime) -> None:
         _patch_state_machine_credentials(runtime)
         _patch_s3_bucket_policy()
         _patch_payload_limits()
+        _keep_one_regions_offerings(runtime.batch.region)
         setattr(Job, _RUNTIME_ATTRIBUTE, runtime)
 
 
@@ -447,6 +450,19 @@ def fix_user_id(account: str, name: str, user_id: str) -> None:
     from moto.iam.models import iam_backends
 
     iam_backends[account]["aws"].users[name].id = user_id
+
+
+# --- EC2 ------------------------------------------------------------------------------------
+
+
+def _keep_one_regions_offerings(region: str) -> None:
+    """Drop the instance-type offerings of every region but the backend's (in place: moto's modules
+    share the one dict)."""
+    from moto.ec2.models.instance_types import INSTANCE_TYPE_OFFERINGS
+
+    for offerings in INSTANCE_TYPE_OFFERINGS.values():
+        for other in [r for r in offerings if r != region]:
+            del offerings[other]
 
 
 # --- S3 -------------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ import io
 import json
 import os
 import re
+import threading
 import zipfile
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -140,6 +141,8 @@ class LocalStack:
         )
         self.admin_credentials: Credentials | None = None
         self.role_propagation_seconds = ROLE_PROPAGATION_SECONDS
+        self._agent_clients: tuple[Any, Any] | None = None
+        self._agent_lock = threading.Lock()
 
     @property
     def creates_batch(self) -> bool:
@@ -291,8 +294,7 @@ class LocalStack:
     def assume_for_job(self, role_arn: str, session_name: str) -> Credentials:
         """A job role's credentials as ECS's agent gets them for a task (AssumeRole, the task as session):
         refused while the role is younger than IAM takes to make it known."""
-        assert self.admin_credentials is not None
-        iam = _client("iam", self.endpoint_url, self.admin_credentials)
+        iam, sts = self._ecs_agent_clients()
         try:
             role = iam.get_role(RoleName=role_arn.rsplit("/", 1)[-1])["Role"]
         except iam.exceptions.NoSuchEntityException:
@@ -300,9 +302,20 @@ class LocalStack:
         age = (datetime.now(UTC) - role["CreateDate"]).total_seconds()
         if age < self.role_propagation_seconds:
             raise RoleNotAssumable(f"{role_arn} is not yet assumable by ecs-tasks.amazonaws.com ({age:.1f}s old)")
-        sts = _client("sts", self.endpoint_url, self.admin_credentials)
         issued = sts.assume_role(RoleArn=role_arn, RoleSessionName=session_name[:64])["Credentials"]
         return Credentials(issued["AccessKeyId"], issued["SecretAccessKey"], issued["SessionToken"])
+
+    def _ecs_agent_clients(self) -> tuple[Any, Any]:
+        """The IAM and STS clients ECS's agent assumes job roles with: made once (a client costs a
+        loaded machine a good part of a second), then shared by every job's thread, as clients may be."""
+        with self._agent_lock:
+            if self._agent_clients is None:
+                assert self.admin_credentials is not None
+                self._agent_clients = (
+                    _client("iam", self.endpoint_url, self.admin_credentials),
+                    _client("sts", self.endpoint_url, self.admin_credentials),
+                )
+            return self._agent_clients
 
     def _global_environment(self) -> dict[str, Any]:
         variables: dict[str, Any] = self.template.get("Globals", {}).get("Function", {}).get("Environment", {})
