@@ -116,6 +116,9 @@ def test_a_build_of_100000_jobs_keeps_the_first_jobs_and_counts_the_rest() -> No
             yield f"    input: out/{i - 1}.txt"
             yield f"    output: out/{i}.txt"
             yield f"    jobid: {i}"
+            if i == 99_998:  # a job past those kept fails: the jobs after it are still counted
+                yield "Error in rule step3:"
+                yield f"    jobid: {i}"
         yield "[Mon Nov 30 23:59:59 2026]"
         yield "localrule all:"
         yield "    input: out/100000.txt"

@@ -27,8 +27,8 @@ _STAMP = re.compile(r"^\[(?P<stamp>\w{3} \w{3} +\d{1,2} \d{2}:\d{2}:\d{2} \d{4})
 _ERROR = re.compile(rf"^Error in rule (?P<rule>{RULE_NAME}):\s*$")
 _FIELD = re.compile(r"^\s+(?P<name>jobid|input|output|threads|benchmark): (?P<value>.*)$")
 MAX_FILES_PER_JOB = 200  # enough to link jobs; bounds memory for rules with huge file lists
-# Jobs kept, in the order started: a report draws each, and one of a few thousand bars is still read;
-# the timeline stored beside the log stays small (about 150 bytes a job) whatever the build's size.
+# Jobs kept, the first started: the report draws a bar for each, and a page of more bars is no longer read;
+# the timeline stored beside the log stays small (about 120 bytes a job) whatever the build's size.
 MAX_JOBS = 5000
 
 
@@ -106,8 +106,9 @@ class TimelineReader:
 
     def _field(self, name: str, value: str) -> None:
         if self._failing is not None:
-            if name == "jobid" and value.isdigit() and (job := self._jobs.get(int(value))) is not None:
-                job.end, job.failed = self._failing[1], True
+            if name == "jobid" and value.isdigit():
+                if (job := self._jobs.get(int(value))) is not None:  # not one of the jobs past MAX_JOBS
+                    job.end, job.failed = self._failing[1], True
                 self._failing = None
             return
         opening = self._opening
