@@ -120,6 +120,7 @@ benchmark: $(STAMP) $(BENCH_VENV)/.installed-$(NEXTSTRAIN_CLI_VERSION)
 	$(BIN)/python benchmarks/transfer.py --baseline-python $(BENCH_VENV)/bin/python --compressed
 	$(BIN)/python benchmarks/list_runs.py
 	$(BIN)/python benchmarks/scale.py
+	$(BIN)/python benchmarks/report_reads.py
 	$(BIN)/python benchmarks/summary.py
 
 # The whole suite's wall time, `make test` as CI runs it, with the machine's load before and after, added to

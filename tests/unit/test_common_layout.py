@@ -18,6 +18,7 @@ from nsclient_common.layout import (
     record_key,
     run_prefix,
     s3_url,
+    timeline_key,
     uploader_name,
     workdir_key,
 )
@@ -32,6 +33,7 @@ def test_a_persons_run_keys_live_in_their_folder() -> None:
     assert record_key(run_id, OWNER) == folder + "run.json"
     assert workdir_key(run_id, OWNER) == folder + "workdir.zip"
     assert log_key(run_id, OWNER) == folder + "logs/build.log"
+    assert timeline_key(run_id, OWNER) == folder + "logs/timeline.json"
     assert notice_key(run_id, OWNER) == folder + "notice.json"
     assert envd_key(run_id, OWNER) == folder + "env.d.zip"  # the image's entrypoint takes only .zip URLs
 

@@ -4,6 +4,7 @@ tests/pipeline/test_faults.py)."""
 
 from __future__ import annotations
 
+import io
 import json
 import subprocess
 import sys
@@ -13,6 +14,7 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.response import StreamingBody
 
 from nsclient_common import s3io
 from nsclient_common.logarchive import TAIL_LINES, LogSource, archive_log, iter_log_pages, read_log_tail
@@ -229,3 +231,29 @@ def test_read_log_tail(s3: Any) -> None:
     assert read_log_tail(s3, BUCKET, "empty.log") == []
     s3.put_object(Bucket=BUCKET, Key="long.log", Body="".join(f"line {i}\n" for i in range(100_000)).encode())
     assert read_log_tail(s3, BUCKET, "long.log") == [f"line {i}" for i in range(100_000 - TAIL_LINES, 100_000)]
+
+
+class KeepingS3(FakeS3):
+    """FakeS3 that keeps what a small archive sends."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.body = b""
+
+    def _got(self, body: bytes) -> None:
+        super()._got(body)
+        self.body += body
+
+
+def test_the_lines_read_along_are_the_lines_the_archived_log_reads_back() -> None:
+    # Carriage returns of progress bars, a message of two lines and text beyond ASCII among them.
+    first = ["spot job starting", "50%\r100%", "two\nlines", "Zürich → Genève"]
+    second = ["on-demand job starting", "\rdone\r"]
+    logs = FakeLogs({"one": (len(first), first.__getitem__), "two": (len(second), second.__getitem__)})
+    s3 = KeepingS3()
+    read: list[str] = []
+    sources = [LogSource("one", "===== attempt 1 ====="), LogSource("two", "===== attempt 2 =====")]
+    archive_log(logs, s3, group="g", sources=sources, bucket="b", key="k", preface="(why)\n", read_along=read.extend)
+    archived = StreamingBody(io.BytesIO(s3.body), len(s3.body))
+    assert read == [raw.decode("utf-8", "replace") for raw in archived.iter_lines()]
+    assert "100%" in read and "lines" in read

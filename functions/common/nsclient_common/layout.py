@@ -16,6 +16,7 @@ runs/<owner>/<run-id>/run.json      the run record: the durable index
 runs/<owner>/<run-id>/workdir.zip   input, then results (the Batch job writes back into it)
 runs/<owner>/<run-id>/env.d.zip     the variables, moved here from inbox/ for the job, which deletes them
 runs/<owner>/<run-id>/logs/build.log  archived job log
+runs/<owner>/<run-id>/logs/timeline.json  what the report reads of that log, read from it as it was archived
 runs/<owner>/<run-id>/notice.json   the notice sent (written once: guards against a second notice)
 runs/<owner>/<run-id>/report.json   the run report: timeline, use against request, advice
 runs/<owner>/<run-id>/report.html   the same, one self-contained page
@@ -139,6 +140,10 @@ def envd_key(run_id: str, owner: str | None) -> str:
 
 def log_key(run_id: str, owner: str | None) -> str:
     return f"{run_prefix(run_id, owner)}logs/build.log"
+
+
+def timeline_key(run_id: str, owner: str | None) -> str:
+    return f"{run_prefix(run_id, owner)}logs/timeline.json"
 
 
 def notice_key(run_id: str, owner: str | None) -> str:

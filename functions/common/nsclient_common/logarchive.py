@@ -21,7 +21,7 @@ from nsclient_common.s3io import MultipartWriter
 from nsclient_common.usage import USAGE_MARKER
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Sequence
+    from collections.abc import Callable, Iterable, Iterator, Sequence
 
 TAIL_LINES = 40
 TAIL_BYTES = 64 * 1024  # enough for TAIL_LINES of an archived log and the entrypoint's lines after them
@@ -108,11 +108,13 @@ def archive_log(
     stream: str | None = None,
     sources: Sequence[LogSource] = (),
     preface: str = "",
+    read_along: Callable[[Iterable[str]], None] | None = None,
 ) -> LogSummary:
     """Write the log of `stream` in `group` (or of each of `sources`, in order) to s3://bucket/key.
 
     The summary's tail, failed rule and memory error describe the last source: that job's
-    outcome is the run's. Work is done a page (up to 10,000 events) at a time.
+    outcome is the run's. Work is done a page (up to 10,000 events) at a time. `read_along` is
+    given each line written, split and decoded as reading the archived log back splits them.
     """
     lines, found = 0, False
     failed_rule: str | None = None
@@ -120,23 +122,29 @@ def archive_log(
     memory_error = False
     tail = LogTail()
     with MultipartWriter(s3, bucket, key) as out:
+
+        def write(data: bytes) -> None:
+            out.write(data)
+            if read_along is not None:
+                read_along(raw.decode("utf-8", "replace") for raw in data.splitlines())
+
         if preface:
-            out.write(preface.encode())
+            write(preface.encode())
         for source in sources or (LogSource(stream, group=group),):
             failed_rule, rule_exit, memory_error = None, None, False
             seen_exit: int | None = None
             tail.clear()
             if source.heading:
-                out.write(f"{source.heading}\n".encode())
+                write(f"{source.heading}\n".encode())
             if not source.stream:
-                out.write(b"(the job never started, so it wrote no log)\n")
+                write(b"(the job never started, so it wrote no log)\n")
                 continue
             try:
                 for page in iter_log_pages(logs, source.group, source.stream):
                     found = True
                     page_lines = [message.rstrip("\n") for message in page]
                     text = "\n".join(page_lines) + "\n"
-                    out.write(text.encode("utf-8", "replace"))
+                    write(text.encode("utf-8", "replace"))
                     lines += len(page_lines)
                     tail.feed(page_lines)
                     if failed_rule is None and "Error in rule " in text and (match := _FAILED_RULE.search(text)):
@@ -147,7 +155,7 @@ def archive_log(
                         seen_exit = int(statuses[-1])
                     memory_error = memory_error or any(marker in text for marker in _OOM_MARKERS)
             except logs.exceptions.ResourceNotFoundException:
-                out.write(f"(the job's log stream {source.stream} no longer exists)\n".encode())
+                write(f"(the job's log stream {source.stream} no longer exists)\n".encode())
         written = out.bytes_written
     return LogSummary(
         log_key=key,

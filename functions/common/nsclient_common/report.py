@@ -11,13 +11,14 @@ from pydantic import BaseModel
 
 from nsclient_common.record import parse_iso
 from nsclient_common.snakebenchmarks import RuleUsage, rule_usage
-from nsclient_common.timeline import critical_path, end_unfinished, most_at_once, parse_jobs
-from nsclient_common.usage import USAGE_MARKER, JobUsage, parse_usage_line
+from nsclient_common.timeline import critical_path, end_unfinished, most_at_once
+from nsclient_common.usage import JobUsage
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Iterator
+    from collections.abc import Callable
 
     from nsclient_common.record import RunRecord
+    from nsclient_common.timeline import BuildTimeline
 
 GIB = 1024**3
 # Room left above the measured peak when suggesting memory: snakemake's and the tools' peaks vary by input.
@@ -47,6 +48,7 @@ class RunReport(BaseModel):
     cpus: int | None
     memory_mib: int | None
     jobs: list[JobBar]
+    jobs_left_out: int = 0  # started after the timeline's first MAX_JOBS: in no bar, rule or path
     rules: list[RuleSummary]
     critical_path: list[str]  # rule names, first to last
     critical_path_seconds: float
@@ -55,13 +57,6 @@ class RunReport(BaseModel):
     rule_usage: list[RuleUsage] = []  # from the build's benchmark: files, when it declares them
     advice: str
     cost_estimate_usd: float | None = None
-
-
-def _tee_usage(lines: Iterable[str], found: list[JobUsage]) -> Iterator[str]:
-    for line in lines:
-        if USAGE_MARKER in line and (usage := parse_usage_line(line)) is not None:
-            found.append(usage)
-        yield line
 
 
 def _gib(value: float) -> str:
@@ -111,15 +106,14 @@ def advise(
 def build_report(
     record: RunRecord,
     build_name: str,
-    log_lines: Iterable[str],
+    timeline: BuildTimeline,
     read_benchmarks: Callable[[dict[str, str]], list[tuple[str, str]]] | None = None,
 ) -> RunReport:
-    found: list[JobUsage] = []
-    jobs = parse_jobs(_tee_usage(log_lines, found))
+    jobs = timeline.jobs
     if record.finished_at:  # the log's stamps are the container's clock, UTC
         end_unfinished(jobs, parse_iso(record.finished_at).astimezone(UTC).replace(tzinfo=None))
     benchmark_files = {job.benchmark: job.rule for job in jobs if job.benchmark}
-    usage = found[-1] if found else None
+    usage = timeline.usage
     origin = min((job.start for job in jobs), default=None)
     bars = [
         JobBar(
@@ -148,6 +142,7 @@ def build_report(
         cpus=record.cpus,
         memory_mib=record.memory_mib,
         jobs=bars,
+        jobs_left_out=timeline.jobs_left_out,
         rules=sorted(rules.values(), key=lambda r: -r.total_seconds),
         critical_path=[job.rule for job in path],
         critical_path_seconds=sum(job.seconds for job in path),

@@ -50,7 +50,13 @@ def _gantt(report: RunReport) -> str:
             f'<div class="bar {kind}" style="left:{left:.2f}%;width:{width:.2f}%" title="{escape(title)}"></div>'
             "</div></div>"
         )
-    return f'<div class="gantt">{"".join(rows)}</div><p>Whole build: {duration(span)}.</p>'
+    left_out = (
+        f"<p>{report.jobs_left_out} more jobs started after these {len(report.jobs)}: they are in no bar, rule "
+        "or path of this report.</p>"
+        if report.jobs_left_out
+        else ""
+    )
+    return f'<div class="gantt">{"".join(rows)}</div><p>Whole build: {duration(span)}.</p>{left_out}'
 
 
 def _usage(report: RunReport) -> str:

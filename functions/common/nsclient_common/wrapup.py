@@ -19,7 +19,8 @@ from nsclient_common.layout import log_key
 from nsclient_common.logarchive import LogSource, archive_log
 from nsclient_common.notice import compose_notice
 from nsclient_common.observability import count_notice_delivery, count_run_finished
-from nsclient_common.reportstore import write_report
+from nsclient_common.reportstore import write_report, write_timeline
+from nsclient_common.timeline import TimelineReader
 
 if TYPE_CHECKING:
     from aws_lambda_powertools import Logger
@@ -54,20 +55,27 @@ def archive_run_log(
     history: list[JobFacts], settings: Settings, *, run_id: str, owner: str | None, logs: Any, s3: Any
 ) -> LogSummary:
     """Copy the log of each job the run ran (oldest first, each under a heading when there were more than
-    one) to the run's logs/build.log, saying so when the last could not be run at all."""
+    one) to the run's logs/build.log, saying so when the last could not be run at all; the timeline the
+    report reads is read from the lines as they are copied and stored beside them (logs/timeline.json),
+    so that the report need not read the log again. It is not part of the summary, which the state
+    machine passes on and limits."""
     last = history[-1] if history else JobFacts()
     preface = f"(the job could not be run: {last.error}: {last.error_cause})\n" if last.error else ""
     sources = [LogSource(job.log_stream, group=job.log_group) for job in history]
     if len(history) > 1:
         sources = [LogSource(job.log_stream, _heading(n, job), job.log_group) for n, job in enumerate(history, 1)]
-    return archive_log(
+    reader = TimelineReader()
+    summary = archive_log(
         logs,
         s3,
         sources=sources or [LogSource(None)],
         bucket=settings.bucket,
         key=log_key(run_id, owner),
         preface=preface,
+        read_along=reader.feed,
     )
+    write_timeline(s3, settings.bucket, run_id, owner, reader.timeline())
+    return summary
 
 
 def notice_of(record: RunRecord, tail: list[str], settings: Settings) -> Notice:
