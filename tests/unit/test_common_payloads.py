@@ -24,3 +24,12 @@ def test_a_long_line_is_cut_within_the_limit_saying_how_much_was_cut_and_a_cut_l
     assert cut.endswith(f" … [{2000 - len(kept.encode())} more bytes]")
     assert cut_line(cut) == cut
     assert cut_line("short") == "short"
+
+
+def test_a_lone_surrogate_in_a_log_line_reads_as_in_the_archived_log_and_can_be_sent() -> None:
+    # CloudWatch returns a message's "\\ud800" escape as a lone surrogate, which UTF-8 cannot encode
+    for line in ("bad \ud800 byte", "é" * 600 + "\udcff"):
+        cut = cut_line(line)
+        assert "\ud800" not in cut and "\udcff" not in cut
+        assert len(cut.encode("utf-8")) <= TAIL_LINE_BYTES
+    assert cut_line("bad \ud800 byte") == "bad ? byte"

@@ -51,9 +51,10 @@ def event_entry_size(entry: dict[str, Any]) -> int:
 
 def cut_line(line: str, limit: int = TAIL_LINE_BYTES) -> str:
     """The line if it fits in `limit` bytes; else its start and how many bytes were cut, within `limit`
-    (so a line cut once is left as it is)."""
-    encoded = line.encode("utf-8")
+    (so a line cut once is left as it is). A lone surrogate, which a log event's JSON can carry and UTF-8
+    cannot, becomes "?" as in the archived log: the tail goes on to SNS and mail, which encode it."""
+    encoded = line.encode("utf-8", "replace")
     if len(encoded) <= limit:
-        return line
+        return encoded.decode("utf-8")
     kept = encoded[: limit - _CUT_NOTE_BYTES].decode("utf-8", errors="ignore")
     return f"{kept} … [{len(encoded) - len(kept.encode('utf-8'))} more bytes]"
