@@ -3,10 +3,12 @@
 Starts a local backend of its own, then writes --runs runs (5,000) into the local person's folder as the
 backend leaves a finished run: the record and its run-index summary (runstore.write_record), the results
 (workdir.zip), the log, the notice marker and the report, submitted over the last 400 days (so the default
-30-day window holds about one run in thirteen). Then times `nsclient list` and `nsclient list --all` as a
-person runs them, each its own process, interleaved, --repeats times (medians), wall time from start to exit
-with the interpreter's start-up; peak RSS is each process's own, measured by /usr/bin/time (a small parent,
-so nothing of this process's memory is in it). --code times another checkout's client against the same
+30-day window holds about one run in thirteen), in an index begun before the first of them (its markers,
+runindex.begun_key and since_key, written first: the runs are written now, but as if over those days).
+Then times `nsclient list` and `nsclient list --all` as a person runs them, each its own process,
+interleaved, --repeats times (medians), wall time from start to exit with the interpreter's start-up;
+peak RSS is each process's own, measured by /usr/bin/time (a small parent, so nothing of this process's
+memory is in it). --code times another checkout's client against the same
 bucket (for before and after). Writes flat JSON (--output).
 
 Usage: python benchmarks/list_runs.py [--runs 5000] [--repeats 3] [--code DIR]
@@ -35,6 +37,7 @@ sys.path[:0] = [str(ROOT / "functions" / "common")]
 from nsclient_common.layout import log_key, notice_key, report_html_key, workdir_key  # noqa: E402
 from nsclient_common.record import RunRecord, iso_utc  # noqa: E402
 from nsclient_common.runid import new_upload_name, run_id_for_upload  # noqa: E402
+from nsclient_common.runindex import begun_key, since_key  # noqa: E402
 from nsclient_common.runstore import write_record  # noqa: E402
 
 LISTINGS = {"list": ("list",), "list-all": ("list", "--all")}
@@ -74,6 +77,8 @@ def fill(local: dict[str, str], admin: dict[str, Any], runs: int) -> str:
     )  # fmt: skip
     rng = random.Random(5)
     now = datetime.now(UTC)
+    for key in (begun_key(owner), since_key(owner, now - timedelta(days=401))):
+        s3.put_object(Bucket=bucket, Key=key, Body=b"")
 
     def write(number: int) -> None:
         submitted = now - timedelta(seconds=rng.uniform(60, 400 * 86400))
