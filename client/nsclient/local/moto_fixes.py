@@ -19,6 +19,7 @@ pyproject.toml; the end-to-end tests fail loudly if an upgrade moves what it tou
   conditional Deny (the template's aws:SecureTransport one) as applying; bucket policies are judged
   by strict IAM's evaluator instead, with the request's real condition keys. ListObjectsV2 scans and
   sorts the whole bucket for every page; it is answered from the page's own keys (s3_listing.py).
+- Responses: every time in them is parsed from text by dateutil; the common ISO form is read by isotime.
 - Payload limits (nsclient_common.payloads): a state's data over 256 KiB fails with States.DataLimitExceeded,
   which (like States.Runtime) moto lets a States.ALL catcher or retrier match; an execution's input, a
   PutEvents entry, an S3 object's user metadata and a SubmitJob request are not limited; SNS counts a
@@ -65,6 +66,7 @@ def install(runtime: LocalRuntime) -> None:
         _patch_state_machine_credentials(runtime)
         _patch_s3_bucket_policy()
         _patch_s3_listing()
+        _patch_timestamps()
         _patch_payload_limits()
         setattr(Job, _RUNTIME_ATTRIBUTE, runtime)
 
@@ -462,6 +464,21 @@ def _patch_s3_bucket_policy() -> None:
         return PermissionResult.NEUTRAL
 
     FakeBucket.get_permission = get_permission  # type: ignore[method-assign]
+
+
+def _patch_timestamps() -> None:
+    """moto writes each time of a response by parsing its ISO text with dateutil (a listing's page: a
+    thousand LastModified); isotime reads the common form to the same value."""
+    from moto.core import serialize
+
+    from nsclient.isotime import fast_utc
+
+    original = serialize.parse_to_aware_datetime
+
+    def parse_to_aware_datetime(value: Any) -> Any:
+        return fast_utc(value) or original(value)
+
+    serialize.parse_to_aware_datetime = parse_to_aware_datetime
 
 
 def _patch_s3_listing() -> None:
