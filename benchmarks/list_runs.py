@@ -3,11 +3,14 @@
 Starts a local backend of its own, then writes --runs runs (5,000) into the local person's folder as the
 backend leaves a finished run: the record and its run-index summary (runstore.write_record), the results
 (workdir.zip), the log, the notice marker and the report, submitted over the last 400 days (so the default
-30-day window holds about one run in thirteen). Then times `nsclient list` and `nsclient list --all` as a
-person runs them, each its own process, interleaved, --repeats times (medians), wall time from start to exit
-with the interpreter's start-up; peak RSS is each process's own, measured by /usr/bin/time (a small parent,
-so nothing of this process's memory is in it). --code times another checkout's client against the same
-bucket (for before and after). Writes flat JSON (--output).
+30-day window holds about one run in thirteen), in an index begun before the first of them (its markers,
+runindex.begun_key and since_key, written first: the runs are written now, but as if over those days).
+Then times `nsclient list` and `nsclient list --all` as a person runs them, each its own process,
+interleaved, --repeats times (medians), wall time from start to exit with the interpreter's start-up;
+peak RSS and CPU seconds are each process's own, measured by /usr/bin/time (a small parent, so nothing of
+this process's memory is in it); the machine's load average is noted, as the wall times depend on it.
+--code times another checkout's client against the same bucket (for before and after). Writes flat JSON
+(--output).
 
 Usage: python benchmarks/list_runs.py [--runs 5000] [--repeats 3] [--code DIR]
 """
@@ -35,6 +38,7 @@ sys.path[:0] = [str(ROOT / "functions" / "common")]
 from nsclient_common.layout import log_key, notice_key, report_html_key, workdir_key  # noqa: E402
 from nsclient_common.record import RunRecord, iso_utc  # noqa: E402
 from nsclient_common.runid import new_upload_name, run_id_for_upload  # noqa: E402
+from nsclient_common.runindex import begun_key, since_key  # noqa: E402
 from nsclient_common.runstore import write_record  # noqa: E402
 
 LISTINGS = {"list": ("list",), "list-all": ("list", "--all")}
@@ -74,6 +78,8 @@ def fill(local: dict[str, str], admin: dict[str, Any], runs: int) -> str:
     )  # fmt: skip
     rng = random.Random(5)
     now = datetime.now(UTC)
+    for key in (begun_key(owner), since_key(owner, now - timedelta(days=401))):
+        s3.put_object(Bucket=bucket, Key=key, Body=b"")
 
     def write(number: int) -> None:
         submitted = now - timedelta(seconds=rng.uniform(60, 400 * 86400))
@@ -101,17 +107,19 @@ def fill(local: dict[str, str], admin: dict[str, Any], runs: int) -> str:
     return owner
 
 
-def _timed(environment: dict[str, str], arguments: tuple[str, ...], scratch: Path) -> tuple[float, float, int]:
-    """Seconds from start to exit, peak RSS in MB and the rows listed."""
+def _timed(environment: dict[str, str], arguments: tuple[str, ...], scratch: Path) -> tuple[float, float, int, float]:
+    """Seconds from start to exit, peak RSS in MB, the rows listed and the process's own CPU seconds (user
+    and system: what the machine's other load does not change, unlike the wall time)."""
     usage = scratch / "time.out"
-    command = ["/usr/bin/time", "-f", "%M", "-o", str(usage), sys.executable, "-m", "nsclient", *arguments]
+    command = ["/usr/bin/time", "-f", "%U %S %M", "-o", str(usage), sys.executable, "-m", "nsclient", *arguments]
     started = time.perf_counter()
     done = subprocess.run(command, env=environment, capture_output=True, text=True)
     seconds = time.perf_counter() - started
     if done.returncode != 0:
         raise RuntimeError(f"nsclient {' '.join(arguments)} failed: {done.stderr[-2000:]}")
     rows = max(0, len(done.stdout.splitlines()) - 1)  # less the header
-    return seconds, int(usage.read_text().split()[-1]) / 1024, rows
+    user, system, peak = usage.read_text().split()[-3:]
+    return seconds, int(peak) / 1024, rows, float(user) + float(system)
 
 
 def where_time_goes(environment: dict[str, str]) -> dict[str, Any]:
@@ -168,16 +176,21 @@ def run(runs: int, repeats: int, code: Path) -> dict[str, Any]:
             timed = _environment(scratch, code)
             seconds: dict[str, list[float]] = {name: [] for name in LISTINGS}
             rss: dict[str, list[float]] = {name: [] for name in LISTINGS}
+            cpu: dict[str, list[float]] = {name: [] for name in LISTINGS}
+            load_before = os.getloadavg()[0]
             listed: dict[str, int] = {}
             for repeat in range(repeats):
                 for name, arguments in LISTINGS.items():
-                    took, peak, rows = _timed(timed, arguments, scratch)
+                    took, peak, rows, used = _timed(timed, arguments, scratch)
                     seconds[name].append(took)
+                    cpu[name].append(used)
                     rss[name].append(peak)
                     listed[name] = rows
                     print(
-                        f"  #{repeat + 1} nsclient {' '.join(arguments):12} {took:6.2f} s {peak:5.0f} MB {rows:5} runs"
+                        f"  #{repeat + 1} nsclient {' '.join(arguments):12} {took:6.2f} s {peak:5.0f} MB {rows:5} runs "
+                        f"{used:5.2f} s CPU"
                     )
+            load_after = os.getloadavg()[0]
             requests = where_time_goes(timed) if code == ROOT else {}
         finally:
             subprocess.run([sys.executable, "-m", "nsclient", "local", "stop", "--force"], env=environment,
@@ -191,6 +204,10 @@ def run(runs: int, repeats: int, code: Path) -> dict[str, Any]:
         f"list_all_{runs}_runs_listed": listed["list-all"],
         f"list_{runs}_runs_peak_rss_mb": max(rss["list"]),
         f"list_all_{runs}_runs_peak_rss_mb": max(rss["list-all"]),
+        f"list_{runs}_runs_client_cpu_seconds": statistics.median(cpu["list"]),
+        f"list_all_{runs}_runs_client_cpu_seconds": statistics.median(cpu["list-all"]),
+        "list_load_average_before": round(load_before, 2),  # the machine's, over a minute
+        "list_load_average_after": round(load_after, 2),
         "list_repeats": repeats,
     }
 

@@ -15,6 +15,8 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import NoRegionError
 
+from nsclient.isotime import parse_timestamp
+
 _CONFIG = Config(retries={"mode": "adaptive", "max_attempts": 8})
 # The variables that choose the credentials (and endpoint) boto3 finds on its own.
 _CREDENTIAL_VARIABLES = (
@@ -52,6 +54,7 @@ def _cached(
 ) -> Any:
     # A session of its own: boto3's default session keeps the credentials it first found.
     session: Any = boto3.session.Session()
+    session._session.get_component("response_parser_factory").set_parser_defaults(timestamp_parser=parse_timestamp)
     keys: dict[str, Any] = {}
     if access_key_id is not None:
         keys = {

@@ -14,7 +14,7 @@ import traceback
 from botocore.exceptions import BotoCoreError, ClientError
 
 from nsclient import __version__
-from nsclient.command import COMMANDS
+from nsclient.command import COMMANDS, command_module
 from nsclient.errors import EXIT_INTERRUPTED, EXIT_SOFTWARE, EXIT_USER_ERROR, UserError
 
 
@@ -33,7 +33,15 @@ def common_options() -> argparse.ArgumentParser:
     return parent
 
 
-def make_parser() -> argparse.ArgumentParser:
+def _needed(argv: list[str] | None) -> tuple[str, ...]:
+    """The commands whose parsers argv needs: the one it runs (each command's imports are its own: boto3,
+    rich, pydantic models), or all of them for help, completion or a command that is not one."""
+    named = next((word for word in argv or [] if not word.startswith("-")), None)
+    return (named,) if named in COMMANDS and named != "completion" else COMMANDS
+
+
+def make_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """nsclient's parser; given the command line, with only the parsers it needs."""
     parser = argparse.ArgumentParser(
         prog="nsclient",
         description="Run Nextstrain builds on AWS Batch: push a build and come back later, from any machine.",
@@ -42,8 +50,8 @@ def make_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"nsclient {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="<command>", required=True)
     parent = common_options()
-    for module in COMMANDS:
-        module.register_parser(subparsers, parent)
+    for name in _needed(argv):
+        command_module(name).register_parser(subparsers, parent)
     return parser
 
 
@@ -75,7 +83,7 @@ def subcommand_parser(parser: argparse.ArgumentParser, name: str) -> argparse.Ar
 
 
 def run(argv: list[str]) -> int:
-    opts = parse(make_parser(), argv)
+    opts = parse(make_parser(argv), argv)
     debug = getattr(opts, "debug", False) or bool(os.environ.get("NSCLIENT_DEBUG"))
     try:
         code: int = opts.run(opts)

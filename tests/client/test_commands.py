@@ -24,6 +24,7 @@ import pytest
 from nsclient_common.layout import log_key, record_key, workdir_key
 from nsclient_common.record import RunRecord, RunStatus
 from nsclient_common.runid import is_run_id, run_id_for_upload
+from nsclient_common.runindex import legacy_summary_key
 from nsclient_common.runstore import write_record
 from tests.client import helpers
 from tests.client.helpers import (
@@ -686,11 +687,13 @@ def test_list_reads_each_run_from_the_run_index_as_the_backend_writes_it(
     quiet_cli: Cli, local_backend: Backend, quiet_bucket: str
 ) -> None:
     """Runs recorded by the backend (record and index summary, write_record) are listed from the listing of
-    the folder alone; a run recorded before the index, from its record; a run recorded twice, at its latest."""
+    the index alone; a run recorded before the index, from its record; a run whose summary an earlier backend
+    wrote beside its folder, from that summary; a run recorded twice, at its latest."""
     s3 = local_backend.client("s3")
     owner = local_backend.client("sts").get_caller_identity()["UserId"]
     tag = uuid.uuid4().hex[:6]
-    ids = {name: f"20260101T000000Z-index-{name}-{tag}-0123456789" for name in ("done", "failed", "legacy", "again")}
+    names = ("done", "failed", "legacy", "again", "beside")
+    ids = {name: f"20260101T000000Z-index-{name}-{tag}-0123456789" for name in names}
     base = {"owner": owner, "submitted_at": stamp(timedelta(hours=2)), "started_at": stamp(timedelta(hours=1))}
     done = RunRecord(
         run_id=ids["done"], status="SUCCEEDED", cpus=4, memory_mib=8192, submitter="Ada", **base
@@ -701,6 +704,11 @@ def test_list_reads_each_run_from_the_run_index_as_the_backend_writes_it(
     put_run(local_backend, quiet_bucket, RunRecord(run_id=ids["legacy"], status="CANCELLED", **base))
     write_record(s3, quiet_bucket, RunRecord(run_id=ids["again"], status="SUBMITTED", **base))
     write_record(s3, quiet_bucket, RunRecord(run_id=ids["again"], status="SUCCEEDED", **base))
+    beside = RunRecord(run_id=ids["beside"], status="FAILED", failure_class="timeout", cpus=2, **base).model_copy(
+        update={"finished_at": stamp(timedelta(minutes=30))}
+    )
+    put_run(local_backend, quiet_bucket, beside)
+    s3.put_object(Bucket=quiet_bucket, Key=legacy_summary_key(beside), Body=b"")
 
     def rows() -> dict[str, list[str]]:
         result = quiet_cli("list", "--all")
@@ -713,13 +721,18 @@ def test_list_reads_each_run_from_the_run_index_as_the_backend_writes_it(
     assert listed[ids["failed"]][1:3] == ["FAILED", "out-of-memory"]
     assert listed[ids["legacy"]][1] == "CANCELLED"
     assert listed[ids["again"]][1] == "SUCCEEDED"
+    assert listed[ids["beside"]][1:5] == ["FAILED", "timeout", "30m00s", "2"]
     assert list(listed) == sorted(listed, reverse=True)  # newest first (one second), then by run id
 
     # The table is the index's: with its record gone, the run is still listed from its summary;
     # --json prints whole records, so it reads them.
     s3.put_object(Bucket=quiet_bucket, Key=workdir_key(ids["done"], owner), Body=b"results")
-    s3.delete_object(Bucket=quiet_bucket, Key=record_key(ids["done"], owner))
-    assert rows()[ids["done"]][1] == "SUCCEEDED"
+    for name in ("done", "beside"):
+        s3.delete_object(Bucket=quiet_bucket, Key=record_key(ids[name], owner))
+    after = rows()
+    assert (after[ids["done"]][1], after[ids["beside"]][1]) == ("SUCCEEDED", "FAILED")
+    recent = quiet_cli("list").out.split()  # the last 30 days
+    assert [recent.count(ids[name]) for name in names] == [1] * len(names)
     as_json = quiet_cli("list", "--all", "--json").json()
     assert {r["run_id"] for r in as_json if tag in r["run_id"]} == {ids["failed"], ids["legacy"], ids["again"]}
 

@@ -2,9 +2,21 @@
 
 from __future__ import annotations
 
-from nsclient_common.layout import runs_prefix
-from nsclient_common.record import FailureClass, RunRecord, RunStatus
-from nsclient_common.runindex import SUBMITTER_BYTES, Summary, latest, parse_summary_key, summary_key
+from datetime import UTC, datetime, timedelta
+
+from nsclient_common.layout import index_prefix, runs_prefix
+from nsclient_common.record import FailureClass, RunRecord, RunStatus, iso_utc
+from nsclient_common.runindex import (
+    SUBMITTER_BYTES,
+    Summary,
+    latest,
+    legacy_ranges,
+    legacy_summary_key,
+    parse_since_key,
+    parse_summary_key,
+    since_key,
+    summary_key,
+)
 
 OWNER = "AROAEXAMPLEID:someone@example.org"
 RUN_ID = "20261205T031500Z-zika-0123456789"
@@ -28,7 +40,7 @@ def test_a_summary_key_carries_what_a_listing_shows() -> None:
         reason="not in the summary",
     )
     key = summary_key(full)
-    assert key.startswith(runs_prefix(OWNER) + RUN_ID + ".3.")
+    assert key.startswith(index_prefix(OWNER) + "79738794968497." + RUN_ID + ".3.")  # 20261205031502 from 9s
     parsed = parse_summary_key(key, OWNER)
     assert parsed is not None
     run_id, summary = parsed
@@ -59,6 +71,7 @@ def test_a_long_submitter_is_cut_and_the_name_fits_a_file_name() -> None:
     )
     key = summary_key(longest)
     assert len(key.rsplit("/", 1)[1].encode()) <= 255 - len(".partial")
+    assert len(legacy_summary_key(longest).rsplit("/", 1)[1].encode()) < len(key.rsplit("/", 1)[1].encode())
     parsed = parse_summary_key(key, OWNER)
     assert parsed is not None
     submitter = parsed[1].record.submitter
@@ -77,8 +90,47 @@ def test_only_index_keys_of_that_folder_parse() -> None:
         f"{folder}{RUN_ID}.3.SUCCEEDED__not-a-time______",
         f"{folder}{RUN_ID}.0.{key.rsplit('.', 1)[1]}",  # the stage does not match the status
         f"{folder}{RUN_ID}.zip",
+        key.replace("/index/7", "/index/6"),  # its place in the order is not its submission time's
+        since_key(OWNER, datetime.now(UTC)),
     ):
         assert parse_summary_key(other, OWNER) is None
+
+
+def test_the_index_lists_newest_first_and_its_marker_first_of_all() -> None:
+    now = datetime(2026, 12, 5, 3, 15, 2, tzinfo=UTC)
+    ages = [timedelta(0), timedelta(seconds=1), timedelta(minutes=59), timedelta(days=1), timedelta(days=400)]
+    keys = [
+        summary_key(record(run_id=f"{i}-zika-0123456789", submitted_at=iso_utc(now - age)))
+        for i, age in enumerate(ages)
+    ]
+    marker = since_key(OWNER, now)
+    assert sorted([*reversed(keys), marker]) == [marker, *keys]
+    assert parse_since_key(marker, OWNER) == now
+    assert parse_since_key(keys[0], OWNER) is None and parse_since_key(marker, "someone-else") is None
+
+
+def test_a_summary_beside_the_folder_as_earlier_backends_wrote_it_still_parses() -> None:
+    written = record(status="FAILED", failure_class="exit-code", cpus=2)
+    legacy = legacy_summary_key(written)
+    assert legacy == f"{runs_prefix(OWNER)}{RUN_ID}.3.FAILED_exit-code_20261205T031502Z___2__"
+    parsed = parse_summary_key(legacy, OWNER)
+    assert parsed is not None and parsed[0] == RUN_ID
+    assert parsed[1].record == parse_summary_key(summary_key(written), OWNER)[1].record  # type: ignore[index]
+
+
+def test_legacy_ranges_hold_every_run_id_recorded_before_the_index_and_no_later_one() -> None:
+    since = datetime(2026, 12, 5, 3, 15, 2, tzinfo=UTC)
+    folder = runs_prefix(OWNER)
+    ranges = legacy_ranges(OWNER, since)
+
+    def held(name: str) -> bool:
+        return any(name > after and (last is None or name <= last) for after, last in ranges)
+
+    other_tools = ["-named-0123456789", "Named-0123456789", "named-0123456789", "_named-0123456789"]
+    clock_behind = "20261205T031503Z-clock-behind-0123456789"
+    for run_id in ("20261204T031500Z-zika-0123456789", "20250101T000000Z-zika-0123456789", clock_behind, *other_tools):
+        assert held(f"{folder}{run_id}/") and held(f"{folder}{run_id}.3.SUCCEEDED_"), run_id
+    assert not held(f"{folder}20261207T000000Z-zika-0123456789/")  # a day past: in the index alone
 
 
 def test_the_latest_stage_is_the_runs_and_a_disagreement_there_is_no_answer() -> None:

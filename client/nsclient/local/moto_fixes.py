@@ -17,7 +17,9 @@ pyproject.toml; the end-to-end tests fail loudly if an upgrade moves what it tou
   holding a lock that serialises every request.
 - S3: moto applies a bucket policy to object requests with its own evaluator, which reads every
   conditional Deny (the template's aws:SecureTransport one) as applying; bucket policies are judged
-  by strict IAM's evaluator instead, with the request's real condition keys.
+  by strict IAM's evaluator instead, with the request's real condition keys. ListObjectsV2 scans and
+  sorts the whole bucket for every page; it is answered from the page's own keys (s3_listing.py).
+- Responses: every time in them is parsed from text by dateutil; the common ISO form is read by isotime.
 - Payload limits (nsclient_common.payloads): a state's data over 256 KiB fails with States.DataLimitExceeded,
   which (like States.Runtime) moto lets a States.ALL catcher or retrier match; an execution's input, a
   PutEvents entry, an S3 object's user metadata and a SubmitJob request are not limited; SNS counts a
@@ -65,6 +67,8 @@ def install(runtime: LocalRuntime) -> None:
         _patch_server()
         _patch_state_machine_credentials(runtime)
         _patch_s3_bucket_policy()
+        _patch_s3_listing()
+        _patch_timestamps()
         _patch_payload_limits()
         _keep_one_regions_offerings(runtime.batch.region)
         setattr(Job, _RUNTIME_ATTRIBUTE, runtime)
@@ -476,6 +480,44 @@ def _patch_s3_bucket_policy() -> None:
         return PermissionResult.NEUTRAL
 
     FakeBucket.get_permission = get_permission  # type: ignore[method-assign]
+
+
+def _patch_timestamps() -> None:
+    """moto writes each time of a response by parsing its ISO text with dateutil (a listing's page: a
+    thousand LastModified); isotime reads the common form to the same value."""
+    from moto.core import serialize
+
+    from nsclient.isotime import fast_utc
+
+    original = serialize.parse_to_aware_datetime
+
+    def parse_to_aware_datetime(value: Any) -> Any:
+        return fast_utc(value) or original(value)
+
+    serialize.parse_to_aware_datetime = parse_to_aware_datetime
+
+
+def _patch_s3_listing() -> None:
+    from moto.s3.models import S3Backend
+
+    from nsclient.local import s3_listing
+
+    original = S3Backend.list_objects_v2
+
+    @functools.wraps(original)
+    def list_objects_v2(
+        self: Any,
+        bucket: Any,
+        prefix: str | None,
+        delimiter: str | None,
+        continuation_token: str | None,
+        start_after: str | None,
+        max_keys: int,
+    ) -> Any:
+        arguments = (bucket, prefix, delimiter, continuation_token, start_after, max_keys)
+        return s3_listing.list_objects_v2(self, *arguments) or original(self, *arguments)
+
+    S3Backend.list_objects_v2 = list_objects_v2  # type: ignore[method-assign]
 
 
 # --- Payload limits -------------------------------------------------------------------------

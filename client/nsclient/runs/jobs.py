@@ -120,8 +120,13 @@ def await_run(backend: Backend, run_id: str, timeout: float = 60.0) -> RunState:
 def current_records(backend: Backend, records: list[RunRecord]) -> list[RunRecord]:
     """The records, each run still going brought up to date by its live job, as status shows it."""
 
+    going = [record for record in records if not record.status.is_final]
+    if not going:
+        return records
+
     def current(record: RunRecord) -> RunRecord:
-        return record if record.status.is_final else with_job(record, live_job(backend, record, record.run_id))
+        return with_job(record, live_job(backend, record, record.run_id))
 
     with ThreadPoolExecutor(8) as pool:
-        return list(pool.map(current, records))
+        updated = dict(zip((r.run_id for r in going), pool.map(current, going), strict=True))
+    return [updated.get(record.run_id, record) for record in records]

@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
 
 from nsclient.errors import UserError
 from nsclient.pushes import pushed_directory
+from nsclient.runs.listing import folder_runs
 from nsclient_common import runstore
-from nsclient_common.layout import RUNS_PREFIX, runs_prefix
+from nsclient_common.layout import RUNS_PREFIX, index_prefix
 from nsclient_common.record import RunRecord, parse_iso
 from nsclient_common.runid import is_run_id
-from nsclient_common.runindex import Summary, latest, parse_summary_key
+from nsclient_common.runindex import latest
 from nsclient_common.s3errors import error_code, is_missing
 
 if TYPE_CHECKING:
@@ -81,39 +81,21 @@ def parse_since(text: str) -> timedelta:
     return timedelta(seconds=int(text[:-1]) * units[text[-1]])
 
 
-@dataclass
-class _Folder:
-    """One folder's listing (with the delimiter): its run folders, the index's summaries, the other folders."""
-
-    runs: list[str] = field(default_factory=list)
-    summaries: dict[str, list[Summary]] = field(default_factory=dict)
-    record_here: bool = False  # a run.json directly inside: the folder is itself a run made before owners
+def _owners(backend: Backend) -> list[str]:
+    """Every person's folder under runs/ (the others are runs made before folders, and their index)."""
+    index = index_prefix(None).removeprefix(RUNS_PREFIX).rstrip("/")
+    return [name for name in _other_folders(backend) if name != index and not is_run_id(name)]
 
 
-def _list_folder(s3: Any, bucket: str, owner: str | None) -> _Folder:
-    prefix = runs_prefix(owner)
-    folder = _Folder()
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix, Delimiter="/"):
-        folder.runs += [p["Prefix"][len(prefix) : -1] for p in page.get("CommonPrefixes", [])]
-        for entry in page.get("Contents", []):
-            if entry["Key"] == prefix + "run.json":
-                folder.record_here = True
-            elif parsed := parse_summary_key(entry["Key"], owner):
-                folder.summaries.setdefault(parsed[0], []).append(parsed[1])
-    return folder
-
-
-def _everyones_runs(s3: Any, bucket: str) -> list[tuple[str | None, str, RunRecord | None]]:
+def _everyones_runs(backend: Backend, cutoff: datetime | None) -> list[tuple[str | None, str, RunRecord | None]]:
     """Every run in the bucket: the ownerless ones under runs/ (made before per-person folders), then each
     person's folder."""
-    top = _list_folder(s3, bucket, None)
+    s3, bucket = backend.client("s3"), backend.bucket
+    owners: list[str | None] = [None, *_owners(backend)]
     runs: list[tuple[str | None, str, RunRecord | None]] = []
     with ThreadPoolExecutor(8) as pool:
-        for name, folder in zip(top.runs, pool.map(lambda name: _list_folder(s3, bucket, name), top.runs), strict=True):
-            if folder.record_here or name in top.summaries:
-                runs.append((None, name, latest(top.summaries.get(name, []))))
-            else:
-                runs += [(name, run_id, latest(folder.summaries.get(run_id, []))) for run_id in folder.runs]
+        for owner, found in zip(owners, pool.map(lambda o: folder_runs(s3, bucket, o, cutoff), owners), strict=True):
+            runs += [(owner, run_id, latest(summaries)) for run_id, summaries in found.summaries.items()]
     return runs
 
 
@@ -122,19 +104,19 @@ def list_records(
 ) -> list[RunRecord]:
     """The caller's runs (newest first), or with everyone every run in the bucket (for admins).
 
-    Each run is listed from its summary in the run index (runindex): a listing of the folder, no GET per
-    run. A run without one (recorded before the index), a run still going, and every run with `full`,
-    is read from its record.
+    Each run is listed from its summary in the run index (listing.py): a listing of the index, newest first,
+    no GET per run. A run without one (recorded before the index), a run still going, and every run with
+    `full`, is read from its record.
     """
     s3 = backend.client("s3")
     cutoff = datetime.now(UTC) - since if since else None
     try:
         if everyone:
-            runs = _everyones_runs(s3, backend.bucket)
+            runs = _everyones_runs(backend, cutoff)
         else:
             owner = backend.caller_id()
-            folder = _list_folder(s3, backend.bucket, owner)
-            runs = [(owner, run_id, latest(folder.summaries.get(run_id, []))) for run_id in folder.runs]
+            found = folder_runs(s3, backend.bucket, owner, cutoff)
+            runs = [(owner, run_id, latest(summaries)) for run_id, summaries in found.summaries.items()]
     except ClientError as error:
         if everyone and is_denied(error):
             raise UserError("Listing everyone's runs needs the stack's admin policy (NsclientAdminPolicy).") from None

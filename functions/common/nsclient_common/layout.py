@@ -20,8 +20,10 @@ runs/<owner>/<run-id>/logs/timeline.json  what the report reads of that log, rea
 runs/<owner>/<run-id>/notice.json   the notice sent (written once: guards against a second notice)
 runs/<owner>/<run-id>/report.json   the run report: timeline, use against request, advice
 runs/<owner>/<run-id>/report.html   the same, one self-contained page
-runs/<owner>/<run-id>.<stage>.<summary>  an empty object beside the run's folder whose name carries what
-                                    a listing shows (runindex): listings read no record
+runs/<owner>/index/<newest-first>.<run-id>.<stage>.<summary>  an empty object whose name carries what a
+                                    listing shows (runindex), newest run first: listings read no record
+runs/<owner>/index/!since.<time>    when the backend began that index (runs before it have only the next)
+runs/<owner>/<run-id>.<stage>.<summary>  the index as backends before that one wrote it, beside the folder
 
 An upload directly under inbox/ (by an administrator or a tool with bucket-wide access), and every run
 made before owners had folders, has no owner: its folder is runs/<run-id>/, which only admins read.
@@ -119,6 +121,11 @@ def envd_key_for_upload(upload_key: str) -> str:
 def runs_prefix(owner: str | None) -> str:
     """Where an owner's run folders are (with None: every run folder, for admins)."""
     return f"{RUNS_PREFIX}{_folder(owner)}"
+
+
+def index_prefix(owner: str | None) -> str:
+    """The owner's run index (runindex); `index` is never a run id, which ends in a digest."""
+    return f"{runs_prefix(owner)}index/"
 
 
 def run_prefix(run_id: str, owner: str | None) -> str:

@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from datetime import UTC, datetime
+from typing import Any
 
 from botocore.exceptions import ClientError
 
 from nsclient_common.layout import notice_key, record_key
 from nsclient_common.record import RunRecord
-from nsclient_common.runindex import summary_key
+from nsclient_common.runindex import begun_key, since_key, summary_key
 from nsclient_common.s3errors import error_code, is_missing
-
-if TYPE_CHECKING:
-    from datetime import datetime
 
 
 class RunNotFound(Exception):
@@ -37,14 +35,29 @@ def find_record(s3: Any, bucket: str, run_id: str, owner: str | None) -> RunReco
         return None
 
 
+def _create_once(s3: Any, bucket: str, key: str, body: bytes, content_type: str) -> bool:
+    """A conditional create: False if the key exists already."""
+    try:
+        s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType=content_type, IfNoneMatch="*")
+    except ClientError as error:
+        if error_code(error) in ("PreconditionFailed", "ConditionalRequestConflict", "412"):
+            return False
+        raise
+    return True
+
+
 def write_record(s3: Any, bucket: str, record: RunRecord) -> None:
-    """The record, then its summary in the run index (runindex), which listings read instead of records."""
+    """The record, then its summary in the run index (runindex), which listings read instead of records;
+    before the owner's first summary, the marker of when their index began."""
     s3.put_object(
         Bucket=bucket,
         Key=record_key(record.run_id, record.owner),
         Body=record.to_json(),
         ContentType="application/json",
     )
+    now = datetime.now(UTC)
+    if _create_once(s3, bucket, begun_key(record.owner), b"", "binary/octet-stream"):
+        s3.put_object(Bucket=bucket, Key=since_key(record.owner, now), Body=b"")
     s3.put_object(Bucket=bucket, Key=summary_key(record), Body=b"")
 
 
@@ -54,19 +67,9 @@ def claim_notice(s3: Any, bucket: str, run_id: str, owner: str | None, notice: d
     A conditional create, so two paths (the state machine and the backstop rule) racing to
     notify still send one notice.
     """
-    try:
-        s3.put_object(
-            Bucket=bucket,
-            Key=notice_key(run_id, owner),
-            Body=json.dumps(notice, indent=2).encode(),
-            ContentType="application/json",
-            IfNoneMatch="*",
-        )
-    except ClientError as error:
-        if error_code(error) in ("PreconditionFailed", "ConditionalRequestConflict", "412"):
-            return False
-        raise
-    return True
+    return _create_once(
+        s3, bucket, notice_key(run_id, owner), json.dumps(notice, indent=2).encode(), "application/json"
+    )
 
 
 def read_notice_marker(s3: Any, bucket: str, run_id: str, owner: str | None) -> tuple[dict[str, Any], datetime] | None:
