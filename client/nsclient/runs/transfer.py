@@ -12,6 +12,7 @@ from botocore.exceptions import ClientError
 from nsclient import pullstate
 from nsclient.errors import UserError
 from nsclient.example import is_the_example
+from nsclient.pace import Pace
 from nsclient.progress import Progress
 from nsclient.pushes import remember_push
 from nsclient.rangedpull import fetch_members, fetch_size, plan_ranges
@@ -112,7 +113,7 @@ def upload_build(
 ) -> str | None:
     """Zip the members while uploading them (parts go up as soon as they are compressed); the new VersionId."""
     with StreamingUpload(s3, bucket, key, metadata) as upload:
-        zip_stream(members, upload.write, written=progress.update, backlog=upload.backlog)
+        zip_stream(members, upload.write, written=progress.update, pace=Pace(sent=upload.sent, unsent=upload.unsent))
     return upload.version
 
 
