@@ -20,6 +20,7 @@ from nsclient.progress import Progress
 from nsclient.transfer import download, zipstream
 from nsclient.transfer.download import fetch_members, plan_ranges
 from nsclient.transfer.folder import upload_members
+from nsclient.transfer.pace import Pace
 from nsclient.transfer.pull import pull_workdir
 from nsclient.transfer.pullplan import PullPlan, member_crcs, plan_pull
 from nsclient.transfer.upload import PART_SIZE, StreamingUpload
@@ -107,11 +108,15 @@ def test_streamed_zip_holds_what_zipfile_would(tmp_path: Path, monkeypatch: pyte
         assert os.access(unpacked / "run.sh", os.X_OK)
 
 
-class LinkBound(zipstream.Pace):
-    """Dense compression always pays (as behind a slow uplink)."""
+class Chosen(Pace):
+    """Chunks compressed densely as `choices` says, one after another (as behind a slow uplink)."""
 
-    def dense_pays(self) -> bool:
-        return True
+    def __init__(self, choices: Iterator[bool]) -> None:
+        super().__init__()
+        self.choices = choices
+
+    def next_dense(self) -> bool:
+        return next(self.choices)
 
 
 def test_chunks_compressed_densely_while_the_link_lags_make_the_same_smaller_zip(
@@ -119,15 +124,14 @@ def test_chunks_compressed_densely_while_the_link_lags_make_the_same_smaller_zip
 ) -> None:
     monkeypatch.setattr(zipstream, "CHUNK_SIZE", 64 * 1024)  # a large member mixes both encoders
     root = make_build(tmp_path / "build")
-    calls = iter(range(10**6))
     zips = {
-        "fast": None,
-        "dense": lambda: zipstream.DENSE_BACKLOG + 1,
-        "mixed": lambda: (zipstream.DENSE_BACKLOG + 1) * (next(calls) % 2),
+        "fast": lambda: itertools.repeat(False),
+        "dense": lambda: itertools.repeat(True),
+        "mixed": lambda: itertools.cycle([True, False]),
     }
-    for label, backlog in zips.items():
+    for label, choices in zips.items():
         with (tmp_path / f"{label}.zip").open("wb") as handle:
-            zip_stream(upload_members(root), handle.write, backlog=backlog, pace=LinkBound())
+            zip_stream(upload_members(root), handle.write, pace=Chosen(choices()))
     for label in zips:
         with zipfile.ZipFile(tmp_path / f"{label}.zip") as archive:
             assert archive.testzip() is None
@@ -374,38 +378,6 @@ def test_data_that_does_not_shrink_is_stored_as_it_is(tmp_path: Path, monkeypatc
     if shutil.which("unzip"):
         checked = subprocess.run(["unzip", "-t", str(path)], capture_output=True, text=True)
         assert checked.returncode == 0, checked.stdout
-
-
-def test_the_pace_calls_for_dense_compression_only_when_it_moves_more_of_the_build() -> None:
-    mib = 1024 * 1024
-    now = [0.0]
-
-    def paced(link_mib_per_second: float) -> zipstream.Pace:
-        """Two workers, fast chunks at 100 MiB/s each to a third, dense ones at 10 MiB/s to a twentieth."""
-        pace = zipstream.Pace(workers=2, clock=lambda: now[0])
-        assert pace.dense_pays()  # nothing measured yet: the backlog alone decides
-        for _ in range(4):
-            pace.compressed(False, mib, mib // 3, 0.01)
-            pace.compressed(True, mib, mib // 20, 0.1)
-        for _ in range(10):  # what the link took over the last seconds
-            now[0] += 0.5
-            pace.sent(int(link_mib_per_second * mib * 0.5))
-        return pace
-
-    # A slow link: fast chunks wait to be sent (7.5 MiB/s of the build) where dense would not (20).
-    assert paced(2.5).dense_pays()
-    # A fast link: the CPU is what is slow, and dense chunks would only make it slower.
-    assert not paced(60).dense_pays()
-    # Dense chunks that turn out larger than fast ones (data that defeats the long search): fast it is.
-    pace = paced(2.5)
-    for _ in range(10):
-        pace.compressed(True, mib, mib // 2, 0.1)
-    assert not pace.dense_pays()
-    # What the link did long ago does not count: it has since sped up.
-    pace = paced(2.5)
-    now[0] += 60
-    pace.sent(60 * mib)
-    assert not pace.dense_pays()
 
 
 def test_push_walks_the_folder_while_compressing_it_and_counts_its_total_as_it_goes(tmp_path: Path) -> None:

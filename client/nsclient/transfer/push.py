@@ -11,6 +11,7 @@ from nsclient.limits import check_within
 from nsclient.progress import Progress
 from nsclient.pushes import remember_push
 from nsclient.transfer.folder import has_snakefile, upload_members
+from nsclient.transfer.pace import Pace
 from nsclient.transfer.upload import StreamingUpload
 from nsclient.transfer.zipstream import zip_stream
 from nsclient_common.envdir import Env, to_archive
@@ -100,5 +101,5 @@ def upload_build(
 ) -> str | None:
     """Zip the members while uploading them (parts go up as soon as they are compressed); the new VersionId."""
     with StreamingUpload(s3, bucket, key, metadata) as upload:
-        zip_stream(members, upload.write, written=progress.update, backlog=upload.backlog)
+        zip_stream(members, upload.write, written=progress.update, pace=Pace(sent=upload.sent, unsent=upload.unsent))
     return upload.version

@@ -4,17 +4,17 @@ Every file is cut into chunks that worker threads deflate independently with ISA
 times zlib's speed at level 1 for the same size; it releases the GIL); each chunk but a file's last
 ends on a byte boundary (Z_SYNC_FLUSH), so the chunks joined in order are one valid deflate stream,
 and their CRCs combine into the file's. While compressing harder gets the build up sooner (the link,
-not the CPU, is slow: see Pace), chunks go through DENSE_LEVEL, so a slow link carries fewer bytes and
-a fast one waits on no extra CPU. Data that does not shrink (xz, zstd, gzip inputs) is stored: a sample
-of each large file is deflated first, and a chunk that deflate would grow goes as deflate's stored
-blocks. The stock job entrypoint runs `unzip`, so members are plain deflate or stored, with a data
-descriptor only for files of more than one chunk (their sizes are known once written). Zip64 records
-appear only when needed.
+not the CPU, is slow: see nsclient.transfer.pace), chunks go through DENSE_LEVEL, so a slow link carries fewer
+bytes and a fast one waits on no extra CPU; each chunk's level is chosen as a worker takes it up, so the
+choice follows the link without lagging the chunks read ahead. Data that does not shrink (xz, zstd,
+gzip inputs) is stored: a sample of each large file is deflated first, and a chunk that deflate would
+grow goes as deflate's stored blocks. The stock job entrypoint runs `unzip`, so members are plain
+deflate or stored, with a data descriptor only for files of more than one chunk (their sizes are known
+once written). Zip64 records appear only when needed.
 """
 
 from __future__ import annotations
 
-import collections
 import os
 import queue
 import struct
@@ -27,6 +27,8 @@ from typing import TYPE_CHECKING, Any
 
 from isal import isal_zlib
 
+from nsclient.transfer.pace import Pace
+
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
     from pathlib import Path
@@ -37,11 +39,9 @@ READ_AHEAD_BYTES = 32 * 1024 * 1024
 LEVEL = 1
 # When the link is slower than compression, zlib's level 9 is worth its time: its long match search
 # finds the near-copies of sequence data (FASTA of one pathogen) that fast levels miss, often
-# making chunks ten times smaller. Chunks are compressed densely while more than DENSE_BACKLOG
-# bytes wait to be uploaded and Pace finds it pays, quickly again once the link catches up (as
-# zstd's --adapt does).
+# making chunks ten times smaller (zlib's levels 1 to 7 and ISA-L's all miss them alike). Pace
+# chooses it while it moves more of the build a second.
 DENSE_LEVEL = 9
-DENSE_BACKLOG = 8 * 1024 * 1024
 # A file of more than one chunk is stored when deflating its first SAMPLE_SIZE bytes at the fast
 # level saves less than this fraction: already compressed data costs CPU and gains nothing.
 SAMPLE_SIZE = 64 * 1024
@@ -73,13 +73,13 @@ def _deflate(library: Any, level: int, raw: bytes, last: bool) -> bytes:
     return bytes(compressor.compress(raw) + compressor.flush(zlib.Z_FINISH if last else zlib.Z_SYNC_FLUSH))
 
 
-def _compress(path: Path, offset: int, size: int, last: bool, dense: bool, pace: Pace | None = None) -> Chunk:
+def _compress(path: Path, offset: int, size: int, last: bool, pace: Pace) -> Chunk:
     raw = _read(path, offset, size)
     # Either encoder's raw deflate joins with the other's: a member may mix them chunk by chunk.
+    dense = pace.next_dense()
     started = time.perf_counter()
     data = _deflate(zlib, DENSE_LEVEL, raw, last) if dense else _deflate(isal_zlib, LEVEL, raw, last)
-    if pace is not None:
-        pace.compressed(dense, len(raw), len(data), time.perf_counter() - started)
+    pace.compressed(dense, len(raw), len(data), time.perf_counter() - started)
     if len(data) >= len(raw):
         # A one-chunk member that does not shrink is stored; a chunk of a longer one goes as stored
         # blocks (level 0: the bytes as they are, five bytes of framing per 64 KiB).
@@ -220,69 +220,11 @@ class _Member:
 _DONE = object()
 
 
-class Pace:
-    """Which compression gets the build up sooner, from what this upload has shown so far.
-
-    A level moves at most as many raw bytes a second as its compressors make (every worker's speed at
-    it) and at most as many as the link carries at its ratio (the link's bytes a second over compressed
-    bytes per raw byte). Dense compression pays when its figure is the larger: on a slow link, where
-    the fast level's output waits to be sent, and never where the CPU is what is slow. The link's rate
-    is what the writer handed to it over the last WINDOW seconds. Until both levels have been measured
-    the backlog alone decides (dense while it is long), so a slow link is never kept at the fast level
-    for want of figures.
-    """
-
-    WINDOW = 5.0
-
-    def __init__(self, workers: int = 1, clock: Callable[[], float] = time.monotonic) -> None:
-        self._lock = threading.Lock()
-        self._workers, self._clock = workers, clock
-        self._speed: dict[bool, float] = {}  # raw bytes a second of one worker, by dense or not
-        self._ratio: dict[bool, float] = {}  # compressed bytes per raw byte
-        self._sent: collections.deque[tuple[float, int]] = collections.deque()
-        self._sent_bytes = 0  # the window's total, kept as it moves (asked for every chunk)
-        self._started = clock()
-
-    def compressed(self, dense: bool, raw: int, out: int, seconds: float) -> None:
-        if raw <= 0:
-            return
-        with self._lock:
-            speed, ratio = raw / max(seconds, 1e-6), out / raw
-            if dense in self._speed:  # recent chunks count most
-                speed, ratio = (0.7 * self._speed[dense] + 0.3 * speed, 0.7 * self._ratio[dense] + 0.3 * ratio)
-            self._speed[dense], self._ratio[dense] = speed, ratio
-
-    def sent(self, size: int) -> None:
-        with self._lock:
-            now = self._clock()
-            self._sent.append((now, size))
-            self._sent_bytes += size
-            while self._sent and self._sent[0][0] < now - self.WINDOW:
-                self._sent_bytes -= self._sent.popleft()[1]
-
-    def _link_rate(self) -> float | None:
-        now = self._clock()
-        span = min(self.WINDOW, now - self._started)
-        return self._sent_bytes / span if self._sent and span > 0 else None
-
-    def dense_pays(self) -> bool:
-        with self._lock:
-            rate = self._link_rate()
-            if rate is None or len(self._speed) < 2:
-                return True  # the backlog says the link lags: dense, until both levels are measured
-            fast_speed, fast_ratio = self._speed[False], self._ratio[False]
-            dense_speed, dense_ratio = self._speed[True], self._ratio[True]
-            fast = min(self._workers * fast_speed, rate / max(fast_ratio, 1e-6))
-            dense = min(self._workers * dense_speed, rate / max(dense_ratio, 1e-6))
-            return dense > fast
-
-
 def _submit_all(
     members: Iterable[tuple[Path, str]],
     pool: ThreadPoolExecutor,
     items: queue.Queue[object],
     stop: threading.Event,
-    backlog: Callable[[], int] | None,
     pace: Pace,
 ) -> None:
     """Queue each member then its chunks' futures, in order; the queue's bound is the read-ahead."""
@@ -300,9 +242,8 @@ def _submit_all(
                 if stored:
                     items.put(pool.submit(_store, path, start, length))
                     continue
-                dense = backlog is not None and backlog() > DENSE_BACKLOG and pace.dense_pays()
                 last = start + CHUNK_SIZE >= size
-                items.put(pool.submit(_compress, path, start, length, last, dense, pace))
+                items.put(pool.submit(_compress, path, start, length, last, pace))
         items.put(_DONE)
     except BaseException as error:  # handed to the writer, which raises it
         items.put(error)
@@ -314,26 +255,25 @@ def zip_stream(
     *,
     written: Callable[[int], None] | None = None,
     workers: int | None = None,
-    backlog: Callable[[], int] | None = None,
     pace: Pace | None = None,
 ) -> int:
     """Write the zip of `members` ((path, name in zip), in order) through `write`; returns the member count.
 
     Chunks are deflated on `workers` threads (default: all cores) while earlier members are written;
-    `written` is told each member's uncompressed size once it has been written. `backlog` says how many
-    written bytes still wait to be sent: a growing backlog makes later chunks smaller at more CPU, as long
-    as `pace` finds that compressing harder gets the build up sooner (the link, not the CPU, is slow).
+    `written` is told each member's uncompressed size once it has been written. `pace`, told how the
+    upload goes, makes chunks smaller at more CPU while that gets the build up sooner (the link, not the
+    CPU, is slow); without it every chunk is compressed fast.
     """
     workers = workers or os.cpu_count() or 1
     entries: list[Entry] = []
     offset = 0
-    pace = pace or Pace(workers)
+    pace = pace or Pace()
+    pace.workers = workers
 
     def emit(data: bytes) -> None:
         nonlocal offset
         if data:
             write(data)
-            pace.sent(len(data))
             offset += len(data)
 
     def next_chunk() -> Chunk:
@@ -370,7 +310,7 @@ def zip_stream(
     items: queue.Queue[object] = queue.Queue(maxsize=max(4, READ_AHEAD_BYTES // CHUNK_SIZE))
     stop = threading.Event()
     with ThreadPoolExecutor(workers, thread_name_prefix="deflate") as pool:
-        producer = threading.Thread(target=_submit_all, args=(members, pool, items, stop, backlog, pace), daemon=True)
+        producer = threading.Thread(target=_submit_all, args=(members, pool, items, stop, pace), daemon=True)
         producer.start()
         try:
             while (item := items.get()) is not _DONE:
