@@ -721,7 +721,7 @@ def test_list_reads_each_run_from_the_run_index_as_the_backend_writes_it(
     assert listed[ids["failed"]][1:3] == ["FAILED", "out-of-memory"]
     assert listed[ids["legacy"]][1] == "CANCELLED"
     assert listed[ids["again"]][1] == "SUCCEEDED"
-    assert listed[ids["beside"]][1:5] == ["FAILED", "timeout", "30m00s", "2"]
+    assert listed[ids["beside"]][1:6] == ["FAILED", "timeout", "30m", "00s", "2"]
     assert list(listed) == sorted(listed, reverse=True)  # newest first (one second), then by run id
 
     # The table is the index's: with its record gone, the run is still listed from its summary;
