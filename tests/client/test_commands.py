@@ -656,8 +656,8 @@ def test_list_shows_runs_newest_first(ok_run: Pushed, machine: Cli, local_backen
     assert "SUCCEEDED" in mine and "2 cpu, 1 GiB" in mine
 
 
-def stamp(age: timedelta) -> str:
-    return (datetime.now(UTC) - age).strftime("%Y-%m-%dT%H:%M:%SZ")
+def stamp(age: timedelta, now: datetime | None = None) -> str:
+    return ((now or datetime.now(UTC)) - age).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def test_list_since_and_all_choose_the_window(quiet_cli: Cli, local_backend: Backend, quiet_bucket: str) -> None:
@@ -690,14 +690,19 @@ def test_list_reads_each_run_from_the_run_index_as_the_backend_writes_it(
     the index alone; a run recorded before the index, from its record; a run whose summary an earlier backend
     wrote beside its folder, from that summary; a run recorded twice, at its latest."""
     s3 = local_backend.client("s3")
+    now = datetime.now(UTC)  # one clock: the durations listed are exact
     owner = local_backend.client("sts").get_caller_identity()["UserId"]
     tag = uuid.uuid4().hex[:6]
     names = ("done", "failed", "legacy", "again", "beside")
     ids = {name: f"20260101T000000Z-index-{name}-{tag}-0123456789" for name in names}
-    base = {"owner": owner, "submitted_at": stamp(timedelta(hours=2)), "started_at": stamp(timedelta(hours=1))}
+    base = {
+        "owner": owner,
+        "submitted_at": stamp(timedelta(hours=2), now),
+        "started_at": stamp(timedelta(hours=1), now),
+    }
     done = RunRecord(
         run_id=ids["done"], status="SUCCEEDED", cpus=4, memory_mib=8192, submitter="Ada", **base
-    ).model_copy(update={"finished_at": stamp(timedelta(minutes=30))})
+    ).model_copy(update={"finished_at": stamp(timedelta(minutes=30), now)})
     failed = RunRecord(run_id=ids["failed"], status="FAILED", failure_class="out-of-memory", **base)
     for record in (done, failed):
         write_record(s3, quiet_bucket, record)
@@ -705,7 +710,7 @@ def test_list_reads_each_run_from_the_run_index_as_the_backend_writes_it(
     write_record(s3, quiet_bucket, RunRecord(run_id=ids["again"], status="SUBMITTED", **base))
     write_record(s3, quiet_bucket, RunRecord(run_id=ids["again"], status="SUCCEEDED", **base))
     beside = RunRecord(run_id=ids["beside"], status="FAILED", failure_class="timeout", cpus=2, **base).model_copy(
-        update={"finished_at": stamp(timedelta(minutes=30))}
+        update={"finished_at": stamp(timedelta(minutes=30), now)}
     )
     put_run(local_backend, quiet_bucket, beside)
     s3.put_object(Bucket=quiet_bucket, Key=legacy_summary_key(beside), Body=b"")
